@@ -1,0 +1,1 @@
+"""The side-by-side comparison harness (run with ``python -m comparisons``)."""
