@@ -1,0 +1,27 @@
+"""The one place that imports Captum's private helpers.
+
+Captum does not promise stability for ``captum._utils``; keeping every such import
+here means a Captum refactor breaks one file.
+"""
+
+from captum._utils.common import (
+    _format_additional_forward_args,
+    _format_output,
+    _format_tensor_into_tuples,
+    _is_tuple,
+    _run_forward,
+)
+from captum._utils.typing import TargetType
+from captum.attr._utils.batching import _tuple_splice_range
+from captum.log import log_usage
+
+__all__ = [
+    "TargetType",
+    "_format_additional_forward_args",
+    "_format_output",
+    "_format_tensor_into_tuples",
+    "_is_tuple",
+    "_run_forward",
+    "_tuple_splice_range",
+    "log_usage",
+]

@@ -1,0 +1,109 @@
+"""Output heads: how a model's outputs define the predictive distribution and its iFIM.
+
+Every head is reduced to the same factored form. For each sample, ``m`` scalar functions
+``h_j(x)`` (the *rows*) and an ``m x m`` positive semidefinite matrix ``M`` (the *metric*)
+give the iFIM as
+
+    F(x) = J^T M J,   J = d h / d x   (m x d).
+
+This is eq. 4 rewritten with fewer gradients (METHOD.md section 1):
+
+* softmax over logits z (``"logits"``; ``"probs"`` and ``"log_probs"`` use z = log p):
+  rows ``s_c = z_c - z_r`` for the ``C - 1`` classes c != r, with r the most probable class,
+  and ``M = diag(q) - q q^T``, q = p without entry r. For C = 2 this is eq. 12.
+* independent Bernoulli per logit (``"sigmoid"``): rows ``z_k``, ``M = diag(p_k (1 - p_k))``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+OutputHead = Literal["logits", "probs", "log_probs", "sigmoid"]
+OUTPUT_HEADS: tuple[str, ...] = get_args(OutputHead)
+
+#: Absolute tolerance on ``sum(p) == 1`` for ``output="probs"``/``"log_probs"``.
+_PROBABILITY_SUM_ATOL = 1e-3
+
+
+def check_output_head(output: str) -> None:
+    """Raise ``ValueError`` unless ``output`` names a known head."""
+    if output not in OUTPUT_HEADS:
+        raise ValueError(f"expected output to be one of {OUTPUT_HEADS}, got {output!r}")
+
+
+def _validate_outputs(outputs: Tensor, output: OutputHead) -> None:
+    if not isinstance(outputs, Tensor) or outputs.dim() != 2:
+        shape = tuple(outputs.shape) if isinstance(outputs, Tensor) else type(outputs).__name__
+        raise ValueError(f"expected the model output to be a tensor of shape (N, C), got {shape}")
+    if not torch.isfinite(outputs).all() and output != "log_probs":
+        raise ValueError("expected finite model outputs, got NaN or inf")
+    num_outputs = outputs.shape[1]
+    if output != "sigmoid" and num_outputs < 2:
+        raise ValueError(
+            f"expected C >= 2 outputs for output={output!r}, got C = {num_outputs}; "
+            "use output='sigmoid' for a single-logit binary model"
+        )
+    if output == "sigmoid" and num_outputs < 1:
+        raise ValueError("expected at least one output for output='sigmoid', got 0")
+    if output in ("probs", "log_probs"):
+        probs = outputs.detach() if output == "probs" else outputs.detach().exp()
+        if output == "probs" and ((probs < 0).any() or (probs > 1).any()):
+            raise ValueError(
+                "expected probabilities in [0, 1] for output='probs', got values in "
+                f"[{probs.min().item():.4g}, {probs.max().item():.4g}]; "
+                "use output='logits' for raw scores"
+            )
+        sums = probs.sum(dim=1, dtype=torch.float64)
+        if ((sums - 1).abs() > _PROBABILITY_SUM_ATOL).any():
+            raise ValueError(
+                f"expected rows of output={output!r} to sum to 1 (after exp for log_probs), "
+                f"got sums in [{sums.min().item():.4g}, {sums.max().item():.4g}]"
+            )
+
+
+def _as_logits(outputs: Tensor, output: OutputHead) -> Tensor:
+    """Logits z with softmax(z) = p. For probabilities, z = log p is exact when sum p = 1."""
+    if output == "logits" or output == "log_probs":
+        return outputs
+    tiny = torch.finfo(outputs.dtype).tiny
+    return outputs.clamp_min(tiny).log()
+
+
+def fisher_factor(outputs: Tensor, output: OutputHead = "logits") -> tuple[Tensor, Tensor, Tensor]:
+    """Factor the iFIM of a model output as rows and a metric.
+
+    Args:
+        outputs: Model output of shape (N, C), still attached to the autograd graph.
+        output: Which distribution the outputs define; see the module docstring.
+
+    Returns:
+        ``(rows, metric, probs)``: rows (N, m) attached to the graph, whose per-sample
+        input gradients form J; metric (N, m, m) float64, detached, positive
+        semidefinite; probs (N, C) detached, the predictive probabilities
+        (per-output Bernoulli probabilities for ``"sigmoid"``). m = C - 1 for the
+        softmax heads and C for ``"sigmoid"``.
+
+    Raises:
+        ValueError: if the outputs are not (N, C) or do not fit the head.
+    """
+    check_output_head(output)
+    _validate_outputs(outputs, output)
+    if output == "sigmoid":
+        probs = torch.sigmoid(outputs.detach().double())
+        metric = torch.diag_embed(probs * (1 - probs))
+        return outputs, metric, probs.to(outputs.dtype)
+
+    logits = _as_logits(outputs, output)
+    log_probs = torch.log_softmax(logits.detach().double(), dim=1)
+    probs = log_probs.exp()
+    num_samples, num_classes = logits.shape
+    reference = probs.argmax(dim=1, keepdim=True)
+    class_ids = torch.arange(num_classes, device=logits.device).expand(num_samples, -1)
+    others = class_ids[class_ids != reference].view(num_samples, num_classes - 1)
+    rows = logits.gather(1, others) - logits.gather(1, reference)
+    q = probs.gather(1, others)
+    metric = torch.diag_embed(q) - q.unsqueeze(2) * q.unsqueeze(1)
+    return rows, metric, probs.to(outputs.dtype)
