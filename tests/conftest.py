@@ -1,1 +1,36 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures: small deterministic models with hand-checkable structure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+
+class SmoothConvNet(nn.Module):
+    """A small smooth (tanh) CNN classifier for exact second-order checks."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 3, side: int = 6) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 4, 3, padding=1)
+        self.act = nn.Tanh()
+        self.fc = nn.Linear(4 * side * side, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.act(self.conv(x)).flatten(1))
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def make_net():
+    """Factory for a float64 SmoothConvNet in eval mode."""
+
+    def factory(in_channels: int = 1, num_classes: int = 3, side: int = 6) -> nn.Module:
+        torch.manual_seed(1234 + 10 * num_classes + in_channels)
+        return SmoothConvNet(in_channels, num_classes, side).double().eval()
+
+    return factory
