@@ -176,6 +176,10 @@ class IFIMDecomposition(GradientAttribution):
         Returns:
             An :class:`IFIMResult`.
         """
+        if not isinstance(inputs, (Tensor, tuple)):
+            raise TypeError(
+                f"expected inputs to be a torch.Tensor or a tuple of them, got {type(inputs)}"
+            )
         is_tuple = _is_tuple(inputs)
         formatted = _format_tensor_into_tuples(inputs)
         check_inputs(formatted)
