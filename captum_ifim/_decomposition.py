@@ -33,6 +33,7 @@ class FlatDecomposition:
         num_components: (N,) long, K of eq. 13.
         rank: (N,) long.
         probs: (N, C) predictive probabilities.
+        retained_mass: (N,) float64, probability mass of the classes used (1 if exact).
         sensitive: (N, d), x_sens (eq. 16).
         insensitive: (N, d), x_comp (eq. 17).
     """
@@ -42,6 +43,7 @@ class FlatDecomposition:
     num_components: Tensor
     rank: Tensor
     probs: Tensor
+    retained_mass: Tensor
     sensitive: Tensor
     insensitive: Tensor
 
@@ -58,6 +60,7 @@ def decompose_flat(
     energy: float = 0.9,
     rtol: float | None = None,
     atol: float = 0.0,
+    class_mass: float | None = None,
 ) -> FlatDecomposition:
     """Decompose one batch: gradients, Gram matrix, eigh, lift, eq. 13 and eqs. 14-17.
 
@@ -70,6 +73,8 @@ def decompose_flat(
         energy: rho of eq. 13, in (0, 1].
         rtol: Relative eigenvalue tolerance; ``None`` picks one for the inputs' dtype.
         atol: Absolute eigenvalue tolerance.
+        class_mass: Keep only the most probable classes holding this mass (softmax
+            heads; see :func:`captum_ifim._output_heads.fisher_factor`).
 
     Returns:
         The flat decomposition; m = C - 1 (softmax heads) or C (sigmoid).
@@ -77,11 +82,11 @@ def decompose_flat(
     leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
     with torch.enable_grad():
         outputs = _run_forward(forward_func, leaves, None, additional_forward_args)
-        rows, metric, probs = fisher_factor(outputs, output)
-        jacobians = per_sample_row_gradients(rows, leaves)
+        factor = fisher_factor(outputs, output, class_mass)
+        jacobians = per_sample_row_gradients(factor.rows, leaves)
     jacobian = _flatten(jacobians, start_dim=2)
     del jacobians
-    metric_sqrt = psd_sqrt(metric)
+    metric_sqrt = psd_sqrt(factor.metric)
     if rtol is None:
         rtol = DEFAULT_RTOL.get(jacobian.dtype, 1e-6)
     eigenvalues, gram_vectors, rank = gram_eigh(gram_matrix(jacobian, metric_sqrt), rtol, atol)
@@ -95,7 +100,8 @@ def decompose_flat(
         eigenvectors=eigenvectors,
         num_components=num_components,
         rank=rank,
-        probs=probs,
+        probs=factor.probs,
+        retained_mass=factor.retained_mass,
         sensitive=sensitive,
         insensitive=flat_inputs - sensitive,
     )

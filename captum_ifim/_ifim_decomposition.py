@@ -20,7 +20,7 @@ from captum_ifim._captum_compat import (
     log_usage,
 )
 from captum_ifim._decomposition import FlatDecomposition, decompose_flat
-from captum_ifim._output_heads import OutputHead, check_output_head
+from captum_ifim._output_heads import OutputHead, check_class_mass, check_output_head
 from captum_ifim._validation import check_choice, check_energy, check_eval_mode, check_inputs
 
 Component = Literal["sensitive", "insensitive"]
@@ -45,6 +45,8 @@ class IFIMResult(Generic[InputsT]):
         rank: (N,) long, the numerical rank R of F(x).
         probs: (N, C), the predictive probabilities (per-output Bernoulli
             probabilities for ``"sigmoid"``).
+        retained_mass: (N,) float64, the probability mass of the classes the iFIM was
+            computed from: 1 unless ``class_mass`` dropped classes.
         sensitive: x_sens = S(x) (eq. 16), the inputs' shapes.
         insensitive: x_comp = I(x) = x - x_sens (eq. 17), the inputs' shapes.
     """
@@ -54,6 +56,7 @@ class IFIMResult(Generic[InputsT]):
     num_components: Tensor
     rank: Tensor
     probs: Tensor
+    retained_mass: Tensor
     sensitive: InputsT
     insensitive: InputsT
 
@@ -98,6 +101,11 @@ class IFIMDecomposition(GradientAttribution):
         eigenvalue_rtol: Eigenvalues at or below ``rtol * lambda_1`` are treated as zero;
             ``None`` picks 1e-10 for float64 and 1e-6 for float32 inputs.
         eigenvalue_atol: Eigenvalues at or below this are treated as zero.
+        class_mass: For many classes: compute the iFIM from only the most probable
+            classes holding this probability mass (softmax heads). The dropped part
+            ``sum_{c not in S} p_c g_c g_c^T`` is positive semidefinite with spectral norm
+            at most ``(1 - retained mass) * max_{c not in S} ||grad log p_c||^2``. ``None``
+            (default) is exact with C - 1 backward passes.
 
     Example:
         >>> import torch
@@ -117,10 +125,17 @@ class IFIMDecomposition(GradientAttribution):
         output: OutputHead = "logits",
         eigenvalue_rtol: float | None = None,
         eigenvalue_atol: float = 0.0,
+        class_mass: float | None = None,
     ) -> None:
         if not callable(forward_func):
             raise TypeError(f"expected a callable forward_func, got {type(forward_func)}")
         check_output_head(output)
+        check_class_mass(class_mass)
+        if class_mass is not None and output == "sigmoid":
+            raise ValueError(
+                "expected class_mass=None for output='sigmoid' (independent outputs), "
+                f"got {class_mass}"
+            )
         if eigenvalue_rtol is not None and not eigenvalue_rtol >= 0:
             raise ValueError(f"expected eigenvalue_rtol >= 0 or None, got {eigenvalue_rtol}")
         if not eigenvalue_atol >= 0:
@@ -129,6 +144,7 @@ class IFIMDecomposition(GradientAttribution):
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
         self.eigenvalue_atol = eigenvalue_atol
+        self.class_mass = class_mass
 
     @log_usage()
     def attribute(
@@ -206,6 +222,7 @@ class IFIMDecomposition(GradientAttribution):
                 energy,
                 self.eigenvalue_rtol,
                 self.eigenvalue_atol,
+                self.class_mass,
             )
             for start in range(0, num_samples, step)
         ]
@@ -220,6 +237,7 @@ class IFIMDecomposition(GradientAttribution):
             num_components=flat.num_components,
             rank=flat.rank,
             probs=flat.probs,
+            retained_mass=flat.retained_mass,
             sensitive=_format_output(is_tuple, _split(flat.sensitive, formatted, lead)),
             insensitive=_format_output(is_tuple, _split(flat.insensitive, formatted, lead)),
         )

@@ -12,11 +12,17 @@ This is eq. 4 rewritten with fewer gradients (METHOD.md section 1):
   rows ``s_c = z_c - z_r`` for the ``C - 1`` classes c != r, with r the most probable class,
   and ``M = diag(q) - q q^T``, q = p without entry r. For C = 2 this is eq. 12.
 * independent Bernoulli per logit (``"sigmoid"``): rows ``z_k``, ``M = diag(p_k (1 - p_k))``.
+* many classes, restricted to the most probable classes S holding a probability mass
+  (softmax heads, ``class_mass < 1``): rows ``log p_c`` for c in S and ``M = diag(p_S)``,
+  which is eq. 4 with the terms of the other classes dropped. The error is the positive
+  semidefinite matrix ``F - F_S = sum_{c not in S} p_c g_c g_c^T``, so
+  ``||F - F_S||_2 <= trace(F - F_S) = sum_{c not in S} p_c ||g_c||^2
+  <= (1 - mass(S)) max_{c not in S} ||g_c||^2``. It costs |S| backward passes instead of C - 1.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import torch
 from torch import Tensor
@@ -72,38 +78,91 @@ def _as_logits(outputs: Tensor, output: OutputHead) -> Tensor:
     return outputs.clamp_min(tiny).log()
 
 
-def fisher_factor(outputs: Tensor, output: OutputHead = "logits") -> tuple[Tensor, Tensor, Tensor]:
+class FisherFactor(NamedTuple):
+    """``F = J^T M J`` with J the input Jacobian of ``rows``.
+
+    Attributes:
+        rows: (N, m), attached to the autograd graph.
+        metric: M, (N, m, m) float64, detached, positive semidefinite.
+        probs: (N, C) detached predictive probabilities (per-output Bernoulli
+            probabilities for ``"sigmoid"``).
+        retained_mass: (N,) float64, the probability mass of the classes kept
+            (1 unless ``class_mass`` restricted them).
+    """
+
+    rows: Tensor
+    metric: Tensor
+    probs: Tensor
+    retained_mass: Tensor
+
+
+def check_class_mass(class_mass: float | None) -> None:
+    """Raise unless ``class_mass`` is None or in (0, 1]."""
+    if class_mass is None:
+        return
+    if isinstance(class_mass, bool) or not isinstance(class_mass, (int, float)):
+        raise TypeError(f"expected class_mass to be a float in (0, 1] or None, got {class_mass!r}")
+    if not 0 < class_mass <= 1:
+        raise ValueError(f"expected class_mass in (0, 1] or None, got {class_mass}")
+
+
+def _most_probable_classes(probs: Tensor, class_mass: float) -> tuple[Tensor, Tensor]:
+    """Per sample, the fewest most probable classes holding ``class_mass``, padded.
+
+    Returns:
+        ``(classes, kept)``: (N, s) class indices in descending probability and a
+        (N, s) bool mask of those inside the set (padding repeats the last class).
+    """
+    sorted_probs, order = probs.sort(dim=1, descending=True)
+    before = sorted_probs.cumsum(dim=1) - sorted_probs
+    kept = before < class_mass
+    width = int(kept.sum(dim=1).max())
+    return order[:, :width], kept[:, :width]
+
+
+def fisher_factor(
+    outputs: Tensor, output: OutputHead = "logits", class_mass: float | None = None
+) -> FisherFactor:
     """Factor the iFIM of a model output as rows and a metric.
 
     Args:
         outputs: Model output of shape (N, C), still attached to the autograd graph.
         output: Which distribution the outputs define; see the module docstring.
+        class_mass: For the softmax heads, keep only the most probable classes holding
+            this probability mass (see the module docstring for the error bound);
+            ``None`` or a mass that needs every class gives the exact iFIM.
 
     Returns:
-        ``(rows, metric, probs)``: rows (N, m) attached to the graph, whose per-sample
-        input gradients form J; metric (N, m, m) float64, detached, positive
-        semidefinite; probs (N, C) detached, the predictive probabilities
-        (per-output Bernoulli probabilities for ``"sigmoid"``). m = C - 1 for the
-        softmax heads and C for ``"sigmoid"``.
+        A :class:`FisherFactor`; m = C - 1 for the exact softmax heads, C for
+        ``"sigmoid"`` and the largest class set for ``class_mass``.
 
     Raises:
         ValueError: if the outputs are not (N, C) or do not fit the head.
     """
     check_output_head(output)
+    check_class_mass(class_mass)
     _validate_outputs(outputs, output)
+    num_samples, num_classes = outputs.shape
+    full_mass = outputs.new_ones(num_samples, dtype=torch.float64)
     if output == "sigmoid":
         probs = torch.sigmoid(outputs.detach().double())
         metric = torch.diag_embed(probs * (1 - probs))
-        return outputs, metric, probs.to(outputs.dtype)
+        return FisherFactor(outputs, metric, probs.to(outputs.dtype), full_mass)
 
     logits = _as_logits(outputs, output)
     log_probs = torch.log_softmax(logits.detach().double(), dim=1)
     probs = log_probs.exp()
-    num_samples, num_classes = logits.shape
+    if class_mass is not None:
+        classes, kept = _most_probable_classes(probs, class_mass)
+        if classes.shape[1] < num_classes - 1:
+            weights = probs.gather(1, classes) * kept
+            rows = torch.log_softmax(logits, dim=1).gather(1, classes)
+            retained = weights.sum(dim=1)
+            return FisherFactor(rows, torch.diag_embed(weights), probs.to(outputs.dtype), retained)
     reference = probs.argmax(dim=1, keepdim=True)
     class_ids = torch.arange(num_classes, device=logits.device).expand(num_samples, -1)
     others = class_ids[class_ids != reference].view(num_samples, num_classes - 1)
     rows = logits.gather(1, others) - logits.gather(1, reference)
     q = probs.gather(1, others)
     metric = torch.diag_embed(q) - q.unsqueeze(2) * q.unsqueeze(1)
-    return rows, metric, probs.to(outputs.dtype)
+    return FisherFactor(rows, metric, probs.to(outputs.dtype), full_mass)

@@ -16,7 +16,7 @@ Pipeline for one batch (what :class:`captum_ifim.IFIMDecomposition` runs):
 
 from captum_ifim._decomposition import FlatDecomposition, decompose_flat
 from captum_ifim._gradients import per_sample_row_gradients
-from captum_ifim._output_heads import OUTPUT_HEADS, OutputHead, fisher_factor
+from captum_ifim._output_heads import OUTPUT_HEADS, FisherFactor, OutputHead, fisher_factor
 from captum_ifim._projection import project_sensitive
 from captum_ifim._spectrum import (
     energy_components,
@@ -28,6 +28,7 @@ from captum_ifim._spectrum import (
 
 __all__ = [
     "OUTPUT_HEADS",
+    "FisherFactor",
     "FlatDecomposition",
     "OutputHead",
     "decompose_flat",

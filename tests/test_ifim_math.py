@@ -263,3 +263,44 @@ def test_low_rank_model_reports_its_rank():
     u = result.eigenvectors[:, 0]
     w = direction.weight[0].detach()
     torch.testing.assert_close((u @ w).abs(), w.norm().expand(3), **TIGHT)
+
+
+def test_class_mass_keeps_the_terms_of_the_most_probable_classes():
+    """F_S = sum_{c in S} p_c g_c g_c^T, and F - F_S obeys the documented bound."""
+    torch.manual_seed(11)
+    model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 10)).double().eval()
+    with torch.no_grad():
+        model[2].weight.mul_(3)
+    x = torch.randn(3, 6, dtype=torch.float64)
+    mass = 0.8
+    restricted = IFIMDecomposition(model, class_mass=mass).decompose(x, energy=1.0)
+    for n in range(3):
+        fisher, probs = brute_force_fisher(softmax_log_likelihoods(model, (6,)), x[n])
+        jacobian = torch.autograd.functional.jacobian(softmax_log_likelihoods(model, (6,)), x[n])
+        order = probs.argsort(descending=True)
+        size = int((probs[order].cumsum(0) - probs[order] < mass).sum())
+        kept = order[:size]
+        fisher_s = (jacobian[kept].T * probs[kept]) @ jacobian[kept]
+        rank = int(restricted.rank[n])
+        values, projector = top_eigenspace(fisher_s, rank)
+        assert rank == min(size, 6)
+        torch.testing.assert_close(restricted.eigenvalues[n, :rank], values[:rank], **TIGHT)
+        torch.testing.assert_close(restricted.sensitive[n], projector @ x[n], **TIGHT)
+        torch.testing.assert_close(restricted.retained_mass[n], probs[kept].sum(), **TIGHT)
+        assert restricted.retained_mass[n] >= mass
+        dropped = [c for c in range(10) if c not in kept.tolist()]
+        error = torch.linalg.matrix_norm(fisher - fisher_s, ord=2)
+        largest_dropped = jacobian[dropped].pow(2).sum(1).max()
+        assert error <= (1 - restricted.retained_mass[n]) * largest_dropped + 1e-12
+    exact = IFIMDecomposition(model).decompose(x, energy=1.0)
+    everything = IFIMDecomposition(model, class_mass=1.0).decompose(x, energy=1.0)
+    torch.testing.assert_close(everything.eigenvalues, exact.eigenvalues, **TIGHT)
+    assert torch.equal(exact.retained_mass, torch.ones(3, dtype=torch.float64))
+
+
+def test_class_mass_rejects_bad_values(make_net):
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="class_mass"):
+            IFIMDecomposition(make_net(), class_mass=bad)
+    with pytest.raises(ValueError, match="sigmoid"):
+        IFIMDecomposition(make_net(), output="sigmoid", class_mass=0.9)
