@@ -304,3 +304,14 @@ def test_class_mass_rejects_bad_values(make_net):
             IFIMDecomposition(make_net(), class_mass=bad)
     with pytest.raises(ValueError, match="sigmoid"):
         IFIMDecomposition(make_net(), output="sigmoid", class_mass=0.9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(make_net):
+    model = make_net(num_classes=4)
+    x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
+    on_cpu = IFIMDecomposition(model).decompose(x, energy=0.8)
+    on_gpu = IFIMDecomposition(model.cuda()).decompose(x.cuda(), energy=0.8)
+    assert on_gpu.sensitive.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.eigenvalues.cpu(), on_cpu.eigenvalues, **TIGHT)
+    torch.testing.assert_close(on_gpu.sensitive.cpu(), on_cpu.sensitive, **TIGHT)
