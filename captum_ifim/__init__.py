@@ -1,10 +1,24 @@
 """captum-ifim: the input-dependent Fisher information (iFIM) decomposition for Captum."""
 
+from captum_ifim._cam_attribution import (
+    CAMAttribution,
+    EigenCAM,
+    GradCAM,
+    GradCAMPlusPlus,
+    ScoreCAM,
+    XGradCAM,
+)
 from captum_ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
 from captum_ifim._version import __version__
 
 __all__ = [
+    "CAMAttribution",
+    "EigenCAM",
+    "GradCAM",
+    "GradCAMPlusPlus",
     "IFIMDecomposition",
     "IFIMResult",
+    "ScoreCAM",
+    "XGradCAM",
     "__version__",
 ]

@@ -1,0 +1,342 @@
+"""Class activation maps from pytorch-grad-cam behind Captum's ``attribute`` interface.
+
+One template, :class:`CAMAttribution`, runs the model with pytorch-grad-cam's hooks on the
+target layer and asks the library's CAM class for the map; each variant only names its
+library class. What the template adds to the library:
+
+* a Captum call: ``attribute(inputs, target=None, additional_forward_args=None)`` returns a
+  tensor of the inputs' shape, device and dtype (the spatial map repeated over channels),
+  with one class per image (the library silently returns empty maps for every image after
+  the first when it gets one target for a batch);
+* nothing left on the model: the hooks are released and the training flags restored after
+  every call (the library switches the model to eval mode in its constructor, zeroes the
+  parameters' gradients and accumulates new ones; here gradients are taken with respect to
+  the inputs only, so ``.grad`` of the parameters is untouched);
+* the signed map before pytorch-grad-cam's ReLU and per-image min-max scaling, as
+  ``normalization="none"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any, ClassVar, Literal, get_args
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from captum.attr import Attribution
+from torch import Tensor, nn
+
+from captum_ifim._captum_compat import (
+    TargetType,
+    _format_additional_forward_args,
+    _format_output,
+    _format_tensor_into_tuples,
+    _is_tuple,
+    log_usage,
+)
+from captum_ifim._optional_imports import import_optional
+from captum_ifim._sample_forward import bind_forward, bind_sample_forward
+from captum_ifim._targets import resolve_targets
+from captum_ifim._validation import check_choice, check_inputs
+
+Normalization = Literal["relu-minmax", "none"]
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
+
+
+def resolve_target_layer(model: nn.Module, target_layer: nn.Module | str) -> nn.Module:
+    """The target layer as a submodule of ``model``; a name is looked up with ``get_submodule``.
+
+    Raises:
+        ValueError: The layer is not a submodule of ``model`` (or the name does not exist).
+        TypeError: ``target_layer`` is neither an ``nn.Module`` nor a string.
+    """
+    if isinstance(target_layer, str):
+        try:
+            return model.get_submodule(target_layer)
+        except AttributeError as error:
+            raise ValueError(
+                f"expected target_layer to name a submodule of the model, got {target_layer!r}"
+            ) from error
+    if not isinstance(target_layer, nn.Module):
+        raise TypeError(
+            f"expected target_layer to be an nn.Module or its name, got {type(target_layer)}"
+        )
+    if not any(module is target_layer for module in model.modules()):
+        raise ValueError(
+            f"expected target_layer to be a submodule of the model, got a "
+            f"{type(target_layer).__name__} that is not part of it"
+        )
+    return target_layer
+
+
+@contextlib.contextmanager
+def _training_flags_restored(model: nn.Module) -> Iterator[None]:
+    """Put every module's ``training`` flag back as found on exit."""
+    flags = [(module, module.training) for module in model.modules()]
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+class CAMAttribution(Attribution):
+    """Template for the pytorch-grad-cam methods; subclasses name the library class.
+
+    A CAM is a map over the target layer's spatial grid, upsampled bilinearly to the
+    input's height and width and repeated over the input's channels, so the output has
+    the inputs' shape (sum over channels gives C times the map).
+
+    Args:
+        model: A classifier returning (N, C) outputs for (N, channels, H, W) images. It is
+            run in eval mode (as pytorch-grad-cam does); its flags are restored afterwards.
+        target_layer: The layer whose activations are weighted, a submodule of ``model``
+            or its name (``"layer4.1"``), run once per forward pass.
+        reshape_transform: Maps the layer's output to (N, K, h, w), e.g. for vision
+            transformers; passed to pytorch-grad-cam.
+        normalization: ``"relu-minmax"`` (pytorch-grad-cam's maps: ReLU at the layer's
+            resolution, per-image min-max scaling to [0, 1], resize with OpenCV, and
+            min-max again) or ``"none"`` (the signed weighted activation sum
+            ``sum_k w_k A_k``, upsampled with ``torch.nn.functional.interpolate``).
+    """
+
+    #: Import path and class name of the pytorch-grad-cam implementation.
+    _library: ClassVar[tuple[str, str]]
+    #: Whether the method needs the gradient of the target score.
+    uses_gradients: ClassVar[bool] = True
+    #: Whether the map depends on the target class.
+    uses_target: ClassVar[bool] = True
+    #: ``attribute`` raises ValueError for targets out of range (read by the registry).
+    checks_targets: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layer: nn.Module | str,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
+        normalization: Normalization = "relu-minmax",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
+        check_choice("normalization", normalization, NORMALIZATIONS)
+        module_name, class_name = self._library
+        self._cam_class = getattr(import_optional(module_name, type(self).__name__), class_name)
+        self._image = import_optional("pytorch_grad_cam.utils.image", type(self).__name__)
+        self._targets = import_optional("pytorch_grad_cam.utils.model_targets", "CAMs")
+        Attribution.__init__(self, model)
+        self.model = model
+        self.target_layer = resolve_target_layer(model, target_layer)
+        self.reshape_transform = reshape_transform
+        self.normalization: Normalization = normalization
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+    ) -> Tensor | tuple[Tensor]:
+        """The class activation map of each image for its target class.
+
+        Args:
+            inputs: Images (N, channels, H, W), or a tuple holding that one tensor.
+            target: The class per image, as in Captum: an int, a list or a tensor of N
+                classes; ``None`` takes the predicted class.
+            additional_forward_args: Extra arguments for the model, as in Captum.
+
+        Returns:
+            (N, channels, H, W) on the inputs' device and dtype (a tuple for a tuple input).
+        """
+        is_tuple = _is_tuple(inputs)
+        formatted = _format_tensor_into_tuples(inputs)
+        check_inputs(formatted)
+        if len(formatted) != 1:
+            raise ValueError(f"expected a single image tensor, got {len(formatted)} inputs")
+        x = formatted[0]
+        if x.dim() != 4:
+            raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        extra = _format_additional_forward_args(additional_forward_args) or ()
+        maps = self._maps(x.detach(), target, tuple(extra))
+        expanded = maps.to(device=x.device, dtype=x.dtype)[:, None].expand_as(x).contiguous()
+        return _format_output(is_tuple, (expanded,))
+
+    def _maps(self, x: Tensor, target: TargetType, extra: tuple[Any, ...]) -> Tensor:
+        """(N, H, W) maps; the model is hooked only inside this call."""
+        with _training_flags_restored(self.model):
+            cam = self._cam_class(
+                self.model, [self.target_layer], reshape_transform=self.reshape_transform
+            )
+            store = cam.activations_and_grads
+
+            def own_activation(module: nn.Module, args: Any, output: Any) -> None:
+                # The library keeps ``output.cpu().detach()``, which on CPU aliases the
+                # output: a following in-place op (VGG's ReLU(inplace=True) after a conv)
+                # would overwrite it. Runs right after the library's hook.
+                if store.activations:
+                    store.activations[-1] = store.activations[-1].clone()
+
+            handle = self.target_layer.register_forward_hook(own_activation)
+            try:
+                with torch.set_grad_enabled(self.uses_gradients):
+                    x_in = x.clone().requires_grad_(self.uses_gradients)
+                    outputs = bind_forward(self.model, extra)(x_in)
+                    if len(store.activations) != 1:
+                        raise ValueError(
+                            f"expected the target layer to run once per forward pass, it ran "
+                            f"{len(store.activations)} times; choose a layer that is not reused"
+                        )
+                    targets = resolve_targets(target, outputs)
+                    grads = None
+                    if self.uses_gradients:
+                        score = outputs.gather(1, targets[:, None]).sum()
+                        torch.autograd.grad(score, x_in)
+                        if len(store.gradients) != 1:
+                            raise RuntimeError("the target layer's output got no gradient")
+                        grads = store.gradients[0].numpy()
+                activations = store.activations[0].numpy()
+                raw = self._cam_image(cam, x, targets, activations, grads, extra)
+                if self.normalization == "none":
+                    return self._upsample(torch.from_numpy(raw), x.shape[-2:])
+                scaled = self._image.scale_cam_image(np.maximum(raw, 0), (x.shape[-1], x.shape[-2]))
+                return torch.from_numpy(cam.aggregate_multi_layers([scaled[:, None]]))
+            finally:
+                handle.remove()
+                store.release()
+
+    def _cam_image(
+        self,
+        cam: Any,
+        x: Tensor,
+        targets: Tensor,
+        activations: np.ndarray,
+        grads: np.ndarray | None,
+        extra: tuple[Any, ...],
+    ) -> np.ndarray:
+        """The library's signed map at the layer's resolution, (N, h, w)."""
+        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
+        return cam.get_cam_image(x, self.target_layer, library_targets, activations, grads, False)
+
+    @staticmethod
+    def _upsample(raw: Tensor, size: torch.Size) -> Tensor:
+        if tuple(raw.shape[-2:]) == tuple(size):
+            return raw
+        upsampled = F.interpolate(
+            raw[:, None], size=tuple(size), mode="bilinear", align_corners=False
+        )
+        return upsampled[:, 0]
+
+
+class GradCAM(CAMAttribution):
+    """Grad-CAM (Selvaraju et al., 2017): channel weights are the spatially averaged
+    gradients of the target score, ``w_k = mean_ij dy_t / dA_kij``; map ``sum_k w_k A_k``.
+
+    Args: see :class:`CAMAttribution`.
+
+    Example:
+        >>> import torch
+        >>> from captum_ifim import GradCAM
+        >>> model = torch.nn.Sequential(
+        ...     torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+        ...     torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+        >>> GradCAM(model, model[1]).attribute(torch.randn(2, 3, 8, 8), target=[0, 1]).shape
+        torch.Size([2, 3, 8, 8])
+    """
+
+    _library = ("pytorch_grad_cam.grad_cam", "GradCAM")
+
+
+class GradCAMPlusPlus(CAMAttribution):
+    """Grad-CAM++ (Chattopadhay et al., 2018): weights from second- and third-order
+    gradient terms (their eq. 19) on the positive gradients. Args: see
+    :class:`CAMAttribution`."""
+
+    _library = ("pytorch_grad_cam.grad_cam_plusplus", "GradCAMPlusPlus")
+
+
+class XGradCAM(CAMAttribution):
+    """XGrad-CAM (Fu et al., 2020): ``w_k = sum_ij (dy_t / dA_kij) A_kij / sum_ij A_kij``.
+    Args: see :class:`CAMAttribution`."""
+
+    _library = ("pytorch_grad_cam.xgrad_cam", "XGradCAM")
+
+
+class EigenCAM(CAMAttribution):
+    """Eigen-CAM (Muhammad & Yeasin, 2020): the projection of the centred activations on
+    their first principal component. Gradient-free and class-agnostic: ``target`` is
+    checked but does not change the map. The SVD fixes the sign arbitrarily, so the signed
+    map (``normalization="none"``) may come out negated. Args: see
+    :class:`CAMAttribution`."""
+
+    _library = ("pytorch_grad_cam.eigen_cam", "EigenCAM")
+    uses_gradients = False
+    uses_target = False
+
+
+class ScoreCAM(CAMAttribution):
+    """Score-CAM (Wang et al., 2020): each channel's weight is the target score of the
+    input masked by that channel's upsampled, min-max scaled activation, softmaxed over
+    channels. Gradient-free, one forward pass per channel and image (slow: 512 passes per
+    image at ResNet's ``layer4``).
+
+    Args:
+        batch_size: Masked inputs per forward pass.
+        Others: see :class:`CAMAttribution`.
+    """
+
+    _library = ("pytorch_grad_cam.score_cam", "ScoreCAM")
+    uses_gradients = False
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layer: nn.Module | str,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
+        normalization: Normalization = "relu-minmax",
+        batch_size: int = 16,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"expected batch_size to be a positive int, got {batch_size!r}")
+        super().__init__(model, target_layer, reshape_transform, normalization)
+        self.batch_size = batch_size
+
+    def _cam_image(
+        self,
+        cam: Any,
+        x: Tensor,
+        targets: Tensor,
+        activations: np.ndarray,
+        grads: np.ndarray | None,
+        extra: tuple[Any, ...],
+    ) -> np.ndarray:
+        cam.batch_size = self.batch_size
+        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
+        maps = []
+        with _quiet_progress_bar(import_optional("pytorch_grad_cam.score_cam", "ScoreCAM")):
+            for index in range(x.shape[0]):
+                # One image at a time, so per-sample extra arguments match the masked copies.
+                cam.model = bind_sample_forward(self.model, extra, index, x.shape[0])
+                maps.append(
+                    cam.get_cam_image(
+                        x[index : index + 1],
+                        self.target_layer,
+                        library_targets[index : index + 1],
+                        activations[index : index + 1],
+                        None,
+                        False,
+                    )
+                )
+        return np.concatenate(maps)
+
+
+@contextlib.contextmanager
+def _quiet_progress_bar(score_cam_module: Any) -> Iterator[None]:
+    """Silence the tqdm bar that pytorch-grad-cam's Score-CAM prints for every image."""
+    tqdm = score_cam_module.tqdm
+    score_cam_module.tqdm = SimpleNamespace(tqdm=lambda iterable, *args, **kwargs: iterable)
+    try:
+        yield
+    finally:
+        score_cam_module.tqdm = tqdm
