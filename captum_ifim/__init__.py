@@ -8,11 +8,13 @@ from captum_ifim._cam_attribution import (
     ScoreCAM,
     XGradCAM,
 )
+from captum_ifim._deepshap_attribution import DeepSHAP
 from captum_ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
 from captum_ifim._version import __version__
 
 __all__ = [
     "CAMAttribution",
+    "DeepSHAP",
     "EigenCAM",
     "GradCAM",
     "GradCAMPlusPlus",
