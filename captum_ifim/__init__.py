@@ -10,6 +10,14 @@ from captum_ifim._cam_attribution import (
 )
 from captum_ifim._deepshap_attribution import DeepSHAP
 from captum_ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
+from captum_ifim._registry import (
+    MethodSpec,
+    RegisteredMethod,
+    available_methods,
+    build_method,
+    default_target_layer,
+    get_method_spec,
+)
 from captum_ifim._version import __version__
 
 __all__ = [
@@ -20,7 +28,13 @@ __all__ = [
     "GradCAMPlusPlus",
     "IFIMDecomposition",
     "IFIMResult",
+    "MethodSpec",
+    "RegisteredMethod",
     "ScoreCAM",
     "XGradCAM",
     "__version__",
+    "available_methods",
+    "build_method",
+    "default_target_layer",
+    "get_method_spec",
 ]

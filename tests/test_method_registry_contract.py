@@ -1,0 +1,254 @@
+"""Contract tests: every registered method, on a plain CNN, ResNet18 and VGG16.
+
+Every method gets, on every model (1 and 3 channels, 64 x 64, batch 2, per-sample
+targets): the inputs' type, shape, device and dtype; finite, nonzero values; batched
+equal to one by one; the target respected (or ignored, as the spec says); the model's
+parameters, gradients, buffers, training flags, hooks, in-place flags and module
+attributes as they were before any method ran, and its outputs identical; the inputs'
+``requires_grad`` and ``.grad`` unchanged.
+
+Cost: Score-CAM makes one forward pass per channel and image, so on the torchvision
+models it runs at a 64-channel layer (``layer1``, ``features.3``) on 32 x 32 inputs; the
+default layers are checked by ``test_default_target_layers``. Integrated gradients uses
+2 steps and DeepSHAP a background of one image (with additivity checked to 1e-4).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+from captum_ifim import (
+    MethodSpec,
+    RegisteredMethod,
+    available_methods,
+    build_method,
+    default_target_layer,
+    get_method_spec,
+)
+from tests._baseline_models import (
+    NUM_CLASSES,
+    assert_same_state,
+    images,
+    model_state,
+    resnet18,
+    small_cnn,
+    vgg16,
+)
+
+matplotlib.use("Agg")
+pytest.importorskip("pytorch_grad_cam")
+pytest.importorskip("shap")
+pytest.importorskip("torchvision")
+
+EXPECTED_METHODS = [
+    "ifim-sensitive",
+    "ifim-insensitive",
+    "gradcam",
+    "gradcam++",
+    "scorecam",
+    "xgradcam",
+    "eigencam",
+    "deepshap",
+    "saliency",
+    "integrated-gradients",
+]
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "cnn-1ch": functools.cache(lambda: small_cnn(1)),
+    "cnn-3ch": functools.cache(lambda: small_cnn(3)),
+    "resnet18-1ch": lambda: resnet18(1),
+    "resnet18-3ch": lambda: resnet18(3),
+    "vgg16-1ch": lambda: vgg16(1),
+    "vgg16-3ch": lambda: vgg16(3),
+}
+#: Score-CAM layers with 64 channels on the torchvision models (see the module docstring).
+NARROW_LAYERS = {"resnet18": "layer1", "vgg16": "features.3"}
+
+
+def _channels(model_key: str) -> int:
+    return int(model_key.split("-")[1][0])
+
+
+def _side(model_key: str, name: str) -> int:
+    return 32 if name == "scorecam" and not model_key.startswith("cnn") else 64
+
+
+@functools.cache
+def _state_before(model_key: str) -> dict[str, Any]:
+    """The model's state before any method ran on it."""
+    return model_state(MODELS[model_key]())
+
+
+@functools.cache
+def _reference(model_key: str, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test images and the model's outputs on them before any method ran."""
+    _state_before(model_key)
+    x = images(2, _channels(model_key), side=side, seed=3)
+    with torch.no_grad():
+        return x, MODELS[model_key]()(x)
+
+
+def _build(name: str, model_key: str, model: nn.Module) -> RegisteredMethod:
+    spec = get_method_spec(name)
+    options: dict[str, Any] = {}
+    if name == "integrated-gradients":
+        options["n_steps"] = 2
+    if name == "scorecam":
+        options["batch_size"] = 64
+        family = model_key.split("-")[0]
+        if family in NARROW_LAYERS:
+            options["target_layer"] = NARROW_LAYERS[family]
+    if spec.needs_background:
+        side = _side(model_key, name)
+        options["background"] = images(1, _channels(model_key), side=side, seed=7)
+        options["additivity_tolerance"] = 1e-4  # shap's 1e-2 is loose for these outputs
+    return build_method(name, model, **options)
+
+
+def test_the_registry_lists_the_paper_methods_and_references():
+    assert available_methods() == EXPECTED_METHODS
+    for name in EXPECTED_METHODS:
+        spec = get_method_spec(name)
+        assert isinstance(spec, MethodSpec) and spec.name == name and spec.description
+    assert get_method_spec("ifim-sensitive").low_map_method == "ifim-insensitive"
+    assert {n for n in EXPECTED_METHODS if get_method_spec(n).needs_target_layer} == {
+        "gradcam",
+        "gradcam++",
+        "scorecam",
+        "xgradcam",
+        "eigencam",
+    }
+    assert [n for n in EXPECTED_METHODS if not get_method_spec(n).uses_target] == [
+        "ifim-sensitive",
+        "ifim-insensitive",
+        "eigencam",
+    ]
+    with pytest.raises(ValueError, match="gradcam\\+\\+"):
+        get_method_spec("grad-cam")
+    with pytest.raises(ValueError, match="expected a method name"):
+        build_method("lime", small_cnn(1))
+
+
+@pytest.mark.parametrize("name", EXPECTED_METHODS)
+@pytest.mark.parametrize("model_key", list(MODELS))
+def test_contract(model_key: str, name: str) -> None:
+    model = MODELS[model_key]()
+    spec = get_method_spec(name)
+    method = _build(name, model_key, model)
+    before = _state_before(model_key)
+    reference, outputs_before = _reference(model_key, _side(model_key, name))
+    x = reference.clone().requires_grad_()
+    targets = [0, 2]
+
+    maps = method.attribute(x, target=targets)
+    assert type(maps) is torch.Tensor
+    assert maps.shape == x.shape and maps.dtype == x.dtype and maps.device == x.device
+    assert not maps.requires_grad
+    assert torch.isfinite(maps).all()
+    assert maps.abs().amax() > 0
+    if spec.normalized_maps:
+        assert maps.amin() >= 0 and maps.amax() <= 1 + 1e-6
+
+    # Batched equals one by one (the second sample: libraries fail after the first).
+    single = method.attribute(reference[1:], target=targets[1])
+    assert spec.deterministic
+    scale = float(maps.abs().amax())
+    torch.testing.assert_close(single, maps[1:], rtol=1e-4, atol=1e-4 * scale)
+    # The target is respected, or ignored as the spec says.
+    other = method.attribute(reference[1:], target=1)
+    if spec.uses_target:
+        assert not torch.allclose(other, single, rtol=1e-3, atol=0)
+    else:
+        torch.testing.assert_close(other, single, rtol=1e-5, atol=1e-7 * scale)
+
+    assert_same_state(before, model_state(model, copy_tensors=False))
+    with torch.no_grad():
+        assert torch.equal(model(reference), outputs_before)
+    assert x.requires_grad and x.grad is None and x.is_leaf
+
+
+@pytest.mark.parametrize("name", EXPECTED_METHODS)
+def test_errors_for_targets_out_of_range_and_bad_target_layers(name: str) -> None:
+    model = MODELS["cnn-1ch"]()
+    method = _build(name, "cnn-1ch", model)
+    x = images(2, 1, side=16)
+    for target in (NUM_CLASSES, [0, -1], [0, 1, 2]):
+        with pytest.raises(ValueError, match="expected"):
+            method.attribute(x, target=target)
+    if get_method_spec(name).needs_target_layer:
+        with pytest.raises(ValueError, match="submodule"):
+            build_method(name, model, target_layer=nn.Conv2d(1, 1, 1))
+        with pytest.raises(ValueError, match="submodule"):
+            build_method(name, model, target_layer="layer4")
+    with pytest.raises(TypeError, match="expected options"):
+        _build_with(name, model, not_an_option=1)
+
+
+def _build_with(name: str, model: nn.Module, **options: Any) -> RegisteredMethod:
+    if get_method_spec(name).needs_background:
+        options["background"] = images(1, 1, side=16)
+    return build_method(name, model, **options)
+
+
+def test_deepshap_needs_a_background_and_training_mode_is_refused() -> None:
+    model = small_cnn(1)
+    with pytest.raises(ValueError, match="background"):
+        build_method("deepshap", model)
+    method = build_method("gradcam", model.train())
+    with pytest.raises(ValueError, match="eval mode"):
+        method.attribute(images(1, 1, side=16))
+
+
+def test_default_target_layers() -> None:
+    """ResNet: the last block; VGG16: the ReLU after the last conv; CNN: the activation
+    after the last conv (behind its BatchNorm)."""
+    assert default_target_layer(resnet18(3)) is resnet18(3).layer4[-1]
+    features = vgg16(3).features
+    assert default_target_layer(vgg16(3)) is features[29]
+    assert isinstance(features[28], nn.Conv2d) and isinstance(features[29], nn.ReLU)
+    cnn = small_cnn(1)
+    assert default_target_layer(cnn) is cnn[5]
+    bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten())
+    assert default_target_layer(bare) is bare[0]
+    with pytest.raises(ValueError, match="Conv2d"):
+        default_target_layer(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)))
+
+
+@pytest.mark.parametrize("name", EXPECTED_METHODS)
+def test_captum_metrics_and_visualization_accept_the_maps(name: str) -> None:
+    from captum.attr import visualization
+    from captum.metrics import infidelity, sensitivity_max
+
+    model = MODELS["cnn-3ch"]()
+    method = _build(name, "cnn-3ch", model)
+    x = images(2, 3, side=64, seed=11)
+    targets = [1, 2]
+    maps = method.attribute(x, target=targets)
+    generator = torch.Generator().manual_seed(0)
+
+    def perturb(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        noise = 0.01 * torch.randn(inputs.shape, generator=generator)
+        return noise, inputs - noise
+
+    scores = infidelity(model, perturb, x, maps, target=targets, n_perturb_samples=2)
+    assert scores.shape == (2,) and torch.isfinite(scores).all()
+    sensitivity = sensitivity_max(method.attribute, x, target=targets, n_perturb_samples=2)
+    assert sensitivity.shape == (2,) and torch.isfinite(sensitivity).all()
+    # Captum refuses an all-zero map, which a normalized CAM gives when every weighted
+    # activation is negative; show the sample with the strongest map.
+    shown = int(maps.flatten(1).abs().amax(1).argmax())
+    figure, _ = visualization.visualize_image_attr(
+        maps[shown].permute(1, 2, 0).numpy(),
+        x[shown].permute(1, 2, 0).numpy(),
+        method="blended_heat_map",
+        sign="absolute_value",
+        use_pyplot=False,
+    )
+    assert figure is not None
