@@ -1,5 +1,6 @@
 """Evaluation metrics for attribution maps, in Captum's metric style."""
 
+from captum_ifim.metrics._adversarial_correlation import CorrelationSummary, adversarial_correlation
 from captum_ifim.metrics._contrastive_perturbation import (
     ContrastivePerturbationResult,
     ContrastivePredictions,
@@ -10,18 +11,25 @@ from captum_ifim.metrics._contrastive_perturbation import (
     f1_ratio,
     gaussian_noise,
 )
+from captum_ifim.metrics._correlation import pearson_per_sample, spearman_per_sample
+from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 
 __all__ = [
     "ContrastivePerturbationResult",
     "ContrastivePredictions",
+    "CorrelationSummary",
     "LowRule",
+    "adversarial_correlation",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
     "f1",
     "f1_ratio",
+    "fgsm",
     "gaussian_noise",
     "num_selected_pixels",
+    "pearson_per_sample",
     "pixel_mask",
     "spatial_saliency",
+    "spearman_per_sample",
 ]
