@@ -12,6 +12,12 @@ from captum_ifim.metrics._contrastive_perturbation import (
     gaussian_noise,
 )
 from captum_ifim.metrics._correlation import pearson_per_sample, spearman_per_sample
+from captum_ifim.metrics._deletion_insertion import (
+    PerturbationCurve,
+    deletion_auc,
+    gaussian_blur,
+    insertion_auc,
+)
 from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 
@@ -20,13 +26,17 @@ __all__ = [
     "ContrastivePredictions",
     "CorrelationSummary",
     "LowRule",
+    "PerturbationCurve",
     "adversarial_correlation",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
+    "deletion_auc",
     "f1",
     "f1_ratio",
     "fgsm",
+    "gaussian_blur",
     "gaussian_noise",
+    "insertion_auc",
     "num_selected_pixels",
     "pearson_per_sample",
     "pixel_mask",
