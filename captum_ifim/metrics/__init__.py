@@ -19,6 +19,7 @@ from captum_ifim.metrics._deletion_insertion import (
     insertion_auc,
 )
 from captum_ifim.metrics._fgsm import fgsm
+from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
     "deletion_auc",
+    "energy_in_mask",
     "f1",
     "f1_ratio",
     "fgsm",
@@ -40,6 +42,7 @@ __all__ = [
     "num_selected_pixels",
     "pearson_per_sample",
     "pixel_mask",
+    "pointing_game",
     "spatial_saliency",
     "spearman_per_sample",
 ]
