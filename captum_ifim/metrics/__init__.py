@@ -19,6 +19,7 @@ from captum_ifim.metrics._deletion_insertion import (
     insertion_auc,
 )
 from captum_ifim.metrics._fgsm import fgsm
+from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 
@@ -26,6 +27,7 @@ __all__ = [
     "ContrastivePerturbationResult",
     "ContrastivePredictions",
     "CorrelationSummary",
+    "KLFidelityResult",
     "LowRule",
     "PerturbationCurve",
     "adversarial_correlation",
@@ -39,6 +41,8 @@ __all__ = [
     "gaussian_blur",
     "gaussian_noise",
     "insertion_auc",
+    "kl_fidelity",
+    "local_kl",
     "num_selected_pixels",
     "pearson_per_sample",
     "pixel_mask",
