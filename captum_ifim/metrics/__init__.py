@@ -22,6 +22,7 @@ from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
+from captum_ifim.metrics._randomization import RandomizationResult, model_parameter_randomization
 
 __all__ = [
     "ContrastivePerturbationResult",
@@ -30,6 +31,7 @@ __all__ = [
     "KLFidelityResult",
     "LowRule",
     "PerturbationCurve",
+    "RandomizationResult",
     "adversarial_correlation",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
@@ -43,6 +45,7 @@ __all__ = [
     "insertion_auc",
     "kl_fidelity",
     "local_kl",
+    "model_parameter_randomization",
     "num_selected_pixels",
     "pearson_per_sample",
     "pixel_mask",
