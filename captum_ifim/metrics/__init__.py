@@ -1,4 +1,13 @@
-"""Evaluation metrics for attribution maps, in Captum's metric style."""
+"""Evaluation metrics for attribution maps, in Captum's metric style.
+
+The paper's metrics: the contrastive-perturbation F1 ratio (Sec. IV-E) and the
+adversarial correlation (Sec. IV-F, with FGSM, eq. 27). Beside them: deletion/insertion
+AUC, ground-truth localization, the local KL fidelity of the iFIM (eq. 18), the
+model-parameter randomization test, and Captum's ``infidelity`` and ``sensitivity_max``
+(re-exported unchanged). ``METRICS`` maps names to :class:`MetricInfo`.
+"""
+
+from captum.metrics import infidelity, sensitivity_max
 
 from captum_ifim.metrics._adversarial_correlation import CorrelationSummary, adversarial_correlation
 from captum_ifim.metrics._contrastive_perturbation import (
@@ -21,18 +30,24 @@ from captum_ifim.metrics._deletion_insertion import (
 from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
+from captum_ifim.metrics._metadata import MetricCategory, MetricInfo
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 from captum_ifim.metrics._randomization import RandomizationResult, model_parameter_randomization
+from captum_ifim.metrics._registry import METRICS, available_metrics, get_metric_info
 
 __all__ = [
+    "METRICS",
     "ContrastivePerturbationResult",
     "ContrastivePredictions",
     "CorrelationSummary",
     "KLFidelityResult",
     "LowRule",
+    "MetricCategory",
+    "MetricInfo",
     "PerturbationCurve",
     "RandomizationResult",
     "adversarial_correlation",
+    "available_metrics",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
     "deletion_auc",
@@ -42,6 +57,8 @@ __all__ = [
     "fgsm",
     "gaussian_blur",
     "gaussian_noise",
+    "get_metric_info",
+    "infidelity",
     "insertion_auc",
     "kl_fidelity",
     "local_kl",
@@ -50,6 +67,7 @@ __all__ = [
     "pearson_per_sample",
     "pixel_mask",
     "pointing_game",
+    "sensitivity_max",
     "spatial_saliency",
     "spearman_per_sample",
 ]
