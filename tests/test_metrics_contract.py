@@ -215,3 +215,49 @@ def test_cuda_inputs_give_the_cpu_numbers():
     M.contrastive_perturbation(cuda, xc, yc, a, fractions=(0.1,))
     kl_cpu = M.kl_fidelity(model, x, (0.1,))
     torch.testing.assert_close(M.kl_fidelity(cuda, xc, (0.1,)).measured, kl_cpu.measured)
+
+
+class _Shifted(BlockModel):
+    """BlockModel whose logit gets a per-example shift passed as an extra forward arg."""
+
+    def forward(self, x, shift, factor):
+        logits = BlockModel.forward(self, x)
+        return logits + torch.stack([torch.zeros_like(shift), shift * factor], dim=1)
+
+
+def test_additional_forward_args_are_split_with_the_batch():
+    """Chunked batch with extra args == one call per example with its own slice."""
+    x, y = block_data(num=5)
+    shift = torch.linspace(-3.0, 3.0, 5, dtype=torch.float64)
+    a = torch.rand_like(x)
+    eta = M.gaussian_noise(x, 0.0, 1.0, torch.Generator().manual_seed(0))
+    model = _Shifted().double().eval()
+    chunked = {"additional_forward_args": (shift, 2.0), "max_examples_per_batch": 2}
+    fractions = (0.1, 0.5)
+    batch = M.contrastive_perturbation_predictions(
+        model, x, y, a, fractions=fractions, noise=eta, **chunked
+    )
+    deletion = M.deletion_auc(model, x, a, steps=4, **chunked).scores
+    adversarial = M.fgsm(model, x, y, 0.1, **chunked)
+    kl = M.kl_fidelity(model, x, (0.1,), **chunked).measured
+    assert len(set(batch.clean.tolist())) == 2  # the shifts change predictions
+    for n in range(5):
+        one = {"additional_forward_args": (shift[n : n + 1], 2.0)}
+        s = slice(n, n + 1)
+        single = M.contrastive_perturbation_predictions(
+            model, x[s], y[s], a[s], fractions=fractions, noise=eta[s], **one
+        )
+        assert torch.equal(single.high[:, 0], batch.high[:, n])
+        assert torch.equal(single.low[:, 0], batch.low[:, n])
+        torch.testing.assert_close(
+            M.deletion_auc(model, x[s], a[s], steps=4, **one).scores[0], deletion[n]
+        )
+        torch.testing.assert_close(M.fgsm(model, x[s], y[s], 0.1, **one)[0], adversarial[n])
+        torch.testing.assert_close(M.kl_fidelity(model, x[s], (0.1,), **one).measured[0], kl[n])
+
+
+def test_deletion_respects_the_batch_bound():
+    model, x, _, a = _setup()
+    model.batch_sizes = []
+    M.deletion_auc(model, x, a, steps=3, max_examples_per_batch=3)
+    assert max(model.batch_sizes) == 3 and model.calls == 2 * 4  # clean + 3 steps, 2 chunks

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from captum_ifim._output_heads import OutputHead
 from captum_ifim._validation import check_choice, check_eval_mode
-from captum_ifim.metrics._forward import model_outputs
+from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import (
     Which,
     expand_to_input,
@@ -294,10 +294,6 @@ def contrastive_perturbation_predictions(
     noise = noise.to(device=inputs.device, dtype=inputs.dtype)
     check_eval_mode(forward_func)
 
-    def predict(x: Tensor) -> Tensor:
-        out = model_outputs(forward_func, x, additional_forward_args, max_examples_per_batch)
-        return predicted_labels(out, output)
-
     clean_outputs = model_outputs(
         forward_func, inputs, additional_forward_args, max_examples_per_batch
     )
@@ -315,12 +311,18 @@ def contrastive_perturbation_predictions(
     num_locations = high_ranks[0].numel()
     ks = tuple(num_selected_pixels(alpha, num_locations) for alpha in alphas)
 
-    high: list[Tensor] = []
-    low: list[Tensor] = []
-    for k in ks:
-        for ranks, store in ((high_ranks, high), (low_ranks, low)):
-            mask = expand_to_input(ranks < k, inputs.dim())
-            store.append(predict(torch.where(mask, noise, inputs)))
+    def predict_replaced(ranks: Tensor, k: int) -> Tensor:
+        """Predictions with the k first-ranked locations replaced by noise (eqs. 25-26)."""
+        parts = []
+        for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):
+            mask = expand_to_input(ranks[start:stop] < k, inputs.dim())
+            perturbed = torch.where(mask, noise[start:stop], inputs[start:stop])
+            extra = slice_args(additional_forward_args, start, stop)
+            parts.append(predicted_labels(model_outputs(forward_func, perturbed, extra), output))
+        return torch.cat(parts)
+
+    high = [predict_replaced(high_ranks, k) for k in ks]
+    low = [predict_replaced(low_ranks, k) for k in ks]
     return ContrastivePredictions(
         fractions=alphas,
         num_pixels=ks,
@@ -371,7 +373,8 @@ def contrastive_perturbation(
         noise_std: Its standard deviation.
         seed: Seeds the noise and the random tie-breaking; the same seed gives every
             method the same draws.
-        noise: A pre-drawn noise field of the inputs' shape; overrides mean, std and seed.
+        noise: A pre-drawn noise field of the inputs' shape; replaces the one drawn from
+            ``noise_mean``, ``noise_std`` and ``seed`` (``seed`` still breaks ties).
         tie_break: ``"random"`` (a seeded permutation) or ``"index"`` (row-major order)
             among equal scores.
         output: The output head: ``"logits"``, ``"probs"``, ``"log_probs"`` or

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from captum_ifim._output_heads import OutputHead
 from captum_ifim._validation import check_eval_mode
-from captum_ifim.metrics._forward import model_outputs
+from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import expand_to_input, pixel_ranks, spatial_saliency
 from captum_ifim.metrics._predictive import class_log_probs
 from captum_ifim.metrics._validation import (
@@ -123,11 +123,10 @@ def perturbation_curve(
     base = _baseline_tensor(inputs, baseline, spatial)
     check_eval_mode(forward_func)
 
-    def probabilities(x: Tensor) -> Tensor:
-        out = model_outputs(forward_func, x, additional_forward_args, max_examples_per_batch)
-        return class_log_probs(out.double(), output).exp()
+    def probabilities(x: Tensor, extra: Any, bound: int | None = None) -> Tensor:
+        return class_log_probs(model_outputs(forward_func, x, extra, bound).double(), output).exp()
 
-    clean = probabilities(inputs)
+    clean = probabilities(inputs, additional_forward_args, max_examples_per_batch)
     num_examples = inputs.shape[0]
     num_classes = clean.shape[1]
     target_t: Any = target
@@ -142,18 +141,24 @@ def perturbation_curve(
     ranks = ranks.to(inputs.device)
     num_locations = ranks[0].numel()
     counts = [(i * num_locations + steps // 2) // steps for i in range(steps + 1)]
+
+    def target_probability(k: int) -> Tensor:
+        """p(target | x) with the k first-ranked locations deleted or inserted."""
+        parts = []
+        for start, stop in chunk_bounds(num_examples, max_examples_per_batch):
+            mask = expand_to_input(ranks[start:stop] < k, inputs.dim())
+            x, b = inputs[start:stop], base[start:stop]
+            x = torch.where(mask, b, x) if mode == "deletion" else torch.where(mask, x, b)
+            extra = slice_args(additional_forward_args, start, stop)
+            parts.append(probabilities(x, extra).gather(1, index[start:stop])[:, 0])
+        return torch.cat(parts)
+
     scores = []
     for k in counts:
         if (mode == "deletion" and k == 0) or (mode == "insertion" and k == num_locations):
             scores.append(clean.gather(1, index)[:, 0])
-            continue
-        mask = expand_to_input(ranks < k, inputs.dim())
-        x = (
-            torch.where(mask, base, inputs)
-            if mode == "deletion"
-            else torch.where(mask, inputs, base)
-        )
-        scores.append(probabilities(x).gather(1, index)[:, 0])
+        else:
+            scores.append(target_probability(k))
     curve = torch.stack(scores, dim=1).cpu()
     fractions = torch.tensor(counts, dtype=torch.float64) / num_locations
     auc = torch.trapezoid(curve, fractions, dim=1)
