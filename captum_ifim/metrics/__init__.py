@@ -1,0 +1,73 @@
+"""Evaluation metrics for attribution maps, in Captum's metric style.
+
+The paper's metrics: the contrastive-perturbation F1 ratio (Sec. IV-E) and the
+adversarial correlation (Sec. IV-F, with FGSM, eq. 27). Beside them: deletion/insertion
+AUC, ground-truth localization, the local KL fidelity of the iFIM (eq. 18), the
+model-parameter randomization test, and Captum's ``infidelity`` and ``sensitivity_max``
+(re-exported unchanged). ``METRICS`` maps names to :class:`MetricInfo`.
+"""
+
+from captum.metrics import infidelity, sensitivity_max
+
+from captum_ifim.metrics._adversarial_correlation import CorrelationSummary, adversarial_correlation
+from captum_ifim.metrics._contrastive_perturbation import (
+    ContrastivePerturbationResult,
+    ContrastivePredictions,
+    LowRule,
+    contrastive_perturbation,
+    contrastive_perturbation_predictions,
+    f1,
+    f1_ratio,
+    gaussian_noise,
+)
+from captum_ifim.metrics._correlation import pearson_per_sample, spearman_per_sample
+from captum_ifim.metrics._deletion_insertion import (
+    PerturbationCurve,
+    deletion_auc,
+    gaussian_blur,
+    insertion_auc,
+)
+from captum_ifim.metrics._fgsm import fgsm
+from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
+from captum_ifim.metrics._localization import energy_in_mask, pointing_game
+from captum_ifim.metrics._metadata import MetricCategory, MetricInfo
+from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
+from captum_ifim.metrics._randomization import RandomizationResult, model_parameter_randomization
+from captum_ifim.metrics._registry import METRICS, available_metrics, get_metric_info
+
+__all__ = [
+    "METRICS",
+    "ContrastivePerturbationResult",
+    "ContrastivePredictions",
+    "CorrelationSummary",
+    "KLFidelityResult",
+    "LowRule",
+    "MetricCategory",
+    "MetricInfo",
+    "PerturbationCurve",
+    "RandomizationResult",
+    "adversarial_correlation",
+    "available_metrics",
+    "contrastive_perturbation",
+    "contrastive_perturbation_predictions",
+    "deletion_auc",
+    "energy_in_mask",
+    "f1",
+    "f1_ratio",
+    "fgsm",
+    "gaussian_blur",
+    "gaussian_noise",
+    "get_metric_info",
+    "infidelity",
+    "insertion_auc",
+    "kl_fidelity",
+    "local_kl",
+    "model_parameter_randomization",
+    "num_selected_pixels",
+    "pearson_per_sample",
+    "pixel_mask",
+    "pointing_game",
+    "sensitivity_max",
+    "spatial_saliency",
+    "spearman_per_sample",
+]

@@ -1,0 +1,59 @@
+"""Running a model over a batch in bounded chunks (``max_examples_per_batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from captum_ifim._captum_compat import (
+    _format_additional_forward_args,
+    _run_forward,
+    _tuple_splice_range,
+)
+
+
+def chunk_bounds(
+    num_examples: int, max_examples_per_batch: int | None
+) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` pairs covering ``range(num_examples)`` in chunks of at most the bound."""
+    step = max_examples_per_batch or num_examples
+    for start in range(0, num_examples, step):
+        yield start, min(start + step, num_examples)
+
+
+def slice_args(additional_forward_args: Any, start: int, stop: int) -> Any:
+    """The rows ``start:stop`` of every tensor in Captum-style additional forward args."""
+    extra = _format_additional_forward_args(additional_forward_args)
+    if extra is None:
+        return None
+    return _tuple_splice_range(extra, start, stop)
+
+
+def model_outputs(
+    forward_func: Callable[..., Any],
+    inputs: Tensor,
+    additional_forward_args: Any = None,
+    max_examples_per_batch: int | None = None,
+) -> Tensor:
+    """Detached model outputs for ``inputs`` (N, ...), computed without gradients in chunks.
+
+    Returns:
+        The outputs of shape (N, C).
+    """
+    outputs = []
+    with torch.no_grad():
+        for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):
+            out = _run_forward(
+                forward_func,
+                inputs[start:stop],
+                None,
+                slice_args(additional_forward_args, start, stop),
+            )
+            if not isinstance(out, Tensor) or out.dim() != 2:
+                shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+                raise ValueError(f"expected model outputs of shape (N, C), got {shape}")
+            outputs.append(out.detach())
+    return torch.cat(outputs)

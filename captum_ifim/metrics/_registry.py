@@ -1,0 +1,121 @@
+"""The registry of metrics: name -> :class:`MetricInfo` (with the function)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from captum.metrics import infidelity, sensitivity_max
+
+from captum_ifim.metrics._adversarial_correlation import adversarial_correlation
+from captum_ifim.metrics._contrastive_perturbation import contrastive_perturbation
+from captum_ifim.metrics._deletion_insertion import deletion_auc, insertion_auc
+from captum_ifim.metrics._kl_fidelity import kl_fidelity
+from captum_ifim.metrics._localization import energy_in_mask, pointing_game
+from captum_ifim.metrics._metadata import MetricInfo
+from captum_ifim.metrics._randomization import model_parameter_randomization
+
+_INFOS = (
+    MetricInfo(
+        name="contrastive-perturbation",
+        category="faithfulness",
+        higher_is_better=True,
+        per_example=False,
+        needs_labels=True,
+        accepts_second_map=True,
+        function=contrastive_perturbation,
+        description="F1 ratio: low-set over high-set perturbed F1 (paper Sec. IV-E, eqs. 23-26)",
+    ),
+    MetricInfo(
+        name="adversarial-correlation",
+        category="robustness",
+        higher_is_better=None,
+        needs_labels=True,
+        needs_map=False,
+        needs_explainer=True,
+        function=adversarial_correlation,
+        description="Pearson of clean and FGSM maps (Sec. IV-F); low = sensitive, high = stable",
+    ),
+    MetricInfo(
+        name="deletion-auc",
+        category="faithfulness",
+        higher_is_better=False,
+        function=deletion_auc,
+        description="Area under the target probability as top pixels are deleted (RISE)",
+    ),
+    MetricInfo(
+        name="insertion-auc",
+        category="faithfulness",
+        higher_is_better=True,
+        function=insertion_auc,
+        description="Area under the target probability as top pixels are inserted (RISE)",
+    ),
+    MetricInfo(
+        name="energy-in-mask",
+        category="localization",
+        higher_is_better=True,
+        needs_mask=True,
+        needs_model=False,
+        function=energy_in_mask,
+        description="Share of |map| inside the ground-truth mask",
+    ),
+    MetricInfo(
+        name="pointing-game",
+        category="localization",
+        higher_is_better=True,
+        needs_mask=True,
+        needs_model=False,
+        function=pointing_game,
+        description="Whether the map's maximum lies in the ground-truth mask (Zhang et al.)",
+    ),
+    MetricInfo(
+        name="kl-fidelity",
+        category="fidelity",
+        higher_is_better=None,
+        ideal=1.0,
+        needs_map=False,
+        function=kl_fidelity,
+        description="Measured KL / (1/2 eps^2 u^T F u) along the top iFIM eigenvector (eq. 18)",
+    ),
+    MetricInfo(
+        name="model-parameter-randomization",
+        category="randomization",
+        higher_is_better=False,
+        needs_map=False,
+        needs_explainer=True,
+        function=model_parameter_randomization,
+        description="Map similarity after randomizing layers top-down (Adebayo et al.)",
+    ),
+    MetricInfo(
+        name="infidelity",
+        category="faithfulness",
+        higher_is_better=False,
+        function=infidelity,
+        description="Captum's infidelity (Yeh et al., 2019), used as is",
+    ),
+    MetricInfo(
+        name="sensitivity-max",
+        category="robustness",
+        higher_is_better=False,
+        needs_model=False,
+        needs_map=False,
+        needs_explainer=True,
+        function=sensitivity_max,
+        description="Captum's max-sensitivity (Yeh et al., 2019), used as is",
+    ),
+)
+
+#: Every metric by name, read-only.
+METRICS: Mapping[str, MetricInfo] = MappingProxyType({info.name: info for info in _INFOS})
+
+
+def available_metrics() -> list[str]:
+    """The registered metric names, sorted."""
+    return sorted(METRICS)
+
+
+def get_metric_info(name: str) -> MetricInfo:
+    """The :class:`MetricInfo` of a metric; unknown names raise ``ValueError``."""
+    if name not in METRICS:
+        raise ValueError(f"expected a metric name in {available_metrics()}, got {name!r}")
+    return METRICS[name]

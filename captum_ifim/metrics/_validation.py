@@ -1,0 +1,127 @@
+"""Input checks shared by the metrics. Each raises before anything is computed or changed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+def check_input_tensor(inputs: Any, name: str = "inputs") -> None:
+    """Raise unless ``inputs`` is one non-empty, finite, floating tensor with a batch dim."""
+    if isinstance(inputs, tuple):
+        raise TypeError(f"expected {name} to be a single tensor, got a tuple (not supported)")
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(inputs).__name__}")
+    if not inputs.is_floating_point():
+        raise TypeError(f"expected {name} to be floating point, got {inputs.dtype}")
+    if inputs.dim() < 2:
+        raise ValueError(
+            f"expected {name} of shape (N, ...) with at least 2 dims, got {tuple(inputs.shape)}"
+        )
+    if inputs.shape[0] == 0:
+        raise ValueError(f"expected a non-empty batch, got {name} of shape {tuple(inputs.shape)}")
+    if not torch.isfinite(inputs).all():
+        raise ValueError(f"expected finite {name}, got NaN or inf")
+
+
+def resolve_spatial_dims(ndim: int, spatial_dims: int | None) -> int:
+    """The number of trailing dims that index a pixel location.
+
+    Default: 2 for (N, C, H, W) and (N, H, W), 3 for (N, C, D, H, W), 1 for (N, D);
+    i.e. every dim after the first channel dim for ``ndim >= 4``, else every non-batch dim.
+    """
+    if spatial_dims is None:
+        return ndim - 2 if ndim >= 4 else ndim - 1
+    if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int):
+        raise TypeError(f"expected spatial_dims to be an int or None, got {type(spatial_dims)}")
+    if not 1 <= spatial_dims <= ndim - 1:
+        raise ValueError(f"expected spatial_dims in [1, {ndim - 1}], got {spatial_dims}")
+    return spatial_dims
+
+
+def check_map(
+    attributions: Any, inputs: Tensor, spatial_dims: int, name: str = "attributions"
+) -> None:
+    """Raise unless a map fits ``inputs``: same batch size, rank and spatial shape, finite.
+
+    Channel dims may equal the inputs' or be 1 (e.g. a CAM of shape (N, 1, H, W)).
+    """
+    if isinstance(attributions, tuple):
+        raise TypeError(f"expected {name} to be a single tensor, got a tuple (not supported)")
+    if not isinstance(attributions, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(attributions).__name__}")
+    shape, expected = tuple(attributions.shape), tuple(inputs.shape)
+    channel_dims = len(expected) - 1 - spatial_dims
+    fits = (
+        len(shape) == len(expected)
+        and shape[0] == expected[0]
+        and shape[len(shape) - spatial_dims :] == expected[len(expected) - spatial_dims :]
+        and all(
+            s in (1, e)
+            for s, e in zip(
+                shape[1 : 1 + channel_dims], expected[1 : 1 + channel_dims], strict=True
+            )
+        )
+    )
+    if not fits:
+        raise ValueError(
+            f"expected {name} of shape {expected} (channel dims may be 1), got {shape}"
+        )
+    if not torch.isfinite(attributions).all():
+        raise ValueError(f"expected a finite {name} map, got NaN or inf")
+
+
+def check_labels(labels: Any, num_examples: int, num_classes: int, name: str = "labels") -> None:
+    """Raise unless ``labels`` is an integer tensor (N,) with values in [0, num_classes)."""
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"expected integer {name}, got {labels.dtype}")
+    if tuple(labels.shape) != (num_examples,):
+        raise ValueError(f"expected {name} of shape ({num_examples},), got {tuple(labels.shape)}")
+    if num_examples and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"expected {name} in [0, {num_classes - 1}], got values in "
+            f"[{labels.min().item()}, {labels.max().item()}]"
+        )
+
+
+def check_fraction(fraction: Any, name: str = "fraction") -> float:
+    """Return ``fraction`` as a float after checking it is in (0, 1]."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"expected {name} to be a float in (0, 1], got {type(fraction).__name__}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"expected {name} in (0, 1], got {fraction}")
+    return float(fraction)
+
+
+def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
+    """Return ``fractions`` as a tuple after checking it is non-empty with values in (0, 1]."""
+    if isinstance(fractions, (int, float)):
+        fractions = (fractions,)
+    values = tuple(check_fraction(f, "every fraction") for f in fractions)
+    if not values:
+        raise ValueError("expected at least one fraction, got none")
+    return values
+
+
+def check_positive_int(value: Any, name: str, allow_none: bool = False) -> None:
+    """Raise unless ``value`` is a positive int (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        suffix = " or None" if allow_none else ""
+        raise ValueError(f"expected {name} to be a positive int{suffix}, got {value!r}")
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """Return ``value`` as a float after checking it is finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected {name} to be a float >= 0, got {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"expected a finite {name} >= 0, got {value}")
+    return float(value)
