@@ -252,3 +252,20 @@ def test_captum_metrics_and_visualization_accept_the_maps(name: str) -> None:
         use_pyplot=False,
     )
     assert figure is not None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", EXPECTED_METHODS)
+def test_cuda_maps_match_cpu(name: str) -> None:
+    import copy
+
+    cpu_model = MODELS["cnn-3ch"]()
+    cuda_model = copy.deepcopy(cpu_model).cuda()
+    x = images(2, 3, seed=5)
+    cpu_maps = _build(name, "cnn-3ch", cpu_model).attribute(x, target=[0, 2])
+    # DeepSHAP's background stays on the CPU: it follows the inputs' device.
+    cuda_maps = _build(name, "cnn-3ch", cuda_model).attribute(x.cuda(), target=[0, 2])
+    assert cuda_maps.device.type == "cuda" and cuda_maps.dtype == x.dtype
+    scale = float(cpu_maps.abs().amax())
+    # Loose: cuDNN may use TF32 convolutions.
+    torch.testing.assert_close(cuda_maps.cpu(), cpu_maps, rtol=1e-2, atol=1e-2 * scale)
