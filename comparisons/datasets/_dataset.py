@@ -1,0 +1,93 @@
+"""The container every dataset of the harness returns: three splits and what metrics need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """One split of an image classification dataset.
+
+    Attributes:
+        images: (N, C, H, W) float32.
+        labels: (N,) int64 in [0, num_classes).
+        masks: (N, H, W) bool ground-truth signal masks (all False where no signal),
+            or ``None`` when the dataset has none.
+    """
+
+    images: Tensor
+    labels: Tensor
+    masks: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4:
+            raise ValueError(
+                f"expected images of shape (N, C, H, W), got {tuple(self.images.shape)}"
+            )
+        n = self.images.shape[0]
+        if self.labels.shape != (n,):
+            raise ValueError(f"expected labels of shape ({n},), got {tuple(self.labels.shape)}")
+        if self.masks is not None and self.masks.shape != (n, *self.images.shape[2:]):
+            raise ValueError(
+                f"expected masks of shape ({n}, {self.images.shape[2]}, {self.images.shape[3]}), "
+                f"got {tuple(self.masks.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def subset(self, indices: Tensor | slice) -> ImageSplit:
+        """The examples at ``indices`` (a slice or an index tensor)."""
+        masks = None if self.masks is None else self.masks[indices]
+        return ImageSplit(self.images[indices], self.labels[indices], masks)
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Train, validation and test splits with the facts the metrics need.
+
+    Attributes:
+        name: Registry name, e.g. ``"mni-sks"``.
+        class_names: One name per class, index = label.
+        train, val, test: The splits.
+        pixel_mean, pixel_std: Of the training images (the noise of eqs. 25-26).
+        value_range: (low, high) of valid pixel values when the data declare one (FGSM
+            clamps to it), else ``None``.
+        description: One line for reports.
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    train: ImageSplit
+    val: ImageSplit
+    test: ImageSplit
+    pixel_mean: float
+    pixel_std: float
+    value_range: tuple[float, float] | None = None
+    description: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def in_channels(self) -> int:
+        return self.train.images.shape[1]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return (self.train.images.shape[2], self.train.images.shape[3])
+
+    @property
+    def has_masks(self) -> bool:
+        return self.test.masks is not None
+
+
+def pixel_statistics(images: Tensor) -> tuple[float, float]:
+    """Mean and standard deviation over every pixel of ``images`` (float64 accumulation)."""
+    flat = images.detach().to(torch.float64).flatten()
+    return float(flat.mean()), float(flat.std())
