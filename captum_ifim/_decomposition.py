@@ -66,7 +66,7 @@ def decompose_flat(
 
     Args:
         forward_func: Model or function returning outputs of shape (N, C).
-        inputs: Tensors of shape (N, *S_i); left untouched (gradients flow through
+        inputs: Tensors of shape ``(N, *S_i)``; left untouched (gradients flow through
             detached aliases).
         additional_forward_args: Passed to ``forward_func`` after the inputs.
         output: The output head (see :func:`captum_ifim._output_heads.fisher_factor`).

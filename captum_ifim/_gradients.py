@@ -15,10 +15,10 @@ def per_sample_row_gradients(rows: Tensor, inputs: tuple[Tensor, ...]) -> tuple[
 
     Args:
         rows: Tensor of shape (N, m) computed from ``inputs``.
-        inputs: Tensors of shape (N, *S_i) with ``requires_grad=True``.
+        inputs: Tensors of shape ``(N, *S_i)`` with ``requires_grad=True``.
 
     Returns:
-        One tensor per input, of shape (N, m, *S_i). Inputs that do not reach a row get
+        One tensor per input, of shape ``(N, m, *S_i)``. Inputs that do not reach a row get
         zero gradients.
     """
     num_rows = rows.shape[1]

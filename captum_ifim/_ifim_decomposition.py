@@ -39,7 +39,7 @@ class IFIMResult(Generic[InputsT]):
     Attributes:
         eigenvalues: (N, R_max) float64, the nonzero iFIM eigenvalues lambda_i in
             descending order (eq. 8), zero past each sample's rank.
-        eigenvectors: (N, R_max, *input shape): the unit eigenvectors u_i (eq. 9),
+        eigenvectors: ``(N, R_max, *input shape)``: the unit eigenvectors u_i (eq. 9),
             zero past each sample's rank.
         num_components: (N,) long, K of eq. 13.
         rank: (N,) long, the numerical rank R of F(x).

@@ -359,9 +359,9 @@ def contrastive_perturbation(
     Args:
         forward_func: The classifier, outputs (N, C); in eval mode if it has BatchNorm
             or Dropout.
-        inputs: (N, *channel dims, *spatial dims), e.g. (N, C, H, W).
+        inputs: ``(N, *channel dims, *spatial dims)``, e.g. (N, C, H, W).
         labels: (N,) true labels in [0, num_classes).
-        high_attributions: The map whose TopK |.| is the high set (iFIM: S(x)); the
+        high_attributions: The map whose ``TopK |.|`` is the high set (iFIM: S(x)); the
             inputs' shape, channel dims may be 1.
         low_attributions: The map the low set comes from (iFIM: I(x)); ``None`` takes
             BottomK of ``high_attributions`` (one-map methods).

@@ -183,7 +183,7 @@ def deletion_auc(
 
     Args:
         forward_func: The classifier, outputs (N, C).
-        inputs: (N, *channel dims, *spatial dims).
+        inputs: ``(N, *channel dims, *spatial dims)``.
         attributions: The map (inputs' shape, channel dims may be 1).
         target: The class whose probability is tracked: (N,) labels, an int, or
             ``None`` for the clean prediction.

@@ -32,8 +32,8 @@ class KLFidelityResult:
     """Measured against predicted local KL along a unit direction per example.
 
     Attributes:
-        epsilons: (E,) float64, the step lengths |delta|.
-        measured: (N, E) float64, KL(p(.|x) || p(.|x + eps u)).
+        epsilons: (E,) float64, the step lengths ``|delta|``.
+        measured: (N, E) float64, ``KL(p(.|x) || p(.|x + eps u))``.
         predicted: (N, E) float64, 1/2 eps^2 u^T F u (eq. 18).
         ratio: (N, E) float64, measured / predicted; ``nan`` where the prediction is 0.
         quadratic_form: (N,) float64, u^T F u (lambda_1 for the default direction).
@@ -74,7 +74,7 @@ def local_kl(
     additional_forward_args: Any = None,
     max_examples_per_batch: int | None = None,
 ) -> Tensor:
-    """KL(p(.|x) || p(.|x + eps * d)) per example and eps, for given directions d (not rescaled).
+    """``KL(p(.|x) || p(.|x + eps * d))`` per example and eps, for directions d (not rescaled).
 
     Returns:
         (N, E) float64.
@@ -106,7 +106,7 @@ def kl_fidelity(
     Args:
         forward_func: The classifier, outputs (N, C).
         inputs: (N, ...).
-        epsilons: Step lengths |delta| > 0.
+        epsilons: Step lengths ``|delta| > 0``.
         directions: (N, ...) directions, normalised to unit L2 norm per sample; ``None``
             takes the leading iFIM eigenvector u_1 (a rank-0 sample, e.g. a saturated
             softmax, gets a zero direction and ``nan`` ratios).

@@ -62,12 +62,12 @@ def energy_in_mask(
 ) -> Tensor:
     """Share of the attribution energy inside the ground-truth mask; higher is better.
 
-    ``sum_{p in mask} s(p) / sum_p s(p)`` with s the channel-summed |map| (or map^2 with
+    ``sum_{p in mask} s(p) / sum_p s(p)`` with s the channel-summed ``|map|`` (or map^2 with
     ``magnitude="squared"``).
 
     Args:
-        attributions: (N, *channel dims, *spatial dims).
-        masks: (N, *spatial dims) or (N, 1, ..., *spatial dims), bool or {0, 1}.
+        attributions: ``(N, *channel dims, *spatial dims)``.
+        masks: ``(N, *spatial dims)`` or ``(N, 1, ..., *spatial dims)``, bool or {0, 1}.
         spatial_dims: Trailing dims that index a pixel; see :func:`spatial_saliency`.
         magnitude: ``"abs"`` or ``"squared"``.
 
@@ -98,13 +98,13 @@ def pointing_game(
 ) -> Tensor:
     """Pointing game (Zhang et al., 2018): is the map's maximum inside the mask?
 
-    The maximum of the channel-summed |map| is a hit when it lies in the mask dilated
+    The maximum of the channel-summed ``|map|`` is a hit when it lies in the mask dilated
     by ``tolerance`` locations (a (2 t + 1)-wide max filter). With several maximal
     locations, a hit needs all of them inside (a flat map cannot hit by luck).
 
     Args:
-        attributions: (N, *channel dims, *spatial dims); 1 to 3 spatial dims.
-        masks: (N, *spatial dims) or (N, 1, ..., *spatial dims), bool or {0, 1}.
+        attributions: ``(N, *channel dims, *spatial dims)``; 1 to 3 spatial dims.
+        masks: ``(N, *spatial dims)`` or ``(N, 1, ..., *spatial dims)``, bool or {0, 1}.
         spatial_dims: Trailing dims that index a pixel; see :func:`spatial_saliency`.
         tolerance: Dilation of the mask in locations, >= 0.
 

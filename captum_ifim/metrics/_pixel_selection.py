@@ -22,16 +22,16 @@ Which = Literal["top", "bottom"]
 def spatial_saliency(
     attributions: Tensor, spatial_dims: int | None = None, magnitude: Magnitude = "abs"
 ) -> Tensor:
-    """One score per pixel location: the channel-summed |map| (or map^2).
+    """One score per pixel location: the channel-summed ``|map|`` (or map^2).
 
     Args:
-        attributions: (N, *channel dims, *spatial dims).
+        attributions: ``(N, *channel dims, *spatial dims)``.
         spatial_dims: How many trailing dims index a location; ``None``: 2 for
             (N, C, H, W) and (N, H, W), 3 for (N, C, D, H, W), 1 for (N, D).
-        magnitude: ``"abs"`` sums |m| (the paper's |S(x)|), ``"squared"`` sums m^2.
+        magnitude: ``"abs"`` sums ``|m|`` (the paper's ``|S(x)|``), ``"squared"`` sums m^2.
 
     Returns:
-        Scores of shape (N, *spatial dims), in the map's dtype.
+        Scores of shape ``(N, *spatial dims)``, in the map's dtype.
 
     Example:
         >>> spatial_saliency(torch.tensor([[[[1.0, -2.0]], [[3.0, 0.0]]]])).tolist()
@@ -59,7 +59,7 @@ def pixel_ranks(
     """The rank of every location (0 = first selected) when ordering by score.
 
     Args:
-        scores: (N, *spatial dims), e.g. from :func:`spatial_saliency`.
+        scores: ``(N, *spatial dims)``, e.g. from :func:`spatial_saliency`.
         which: ``"top"`` ranks the largest score first (TopK), ``"bottom"`` the smallest
             (BottomK).
         generator: Ties are broken by a random permutation of the locations drawn from
@@ -96,17 +96,17 @@ def pixel_mask(
     spatial_dims: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """TopK (eq. 23) or BottomK (eq. 24) of the channel-summed |map|, as a boolean mask.
+    """TopK (eq. 23) or BottomK (eq. 24) of the channel-summed ``|map|``, as a boolean mask.
 
     Args:
-        attributions: (N, *channel dims, *spatial dims).
+        attributions: ``(N, *channel dims, *spatial dims)``.
         fraction: alpha in (0, 1]; k = ceil(alpha * number of locations).
         which: ``"top"`` or ``"bottom"``.
         spatial_dims: See :func:`spatial_saliency`.
         generator: Tie-breaking; see :func:`pixel_ranks`.
 
     Returns:
-        Bool mask (N, 1, ..., 1, *spatial dims) with k True locations per sample; it
+        Bool mask ``(N, 1, ..., 1, *spatial dims)`` with k True locations per sample; it
         broadcasts against the inputs.
 
     Example:

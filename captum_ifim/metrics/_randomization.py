@@ -35,7 +35,7 @@ class RandomizationResult:
     Attributes:
         layers: Names of the re-initialised modules, in the order they were randomized.
         order: ``"cascading"`` or ``"independent"``.
-        spearman_abs: (L, N) float64, Spearman rank correlation of |maps|.
+        spearman_abs: (L, N) float64, Spearman rank correlation of ``|maps|``.
         spearman: (L, N) float64, Spearman rank correlation of signed maps.
         pearson: (L, N) float64, Pearson correlation of signed maps.
             ``nan`` where a map is constant.
