@@ -1,0 +1,53 @@
+"""Atomic file writes: a killed run leaves either the old file or the new one, never half."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    _write_atomically(path, lambda stream: stream.write(text.encode()))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON (NaN as ``null``) atomically."""
+    write_text(path, json.dumps(_nan_to_none(data), indent=1, allow_nan=False) + "\n")
+
+
+def write_torch(path: Path, data: Any) -> None:
+    """``torch.save`` ``data`` to ``path`` atomically."""
+    _write_atomically(path, lambda stream: torch.save(data, stream))
+
+
+def _nan_to_none(data: Any) -> Any:
+    if isinstance(data, float) and data != data:
+        return None
+    if isinstance(data, float) and data in (float("inf"), float("-inf")):
+        return "inf" if data > 0 else "-inf"
+    if isinstance(data, dict):
+        return {key: _nan_to_none(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_nan_to_none(value) for value in data]
+    return data

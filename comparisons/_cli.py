@@ -1,0 +1,136 @@
+"""``python -m comparisons``: run, merge, report, list, speed."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("comparisons")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m comparisons",
+        description="Run every attribution method through every metric on trained models.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run (or resume) a config")
+    run.add_argument(
+        "--config", default="default", help="a TOML file, or 'default' / 'quick' (embedded)"
+    )
+    run.add_argument("--quick", action="store_true", help="the embedded smoke config")
+    run.add_argument("--output", type=Path, help="run folder (default: runs/<config name>)")
+    run.add_argument("--shard", help="i/n: run only the i-th of n shares (SLURM arrays)")
+    run.add_argument("--cache-dir", type=Path, help="trained-model cache (default: runs/.cache)")
+    run.add_argument("--device", help="override run.device: cpu, cuda, cuda:1, auto")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    merge = commands.add_parser("merge", help="join shard run folders into one")
+    merge.add_argument("shards", nargs="+", type=Path, help="the shards' run folders")
+    merge.add_argument("--output", type=Path, required=True, help="the merged run folder")
+
+    report = commands.add_parser("report", help="rewrite the tables and report of a run")
+    report.add_argument("run_dir", type=Path)
+
+    commands.add_parser("list", help="the datasets, models, methods and metrics by name")
+    commands.add_parser("speed", help="the speed benchmark (python -m comparisons speed -h)")
+    return parser
+
+
+def _report(folder_path: Path) -> Path:
+    from comparisons.reporting import write_report
+
+    return write_report(folder_path)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from comparisons._cells import parse_shard
+    from comparisons._config import load_config
+    from comparisons._runner import run
+
+    config = load_config("quick" if args.quick else args.config)
+    if args.device:
+        config = dataclasses.replace(config, device=args.device)
+    shard = parse_shard(args.shard) if args.shard else None
+    output = args.output or Path("runs") / config.name
+    folder = run(
+        config, output, shard=shard, cache_dir=args.cache_dir, progress=not args.no_progress
+    )
+    if folder.failed:
+        logger.error(
+            "%d cells failed (see %s/failed): %s",
+            len(folder.failed),
+            output,
+            ", ".join(folder.failed),
+        )
+    if shard is not None:
+        logger.info(
+            "shard %s done in %s; join the shards with: python -m comparisons merge "
+            "--output <dir> <shard dirs>",
+            args.shard,
+            output,
+        )
+    else:
+        folder.write_tables()
+        logger.info("report: %s", _report(output))
+    return 1 if folder.failed else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from comparisons._merge import merge
+
+    folder, missing = merge(args.output, args.shards)
+    logger.info("report: %s", _report(folder.path))
+    return 2 if missing else 0
+
+
+def _list() -> int:
+    from captum_ifim import available_methods
+    from captum_ifim.metrics import available_metrics
+    from comparisons.datasets import available_datasets
+    from comparisons.models import available_models
+
+    for title, names in (
+        ("datasets", available_datasets()),
+        ("models", available_models()),
+        ("methods", available_methods()),
+        ("metrics", available_metrics()),
+    ):
+        sys.stdout.write(f"{title}: {', '.join(names)}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["speed"]:
+        from comparisons.speed import main as speed_main
+
+        return speed_main(argv[1:])
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "merge":
+            return _merge(args)
+        if args.command == "report":
+            from comparisons._run_folder import RunFolder
+
+            RunFolder(args.run_dir).write_tables()
+            logger.info("report: %s", _report(args.run_dir))
+            return 0
+        return _list()
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        logger.error("%s", error, exc_info=args.verbose)
+        return 2

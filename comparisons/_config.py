@@ -1,0 +1,276 @@
+"""The harness's TOML config: datasets x models x seeds x methods x metrics, validated.
+
+A config names what to run; :func:`load_config` reads a file (or the embedded ``default`` /
+``quick`` configs shipped in this package) and checks every name against the registries, so a
+typo fails at once with the list of valid names instead of an hour into a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from captum_ifim import available_methods
+from captum_ifim.metrics import available_metrics
+
+EMBEDDED_CONFIGS = ("default", "quick")
+MAP_TARGETS = ("label", "prediction")
+_RUN_KEYS = {
+    "name": str,
+    "seeds": list,
+    "device": str,
+    "eval_examples": int,
+    "batch_size": int,
+    "figure_examples": int,
+    "background_examples": int,
+    "map_target": str,
+    "num_threads": int,
+}
+_TOP_KEYS = ("run", "datasets", "models", "methods", "metrics")
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A dataset to run: a name of ``comparisons.datasets`` and its options."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The dataset's name in results (``label`` option, else the registry name)."""
+        return str(self.options.get("label", self.name))
+
+    def load_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k != "label"}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model to train: a name of ``comparisons.models``, its options, its training."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """A resolved harness config.
+
+    Attributes:
+        name: Run name (the default output folder is ``runs/<name>``).
+        seeds: Model initialisations (and training shuffles); one model per seed.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"``.
+        eval_examples: Test images every cell evaluates (the same images for every method).
+        batch_size: Images per attribution call.
+        figure_examples: Test images whose maps are stored for the figure grid.
+        background_examples: Training images DeepSHAP uses as its background.
+        map_target: The class every class-specific map explains: ``"label"`` or
+            ``"prediction"``.
+        num_threads: ``torch.set_num_threads``; 0 keeps torch's default.
+        datasets, models: What to run.
+        methods: Registry names of ``captum_ifim.available_methods()``.
+        method_options: Per method, options for ``captum_ifim.build_method``.
+        metrics: Registry names of ``captum_ifim.metrics.available_metrics()``.
+        metric_options: Per metric, options of the harness's metric runner.
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    datasets: tuple[DatasetEntry, ...]
+    models: tuple[ModelEntry, ...]
+    methods: tuple[str, ...]
+    metrics: tuple[str, ...]
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device: str = "cpu"
+    eval_examples: int = 64
+    batch_size: int = 16
+    figure_examples: int = 4
+    background_examples: int = 16
+    map_target: str = "label"
+    num_threads: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""
+        data = asdict(self)
+        run = {key: data[key] for key in _RUN_KEYS}
+        return {
+            "run": run,
+            "datasets": data["datasets"],
+            "models": data["models"],
+            "methods": {"names": list(self.methods), "options": data["method_options"]},
+            "metrics": {"names": list(self.metrics), "options": data["metric_options"]},
+        }
+
+    def fingerprint(self) -> str:
+        """A hash of everything that determines the results (not the run's name)."""
+        data = self.to_dict()
+        data["run"] = {k: v for k, v in data["run"].items() if k != "name"}
+        return stable_hash(data)
+
+
+def stable_hash(data: Any) -> str:
+    """A short SHA-256 of a JSON-serialisable value (keys sorted)."""
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _unknown(kind: str, name: Any, valid: list[str]) -> ValueError:
+    return ValueError(f"unknown {kind} {name!r}: expected one of {sorted(valid)}")
+
+
+def _check_keys(where: str, table: Mapping[str, Any], valid: tuple[str, ...] | set[str]) -> None:
+    extra = sorted(set(table) - set(valid))
+    if extra:
+        raise ValueError(f"unknown key(s) {extra} in [{where}]: expected some of {sorted(valid)}")
+
+
+def _table(where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected [{where}] to be a table, got {type(value).__name__}")
+    return dict(value)
+
+
+def _names(where: str, section: dict[str, Any], valid: list[str]) -> tuple[str, ...]:
+    names = section.get("names", "all")
+    if names == "all":
+        return tuple(valid)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"expected {where}.names to be 'all' or a non-empty list of names")
+    for name in names:
+        if name not in valid:
+            raise _unknown(where.rstrip("s"), name, valid)
+    if len(set(names)) != len(names):
+        raise ValueError(f"expected distinct {where}.names, got {names}")
+    return tuple(names)
+
+
+def _options(where: str, section: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict]:
+    options = _table(f"{where}.options", section.get("options", {}))
+    for name, value in options.items():
+        if name not in names:
+            raise ValueError(f"[{where}.options.{name}] names a {where[:-1]} not in {list(names)}")
+        _table(f"{where}.options.{name}", value)
+    return {name: dict(value) for name, value in options.items()}
+
+
+def _entries(where: str, value: Any, valid: list[str], keys: tuple[str, ...]) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise TypeError(f"expected at least one [[{where}]] entry")
+    entries = []
+    for entry in value:
+        entry = _table(where, entry)
+        _check_keys(where, entry, keys)
+        if entry.get("name") not in valid:
+            raise _unknown(where.rstrip("s"), entry.get("name"), valid)
+        entries.append(entry)
+    return entries
+
+
+def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
+    """Validate a config given as nested dicts (the TOML layout) and resolve it.
+
+    Raises:
+        ValueError: An unknown section, key, dataset, model, method or metric (the
+            message lists the valid ones), or an out-of-range value.
+        TypeError: A value of the wrong type.
+    """
+    from comparisons.datasets import available_datasets
+    from comparisons.models import available_models
+
+    data = _table("config", data)
+    _check_keys("config", data, _TOP_KEYS)
+    run = _table("run", data.get("run", {}))
+    _check_keys("run", run, set(_RUN_KEYS))
+    for key, kind in _RUN_KEYS.items():
+        if key in run and (not isinstance(run[key], kind) or isinstance(run[key], bool)):
+            raise TypeError(f"expected run.{key} to be {kind.__name__}, got {run[key]!r}")
+    seeds = run.get("seeds", [0])
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"expected run.seeds to be a non-empty list of ints, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"expected distinct run.seeds, got {seeds}")
+    for key in ("eval_examples", "batch_size", "background_examples"):
+        if key in run and run[key] < 1:
+            raise ValueError(f"expected run.{key} >= 1, got {run[key]}")
+    for key in ("figure_examples", "num_threads"):
+        if key in run and run[key] < 0:
+            raise ValueError(f"expected run.{key} >= 0, got {run[key]}")
+    if run.get("map_target", "label") not in MAP_TARGETS:
+        raise ValueError(f"expected run.map_target in {MAP_TARGETS}, got {run['map_target']!r}")
+
+    datasets = _entries("datasets", data.get("datasets"), available_datasets(), ("name", "options"))
+    dataset_entries = tuple(
+        DatasetEntry(d["name"], dict(_table("datasets.options", d.get("options", {}))))
+        for d in datasets
+    )
+    labels = [d.label for d in dataset_entries]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
+    models = _entries(
+        "models", data.get("models"), available_models(), ("name", "options", "training")
+    )
+    model_entries = tuple(
+        ModelEntry(
+            m["name"],
+            dict(_table("models.options", m.get("options", {}))),
+            dict(_table("models.training", m.get("training", {}))),
+        )
+        for m in models
+    )
+    if len({m.name for m in model_entries}) != len(model_entries):
+        raise ValueError(f"expected distinct model names, got {[m.name for m in model_entries]}")
+    methods_section = _table("methods", data.get("methods", {}))
+    _check_keys("methods", methods_section, ("names", "options"))
+    methods = _names("methods", methods_section, available_methods())
+    metrics_section = _table("metrics", data.get("metrics", {}))
+    _check_keys("metrics", metrics_section, ("names", "options"))
+    metrics = _names("metrics", metrics_section, available_metrics())
+
+    from comparisons._metric_runs import check_metric_options
+    from comparisons._trained_models import resolve_training_config
+
+    metric_options = _options("metrics", metrics_section, metrics)
+    for name, options in metric_options.items():
+        check_metric_options(name, options)
+    for entry in model_entries:
+        resolve_training_config(entry.training)
+    return HarnessConfig(
+        name=run.get("name", "run"),
+        seeds=tuple(seeds),
+        datasets=dataset_entries,
+        models=model_entries,
+        methods=methods,
+        metrics=metrics,
+        method_options=_options("methods", methods_section, methods),
+        metric_options=metric_options,
+        **{k: run[k] for k in _RUN_KEYS if k in run and k not in ("name", "seeds")},
+    )
+
+
+def load_config(source: str | Path) -> HarnessConfig:
+    """A config from a TOML file, or an embedded one by name (``"default"``, ``"quick"``)."""
+    if str(source) in EMBEDDED_CONFIGS:
+        text = resources.files("comparisons").joinpath(f"{source}.toml").read_text()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"expected a TOML config file or one of {list(EMBEDDED_CONFIGS)}, "
+                f"got {str(source)!r}"
+            )
+        text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config {str(source)!r} is not valid TOML: {error}") from error
+    return parse_config(data)

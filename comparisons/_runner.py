@@ -1,0 +1,294 @@
+"""Run a config: train each (dataset, model, seed) once, run every method through every
+metric on it, and write each cell to the run folder as it finishes.
+
+Nothing is lost when a run is killed: every cell is written atomically the moment it is done
+(``cells/<key>.json`` after its ``examples/<key>.pt``), and a restarted run skips the cells it
+finds. A run folder belongs to one config: restarting with another config is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from captum_ifim import build_method, get_method_spec
+from captum_ifim.metrics import fgsm
+from captum_ifim.metrics._explainer_calls import compute_maps
+from comparisons._cells import Cell, Group, cells_of, groups_of, shard_groups
+from comparisons._config import HarnessConfig, stable_hash
+from comparisons._metric_runs import CellData, run_metric
+from comparisons._run_folder import RunFolder
+from comparisons._trained_models import TrainedGroupModel, trained_model
+from comparisons.datasets import ImageDataset, load_dataset
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GroupData:
+    """What the cells of one group share: the model, the evaluated images, FGSM inputs."""
+
+    group: Group
+    dataset: ImageDataset
+    trained: TrainedGroupModel
+    inputs: Tensor
+    labels: Tensor
+    predictions: Tensor
+    targets: Tensor
+    masks: Tensor | None
+    figure_index: Tensor
+    background: Tensor
+    noise_seed: int
+    _adversarial: dict[float, Tensor] = field(default_factory=dict)
+
+    @property
+    def model(self) -> nn.Module:
+        return self.trained.model
+
+    def adversarial_inputs(self, epsilon: float, batch_size: int) -> Tensor:
+        """FGSM inputs (eq. 27) at ``epsilon``, computed once per group."""
+        if epsilon not in self._adversarial:
+            self._adversarial[epsilon] = fgsm(
+                self.model,
+                self.inputs,
+                self.labels,
+                epsilon,
+                clamp=self.dataset.value_range,
+                max_examples_per_batch=batch_size,
+            )
+        return self._adversarial[epsilon]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU; a missing CUDA is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"expected an available device, got {device!r} (CUDA is not available)")
+    return resolved
+
+
+def evaluation_indices(num_test: int, count: int) -> Tensor:
+    """The test images every cell evaluates: a fixed seeded permutation, first ``count``."""
+    order = torch.randperm(num_test, generator=torch.Generator().manual_seed(0))
+    return order[: min(count, num_test)]
+
+
+def figure_indices(labels: Tensor, count: int) -> Tensor:
+    """Up to ``count`` positions in ``labels``, taking the classes in turn (for the grid)."""
+    per_class = [torch.nonzero(labels == c).flatten().tolist() for c in labels.unique().tolist()]
+    chosen: list[int] = []
+    for rank in range(len(labels)):
+        for positions in per_class:
+            if len(chosen) < count and rank < len(positions):
+                chosen.append(positions[rank])
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def _predict(model: nn.Module, inputs: Tensor, batch_size: int) -> Tensor:
+    with torch.no_grad():
+        return torch.cat([model(chunk).argmax(dim=1) for chunk in inputs.split(batch_size)])
+
+
+def _group_data(
+    config: HarnessConfig,
+    group: Group,
+    dataset: ImageDataset,
+    trained: TrainedGroupModel,
+    device: torch.device,
+) -> GroupData:
+    test = dataset.test.subset(evaluation_indices(len(dataset.test), config.eval_examples))
+    inputs = test.images.to(device)
+    labels = test.labels.to(device)
+    predictions = _predict(trained.model, inputs, config.batch_size)
+    order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(1))
+    background = dataset.train.images[order[: config.background_examples]].to(device)
+    return GroupData(
+        group=group,
+        dataset=dataset,
+        trained=trained,
+        inputs=inputs,
+        labels=labels,
+        predictions=predictions,
+        targets=labels if config.map_target == "label" else predictions,
+        masks=None if test.masks is None else test.masks.to(device),
+        figure_index=figure_indices(test.labels, config.figure_examples),
+        background=background,
+        noise_seed=int(stable_hash(group.key), 16) % 2**31,
+    )
+
+
+def _method_factory(
+    config: HarnessConfig, name: str, background: Tensor
+) -> Callable[[nn.Module], Any]:
+    needs_background = get_method_spec(name).needs_background
+    options = config.method_options.get(name, {})
+
+    def factory(model: nn.Module) -> Any:
+        return build_method(
+            name, model, background=background if needs_background else None, **options
+        )
+
+    return factory
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_cell(config: HarnessConfig, cell: Cell, data: GroupData, device: torch.device) -> dict:
+    """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
+
+    Returns:
+        The cell record: ``rows`` (tidy results) and ``examples`` (for the figures).
+    """
+    spec = get_method_spec(cell.method)
+    factory = _method_factory(config, cell.method, data.background)
+    explainer = factory(data.model)
+    # Warm-up on one image (lazy imports, allocator, kernels), then time the whole set.
+    compute_maps(explainer, data.inputs[:1], data.targets[:1], None, 1)
+    _synchronize(device)
+    start = time.perf_counter()
+    maps = compute_maps(explainer, data.inputs, data.targets, None, config.batch_size)
+    _synchronize(device)
+    seconds = time.perf_counter() - start
+    low_maps = None
+    if spec.low_map_method is not None:
+        low = _method_factory(config, spec.low_map_method, data.background)(data.model)
+        low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
+
+    cell_data = CellData(
+        method=cell.method,
+        model=data.model,
+        dataset=data.dataset,
+        inputs=data.inputs,
+        labels=data.labels,
+        targets=data.targets,
+        masks=data.masks,
+        maps=maps,
+        low_maps=low_maps,
+        explainer=explainer,
+        explainer_factory=factory,
+        noise_seed=data.noise_seed,
+        batch_size=config.batch_size,
+        adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
+    )
+    values = [("seconds-per-image", seconds / len(data.inputs), "", len(data.inputs))]
+    for metric in config.metrics:
+        for value in run_metric(metric, cell_data, config.metric_options.get(metric, {})):
+            values.append((value.metric, value.value, value.setting, value.n))
+    rows = [_row(cell.group, cell.method, *value) for value in values]
+
+    index = data.figure_index.to(data.inputs.device)
+    examples: dict[str, Any] = {
+        "inputs": data.inputs[index].float().cpu(),
+        "labels": data.labels[index].cpu(),
+        "predictions": data.predictions[index].cpu(),
+        "masks": None if data.masks is None else data.masks[index].cpu(),
+        "maps": maps[index].float().cpu(),
+    }
+    if cell.method == "ifim-sensitive":
+        examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
+    return {"rows": rows, "examples": examples}
+
+
+def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
+    """(N, R) float64 iFIM spectra of ``inputs`` from the registered iFIM method."""
+    ifim = explainer.method
+    parts = [ifim.decompose(chunk).eigenvalues.cpu() for chunk in inputs.split(batch_size)]
+    return torch.cat(parts).double()
+
+
+def _row(group: Group, method: str, metric: str, value: float, setting: str, n: int) -> dict:
+    return {
+        "dataset": group.dataset,
+        "model": group.model,
+        "seed": group.seed,
+        "method": method,
+        "metric": metric,
+        "setting": setting,
+        "value": float(value),
+        "n": int(n),
+    }
+
+
+def _model_rows(group: Group, trained: TrainedGroupModel) -> list[dict]:
+    return [_row(group, "", *value) for value in trained.summary_values()]
+
+
+def run(
+    config: HarnessConfig,
+    output: Path,
+    *,
+    shard: tuple[int, int] | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> RunFolder:
+    """Run (or resume) ``config`` into the run folder ``output``.
+
+    Args:
+        config: The resolved config.
+        output: The run folder (created; an existing one must hold the same config).
+        shard: ``(i, n)`` runs only the i-th of n round-robin shares of the groups.
+        cache_dir: Where trained checkpoints are cached (``None``: ``<output>/../.cache``).
+        progress: Show progress bars.
+
+    Returns:
+        The :class:`RunFolder`. Cells that failed are logged and listed in
+        ``RunFolder.failed``; a rerun retries them.
+    """
+    folder = RunFolder.create(output, config)
+    device = resolve_device(config.device)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    cache = cache_dir if cache_dir is not None else folder.path.parent / ".cache"
+    groups = groups_of(config)
+    if shard is not None:
+        groups = shard_groups(groups, *shard)
+        logger.info("shard %d/%d: %d of %d groups", *shard, len(groups), len(groups_of(config)))
+    todo = {g: [c for c in cells_of(config, g) if not folder.has_cell(c.key)] for g in groups}
+    todo = {g: cells for g, cells in todo.items() if cells or not folder.has_model(g.key)}
+    total = sum(len(cells) for cells in todo.values())
+    logger.info("%d cells to run (%d already done)", total, folder.count_cells())
+    datasets: dict[str, ImageDataset] = {}
+    entries = {d.label: d for d in config.datasets}
+    models = {m.name: m for m in config.models}
+    with (
+        logging_redirect_tqdm(),
+        tqdm(
+            total=total, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True
+        ) as bar,
+    ):
+        for group, cells in todo.items():
+            entry = entries[group.dataset]
+            if group.dataset not in datasets:
+                logger.info("loading dataset %s", group.dataset)
+                datasets[group.dataset] = load_dataset(entry.name, **entry.load_options())
+            dataset = datasets[group.dataset]
+            trained = trained_model(
+                models[group.model], dataset, group.seed, cache, device, progress
+            )
+            folder.write_model(group.key, _model_rows(group, trained), trained.record())
+            data = _group_data(config, group, dataset, trained, device)
+            for cell in cells:
+                bar.set_postfix_str(cell.key)
+                try:
+                    record = run_cell(config, cell, data, device)
+                except Exception as error:  # a failed cell must not lose the others
+                    logger.exception("cell %s failed", cell.key)
+                    folder.record_failure(cell.key, error)
+                else:
+                    folder.write_cell(cell.key, record["rows"], record["examples"])
+                bar.update(1)
+    return folder
