@@ -1,0 +1,131 @@
+"""The registry of the harness's classifiers: every model by name, built from a seed."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from comparisons.models._resnet import resnet18
+from comparisons.models._shallow_cnn import ShallowCNN
+from comparisons.models._vgg import vgg16
+
+Builder = Callable[..., nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model.
+
+    Attributes:
+        name: Registry name, e.g. ``"resnet18"``.
+        description: One line for reports.
+        builder: ``(in_channels, num_classes, image_size, **options) -> nn.Module``; use
+            :func:`build_model` rather than calling it.
+        paper: Used in the paper's Table II (VGG16, ResNet18) or only for SKS/BKS.
+    """
+
+    name: str
+    description: str
+    builder: Builder
+    paper: bool = True
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options the builder accepts (besides ``seed``)."""
+        parameters = inspect.signature(self.builder).parameters.values()
+        return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "shallow-cnn",
+            "Shallow CNN: 3 x (conv3x3 -> ReLU -> max pool), linear head (paper Sec. IV-B)",
+            ShallowCNN,
+        ),
+        ModelSpec(
+            "resnet18",
+            "torchvision ResNet18 from scratch, first conv and head adapted",
+            resnet18,
+        ),
+        ModelSpec(
+            "vgg16",
+            "torchvision VGG16 from scratch, first conv adapted, light head below 224 x 224",
+            vgg16,
+        ),
+    )
+}
+
+
+def available_models() -> tuple[str, ...]:
+    """The registered model names, in registry order."""
+    return tuple(MODELS)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` registered as ``name``."""
+    if name not in MODELS:
+        raise ValueError(f"expected a model name among {list(MODELS)}, got {name!r}")
+    return MODELS[name]
+
+
+def build_model(
+    name: str,
+    in_channels: int,
+    num_classes: int,
+    image_size: tuple[int, int] = (64, 64),
+    *,
+    seed: int | None = None,
+    **options: Any,
+) -> nn.Module:
+    """A freshly initialised classifier from the registry, in training mode.
+
+    Args:
+        name: One of :func:`available_models`.
+        in_channels: Image channels.
+        num_classes: Logits out, >= 2.
+        image_size: (H, W) of the inputs.
+        seed: Initialise from ``torch.manual_seed(seed)`` inside ``torch.random.fork_rng``,
+            so the global RNG state is left as found; ``None`` draws from the global RNG.
+        **options: The model's options (``get_model_spec(name).options``).
+
+    Returns:
+        The model; shapes (N, in_channels, H, W) in, (N, num_classes) logits out.
+
+    >>> model = build_model("shallow-cnn", 1, 2, (32, 32), seed=0)
+    >>> model(torch.zeros(4, 1, 32, 32)).shape
+    torch.Size([4, 2])
+    """
+    spec = get_model_spec(name)
+    _check_positive_int("in_channels", in_channels, 1)
+    _check_positive_int("num_classes", num_classes, 2)
+    if (
+        not isinstance(image_size, tuple | list)
+        or len(image_size) != 2
+        or not all(isinstance(s, int) and s > 0 for s in image_size)
+    ):
+        raise ValueError(f"expected image_size as (H, W) positive ints, got {image_size!r}")
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise TypeError(f"expected options of {name!r} among {list(spec.options)}, got {unknown}")
+    size = (int(image_size[0]), int(image_size[1]))
+    if seed is None:
+        return spec.builder(in_channels, num_classes, size, **options)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"expected an int seed or None, got {type(seed).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return spec.builder(in_channels, num_classes, size, **options)
+
+
+def _check_positive_int(name: str, value: Any, smallest: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int {name}, got {type(value).__name__}")
+    if value < smallest:
+        raise ValueError(f"expected {name} >= {smallest}, got {value}")
