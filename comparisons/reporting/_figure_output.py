@@ -1,0 +1,47 @@
+"""What every figure writer returns, how it saves, and the method colours shared by all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from captum_ifim import available_methods
+
+#: PNG resolution of every figure.
+DPI = 150
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """A written figure (or why it was not drawn).
+
+    Attributes:
+        path: The PNG, or ``None`` when nothing could be drawn.
+        caption: One paragraph for the report.
+        notes: What was skipped and why.
+    """
+
+    path: Path | None
+    caption: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Save as PNG at :data:`DPI` with fixed metadata (the same bytes on every run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+    return path
+
+
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """One colour per method, fixed by the registry order so figures agree."""
+    palette = colormaps["tab10"].colors + colormaps["Dark2"].colors  # type: ignore[attr-defined]
+    registry = available_methods()
+    extra = sorted(set(methods) - set(registry))
+    order = registry + extra
+    return {m: to_hex(palette[order.index(m) % len(palette)]) for m in methods}

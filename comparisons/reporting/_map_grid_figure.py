@@ -1,0 +1,201 @@
+"""The paper's Fig. 1/2-style grid: test images x (input, S(x), I(x), every other method)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor
+
+from comparisons.reporting._figure_output import FigureResult, save_figure
+from comparisons.reporting._run_folder import RunFolder
+from comparisons.reporting._table_layout import order_methods
+
+_TITLES = {"ifim-sensitive": "S(x) ifim-sensitive", "ifim-insensitive": "I(x) ifim-insensitive"}
+_FIRST = ("ifim-sensitive", "ifim-insensitive")
+
+
+def select_examples(n: int, masks: Tensor | None, count: int) -> list[int]:
+    """Up to ``count`` of ``n`` example indices: signal-present ones (a mask pixel set) first,
+    then the rest, each in their stored order. ``masks``: (n, H, W) bool or ``None``."""
+    if count < 0:
+        raise ValueError(f"expected count >= 0, got {count}")
+    if masks is None:
+        return list(range(min(n, count)))
+    present = masks.flatten(1).any(dim=1).tolist()
+    order = [i for i, p in enumerate(present) if p] + [i for i, p in enumerate(present) if not p]
+    return order[:count]
+
+
+def bounding_box(mask: Tensor) -> tuple[int, int, int, int] | None:
+    """(row0, row1, col0, col1), inclusive, of a (H, W) mask; ``None`` when it is empty."""
+    rows = torch.nonzero(mask.any(dim=1)).flatten()
+    cols = torch.nonzero(mask.any(dim=0)).flatten()
+    if rows.numel() == 0:
+        return None
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+def grid_columns(methods: Sequence[str]) -> list[str]:
+    """Column order after the input: S(x), I(x), then the other methods in registry order."""
+    first = [m for m in _FIRST if m in methods]
+    return first + [m for m in order_methods(methods) if m not in _FIRST]
+
+
+def _image(x: Tensor) -> tuple[np.ndarray, str | None]:
+    """A (C, H, W) input as something imshow draws: gray for one channel, RGB for three."""
+    data = x.detach().to(torch.float64)
+    if data.shape[0] == 3:
+        low, high = data.min(), data.max()
+        rgb = (data - low) / (high - low) if high > low else torch.zeros_like(data)
+        return rgb.permute(1, 2, 0).numpy(), None
+    return data.mean(dim=0).numpy(), "gray"
+
+
+def _map_style(m: np.ndarray, normalized: bool) -> dict[str, Any]:
+    """Colormap and limits: [0, 1] sequential for normalized maps (CAMs), sequential from 0
+    for nonnegative maps, diverging and centred at 0 for signed maps."""
+    if normalized:
+        return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+    peak = float(np.max(np.abs(m))) if m.size else 0.0
+    peak = peak if peak > 0 else 1.0
+    if float(np.min(m)) >= 0:
+        return {"cmap": "viridis", "vmin": 0.0, "vmax": peak}
+    return {"cmap": "RdBu_r", "vmin": -peak, "vmax": peak}
+
+
+def map_grid_figure(
+    inputs: Tensor,
+    maps: Mapping[str, Tensor],
+    normalized: Mapping[str, bool],
+    indices: Sequence[int],
+    masks: Tensor | None = None,
+    labels: Tensor | None = None,
+    predictions: Tensor | None = None,
+    title: str = "",
+) -> Figure:
+    """Draw the grid.
+
+    Args:
+        inputs: (n, C, H, W).
+        maps: Method -> (n, C, H, W); drawn channel-summed (channel mean for normalized maps,
+            so they stay in [0, 1]).
+        normalized: Method -> whether its maps are normalized to [0, 1].
+        indices: The examples, one per row.
+        masks: (n, H, W) bool; the signal's bounding box is drawn on every panel.
+        labels, predictions: (n,), written beside each row.
+        title: The figure's title.
+    """
+    columns = grid_columns(list(maps))
+    n_rows, n_cols = len(indices), 1 + len(columns)
+    figure = Figure(figsize=(1.7 * n_cols, 1.7 * n_rows + 0.6), layout="constrained")
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for r, index in enumerate(indices):
+        box = bounding_box(masks[index]) if masks is not None else None
+        image, cmap = _image(inputs[index])
+        panels: list[tuple[Any, np.ndarray, dict[str, Any]]] = [(axes[r][0], image, {"cmap": cmap})]
+        for c, method in enumerate(columns, start=1):
+            m = maps[method][index].detach().to(torch.float64)
+            flat = (m.mean(dim=0) if normalized.get(method, False) else m.sum(dim=0)).numpy()
+            panels.append((axes[r][c], flat, _map_style(flat, normalized.get(method, False))))
+        for ax, data, style in panels:
+            ax.imshow(data, interpolation="nearest", **style)
+            if box is not None:
+                r0, r1, c0, c1 = box
+                ax.add_patch(
+                    Rectangle(
+                        (c0 - 0.5, r0 - 0.5),
+                        c1 - c0 + 1,
+                        r1 - r0 + 1,
+                        fill=False,
+                        edgecolor="red",
+                        linewidth=1.2,
+                    )
+                )
+            ax.set_xticks([])
+            ax.set_yticks([])
+        caption = f"#{index}"
+        if labels is not None:
+            caption += f" y={int(labels[index])}"
+        if predictions is not None:
+            caption += f" pred={int(predictions[index])}"
+        axes[r][0].set_ylabel(caption, fontsize=8)
+    for c, name in enumerate(["input", *(_TITLES.get(m, m) for m in columns)]):
+        axes[0][c].set_title(name, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def write_map_grid(
+    run: RunFolder, dataset: str, model: str, seed: int, path: Path, rows: int = 4
+) -> FigureResult:
+    """The grid of one (dataset, model) at one seed from the run's example files."""
+    files = {
+        e.method: e for e in run.examples if (e.dataset, e.model, e.seed) == (dataset, model, seed)
+    }
+    notes: list[str] = []
+    if not files:
+        return FigureResult(
+            None, "", (f"{dataset}/{model} seed {seed}: no example files, no map grid",)
+        )
+    loaded = {m: files[m].load() for m in grid_columns(list(files))}
+    reference_method = next(iter(loaded))
+    reference = loaded[reference_method]
+    maps = {}
+    for method, content in loaded.items():
+        if content["inputs"].shape != reference["inputs"].shape or not torch.equal(
+            content["inputs"], reference["inputs"]
+        ):
+            notes.append(
+                f"{dataset}/{model}: {method}'s example inputs differ from "
+                f"{reference_method}'s, left out of the grid"
+            )
+            continue
+        if content["maps"].shape != reference["inputs"].shape:
+            notes.append(
+                f"{dataset}/{model}: {method}'s maps have shape "
+                f"{tuple(content['maps'].shape)}, expected "
+                f"{tuple(reference['inputs'].shape)}; left out"
+            )
+            continue
+        maps[method] = content["maps"]
+    masks = reference.get("masks")
+    indices = select_examples(reference["inputs"].shape[0], masks, rows)
+    if not indices or not maps:
+        notes.append(f"{dataset}/{model}: no examples to draw")
+        return FigureResult(None, "", tuple(notes))
+    normalized = {m: bool(run.methods.get(m, {}).get("normalized_maps", False)) for m in maps}
+    figure = map_grid_figure(
+        reference["inputs"],
+        maps,
+        normalized,
+        indices,
+        masks,
+        reference.get("labels"),
+        reference.get("predictions"),
+        title=f"{dataset} / {model}, seed {seed}",
+    )
+    save_figure(figure, path)
+    missing = [m for m in _FIRST if m not in maps]
+    if missing:
+        notes.append(f"{dataset}/{model}: no {' or '.join(missing)} maps in the run")
+    box_text = (
+        "red boxes: the signal's bounding box from the ground-truth mask; signal-present "
+        "images first"
+        if masks is not None
+        else "the dataset has no masks, so no boxes are drawn"
+    )
+    caption = (
+        f"Maps of {dataset} / {model} (seed {seed}) for {len(indices)} test images: input, "
+        "S(x) and I(x) (the iFIM decomposition, eqs. 16-17), then the other methods. Maps are "
+        "channel-summed (channel mean for maps normalized to [0, 1]); signed maps use a "
+        "diverging colormap centred at 0 with limits ±max|map| per panel, nonnegative maps a "
+        f"sequential one from 0, normalized maps (CAMs) a sequential one on [0, 1]; {box_text}."
+    )
+    return FigureResult(path, caption, tuple(notes))

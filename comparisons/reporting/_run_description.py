@@ -1,0 +1,140 @@
+"""What a run was: datasets, models, seeds, methods and metrics (from the config, checked
+against the rows), the environment, and the methods' facts, as markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from comparisons.reporting._markdown_tables import markdown_table
+from comparisons.reporting._result_rows import ResultRow
+from comparisons.reporting._table_layout import order_methods, unique
+
+
+def _entry_label(entry: Any) -> str:
+    if isinstance(entry, Mapping):
+        options = entry.get("options", {})
+        if isinstance(options, Mapping) and "label" in options:
+            return str(options["label"])
+        return str(entry.get("name", entry))
+    return str(entry)
+
+
+def configured(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The names the config lists (its ``run.seeds``, ``[[datasets]]``, ``[[models]]``,
+    ``methods.names`` and ``metrics.names``); keys absent from the config are left out."""
+    found: dict[str, list[str]] = {}
+    run = config.get("run", {})
+    if isinstance(run, Mapping) and isinstance(run.get("seeds"), list):
+        found["seeds"] = [str(s) for s in run["seeds"]]
+    for key in ("datasets", "models"):
+        if isinstance(config.get(key), list):
+            found[key] = [_entry_label(e) for e in config[key]]
+    for key in ("methods", "metrics"):
+        section = config.get(key)
+        names = section.get("names") if isinstance(section, Mapping) else None
+        if isinstance(names, list):
+            found[key] = [str(n) for n in names]
+        elif isinstance(names, str):
+            found[key] = [names]
+    return found
+
+
+def measured(rows: Sequence[ResultRow]) -> dict[str, list[str]]:
+    """The names that have rows: datasets, models, seeds, methods, row metrics."""
+    return {
+        "datasets": unique(r.dataset for r in rows),
+        "models": unique(r.model for r in rows),
+        "seeds": [str(s) for s in sorted({r.seed for r in rows})],
+        "methods": order_methods(r.method for r in rows),
+        "metrics": unique(r.metric for r in rows),
+    }
+
+
+def _code(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def run_markdown(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> str:
+    """What was run: per kind, the config's names and the names with result rows.
+
+    The config's metrics are registry names (``contrastive-perturbation``), the rows'
+    metrics are result names (``f1-ratio``), so both lists are shown.
+    """
+    listed, found = configured(config), measured(rows)
+    lines = []
+    for key in ("datasets", "models", "seeds", "methods"):
+        line = f"- **{key.capitalize()}**: "
+        if key in listed:
+            line += _code(listed[key])
+            absent = [n for n in listed[key] if n not in found[key]]
+            extra = [n for n in found[key] if n not in listed[key]]
+            if absent:
+                line += f" (no result rows for {_code(absent)})"
+            if extra:
+                line += f" (rows but not in the config: {_code(extra)})"
+        else:
+            line += f"{_code(found[key])} (from the rows; the config does not list them)"
+        lines.append(line)
+    if "metrics" in listed:
+        lines.append(f"- **Metrics** (config): {_code(listed['metrics'])}")
+    lines.append(f"- **Result metrics** (rows): {_code(found['metrics'])}")
+    run = config.get("run", {})
+    if isinstance(run, Mapping):
+        others = {k: v for k, v in run.items() if k not in ("seeds",)}
+        if others:
+            lines.append(
+                "- **Run settings**: "
+                + ", ".join(f"{k} = `{json.dumps(v, sort_keys=True)}`" for k, v in others.items())
+            )
+    return "\n".join(lines) + "\n"
+
+
+def environment_markdown(environment: Mapping[str, Any]) -> str:
+    """``environment.json`` as a two-column table."""
+    if not environment:
+        return "No `environment.json` in the run folder.\n"
+    rows = [
+        [str(key), value if isinstance(value, str) else json.dumps(value, sort_keys=True)]
+        for key, value in environment.items()
+    ]
+    return markdown_table(["", "value"], rows) + "\n"
+
+
+def methods_markdown(methods: Mapping[str, Mapping[str, Any]], used: Sequence[str]) -> str:
+    """The facts of ``methods.json`` for the methods of the run (registry order)."""
+    names = order_methods([*methods, *used])
+    if not names:
+        return "No methods in the run.\n"
+
+    def flag(facts: Mapping[str, Any], key: str) -> str:
+        value = facts.get(key)
+        return "yes" if value is True else "no" if value is False else "?"
+
+    rows = []
+    for name in names:
+        facts = methods.get(name)
+        if facts is None:
+            rows.append([f"`{name}`", "(not in methods.json)", "?", "?", "?"])
+            continue
+        rows.append(
+            [
+                f"`{name}`",
+                str(facts.get("description", "")),
+                flag(facts, "normalized_maps"),
+                flag(facts, "uses_target"),
+                flag(facts, "deterministic"),
+            ]
+        )
+    table = markdown_table(
+        ["method", "description", "normalized maps", "uses target", "deterministic"], rows
+    )
+    normalized = [n for n in names if methods.get(n, {}).get("normalized_maps") is True]
+    note = (
+        f"Normalized maps (rescaled per image to [0, 1], so their magnitudes are not comparable "
+        f"across images or with the other methods): {_code(normalized)}."
+        if normalized
+        else "No method in the run normalizes its maps."
+    )
+    return f"{table}\n\n{note}\n"

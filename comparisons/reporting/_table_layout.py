@@ -1,0 +1,80 @@
+"""Which cells, methods, metrics and settings a run has, in a fixed reading order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from captum_ifim import available_methods
+from comparisons.reporting._summary import SummaryRow
+
+#: The paper's metrics (Figs. 3 and 4), in column order.
+PAPER_METRICS: tuple[str, ...] = ("f1-ratio", "adversarial-correlation")
+
+#: Parts and spreads of the paper's metrics: shown, never ranked.
+DETAIL_METRICS: tuple[str, ...] = (
+    "f1-clean",
+    "f1-high-perturbed",
+    "f1-low-perturbed",
+    "adversarial-correlation-std",
+    "adversarial-correlation-undefined",
+)
+
+#: Model-level metrics (rows with method ``""``) outside Table II.
+MODEL_FACTS: tuple[str, ...] = ("test-accuracy", "best-epoch", "train-seconds")
+
+#: Table II's metrics.
+PRECISION_RECALL: tuple[str, ...] = ("test-precision", "test-recall")
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    """``items`` without repeats, in first-appearance order."""
+    return list(dict.fromkeys(items))
+
+
+def cells(summary: Sequence[SummaryRow]) -> list[tuple[str, str]]:
+    """The (dataset, model) pairs, datasets then models in first-appearance order."""
+    datasets = unique(s.dataset for s in summary)
+    pairs = list(dict.fromkeys((s.dataset, s.model) for s in summary))
+    return sorted(pairs, key=lambda pair: datasets.index(pair[0]))
+
+
+def order_methods(methods: Iterable[str]) -> list[str]:
+    """Registry order (:func:`captum_ifim.available_methods`), then unknown names sorted."""
+    names = set(methods) - {""}
+    registry = [m for m in available_methods() if m in names]
+    return registry + sorted(names - set(registry))
+
+
+def order_settings(settings: Iterable[str]) -> list[str]:
+    """Settings ``key=<number>`` of one key sorted by number; otherwise first appearance."""
+    found = unique(settings)
+    numeric = [p for p in map(_numeric_setting, found) if p is not None]
+    if found and len(numeric) == len(found) and len({key for key, _ in numeric}) == 1:
+        numbers = [number for _, number in numeric]
+        return [s for _, s in sorted(zip(numbers, found, strict=True))]
+    return found
+
+
+def _numeric_setting(setting: str) -> tuple[str, float] | None:
+    key, sep, value = setting.partition("=")
+    if not sep:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return None if math.isnan(number) else (key, number)
+
+
+def metric_settings(
+    summary: Sequence[SummaryRow], metric: str, dataset: str | None = None, model: str | None = None
+) -> list[str]:
+    """The settings a metric has (in a cell when ``dataset``/``model`` are given), ordered."""
+    return order_settings(
+        s.setting
+        for s in summary
+        if s.metric == metric
+        and (dataset is None or s.dataset == dataset)
+        and (model is None or s.model == model)
+    )
