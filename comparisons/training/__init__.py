@@ -1,0 +1,40 @@
+"""Training the harness's classifiers: the paper's protocol, a fast one, a checkpoint cache."""
+
+from comparisons.training._cache_key import (
+    cache_identity,
+    cache_key,
+    dataset_fingerprint,
+    tensor_fingerprint,
+)
+from comparisons.training._checkpoint_cache import (
+    CheckpointFiles,
+    load_checkpoint,
+    save_checkpoint,
+)
+from comparisons.training._classification_metrics import (
+    ClassificationMetrics,
+    classification_metrics,
+)
+from comparisons.training._config import TrainingConfig
+from comparisons.training._fit import FitResult, evaluate, fit
+from comparisons.training._train_model import train_model
+from comparisons.training._trained_model import TrainedModel, TrainingHistory
+
+__all__ = [
+    "CheckpointFiles",
+    "ClassificationMetrics",
+    "FitResult",
+    "TrainedModel",
+    "TrainingConfig",
+    "TrainingHistory",
+    "cache_identity",
+    "cache_key",
+    "classification_metrics",
+    "dataset_fingerprint",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "save_checkpoint",
+    "tensor_fingerprint",
+    "train_model",
+]
