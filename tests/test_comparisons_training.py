@@ -182,7 +182,7 @@ def test_cache_loads_instead_of_training(
 
 
 @pytest.mark.parametrize(
-    "damage", ["garbage weights", "truncated weights", "no weights", "bad json"]
+    "damage", ["garbage weights", "truncated weights", "no weights", "bad json", "foreign weights"]
 )
 def test_a_corrupt_cache_entry_is_retrained(
     dataset: ImageDataset, tmp_path: Path, fit_calls: list[int], damage: str
@@ -199,6 +199,10 @@ def test_a_corrupt_cache_entry_is_retrained(
         weights.write_bytes(weights.read_bytes()[:100])
     elif damage == "no weights":
         weights.unlink()
+    elif damage == "foreign weights":  # readable and consistent, but not this model's
+        files = CheckpointFiles(weights, weights.with_suffix(".json"))
+        metadata = json.loads(files.metadata.read_text())
+        save_checkpoint(files, {"w": torch.ones(2)}, metadata)
     else:
         weights.with_suffix(".json").write_text('{"key": ')
     with pytest.warns(RuntimeWarning, match="retraining"):

@@ -93,9 +93,9 @@ def train_model(
     files = None
     if cache_dir is not None:
         files = CheckpointFiles.at(cache_dir, checkpoint_stem(model_name, dataset.name, seed, key))
-        cached = _load(files, key, model_name, dataset, seed, options, device)
+        cached = _load(files, key, model_name, dataset, seed, options, config, device)
         if cached is not None:
-            return _from_metadata(cached, model_name, options, seed, config, key, files)
+            return cached
 
     model = build_model(
         model_name,
@@ -165,8 +165,10 @@ def _load(
     dataset: ImageDataset,
     seed: int,
     options: dict[str, Any],
+    config: TrainingConfig,
     device: torch.device,
-) -> tuple[torch.nn.Module, dict[str, Any]] | None:
+) -> TrainedModel | None:
+    """The cached run under ``key``, or ``None`` (with a warning when it is unusable)."""
     loaded = load_checkpoint(files, key)
     if loaded is None:
         return None
@@ -181,42 +183,27 @@ def _load(
             **options,
         )
         model.load_state_dict(state, strict=True)
-        TrainingHistory.from_dict(metadata["history"])
-        ClassificationMetrics.from_dict(metadata["test_metrics"])
-        int(metadata["best_epoch"]), float(metadata["seconds"])
+        trained = TrainedModel(
+            model=model.to(device).eval(),
+            model_name=model_name,
+            model_options=options,
+            seed=seed,
+            config=config,
+            history=TrainingHistory.from_dict(metadata["history"]),
+            best_epoch=int(metadata["best_epoch"]),
+            seconds=float(metadata["seconds"]),
+            test_metrics=ClassificationMetrics.from_dict(metadata["test_metrics"]),
+            cache_key=key,
+            from_cache=True,
+            checkpoint=files.weights,
+        )
     except Exception as error:  # a stale or damaged entry is retrained, never fatal
         message = f"unusable checkpoint {files.weights.name} ({error}); retraining"
         logger.warning(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return None
     logger.info("loaded %s (seed %d) from the cache: %s", model_name, seed, files.weights)
-    return model.to(device).eval(), metadata
-
-
-def _from_metadata(
-    cached: tuple[torch.nn.Module, dict[str, Any]],
-    model_name: str,
-    options: dict[str, Any],
-    seed: int,
-    config: TrainingConfig,
-    key: str,
-    files: CheckpointFiles,
-) -> TrainedModel:
-    model, metadata = cached
-    return TrainedModel(
-        model=model,
-        model_name=model_name,
-        model_options=options,
-        seed=seed,
-        config=config,
-        history=TrainingHistory.from_dict(metadata["history"]),
-        best_epoch=int(metadata["best_epoch"]),
-        seconds=float(metadata["seconds"]),
-        test_metrics=ClassificationMetrics.from_dict(metadata["test_metrics"]),
-        cache_key=key,
-        from_cache=True,
-        checkpoint=files.weights,
-    )
+    return trained
 
 
 def _derived_seed(seed: int, purpose: str) -> int:
