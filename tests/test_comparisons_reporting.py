@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -69,139 +70,67 @@ def _value(base: float, seed: int, alpha_index: int = 0) -> float:
     return base * (1 + 0.1 * alpha_index) * (1 + (0.1 if seed % 2 else -0.1))
 
 
+def _append(
+    rows: list[dict],
+    model: str,
+    seed: int,
+    method: str,
+    metric: str,
+    setting: str,
+    value: float | None,
+    n: int,
+) -> None:
+    keys = ("dataset", "model", "seed", "method", "metric", "setting", "value", "n")
+    rows.append(
+        dict(zip(keys, (DATASET, model, seed, method, metric, setting, value, n), strict=True))
+    )
+
+
 def _records(seeds: tuple[int, ...], with_masks: bool, with_timing: bool) -> list[dict]:
+    """Rows with the runner's metric names and settings (deletion ``baseline=``, ...)."""
     rows: list[dict] = []
-
-    def add(model: str, seed: int, method: str, metric: str, setting: str, value, n: int):
-        rows.append(
-            {
-                "dataset": DATASET,
-                "model": model,
-                "seed": seed,
-                "method": method,
-                "metric": metric,
-                "setting": setting,
-                "value": value,
-                "n": n,
-            }
-        )
-
     for model in MODELS:
         for seed in seeds:
-            add(model, seed, "", "test-accuracy", "", 0.8 + 0.01 * seed, 30)
+            add = partial(_append, rows, model, seed)
+            add("", "test-accuracy", "", 0.8 + 0.01 * seed, 30)
             for k, name in enumerate([*CLASSES, "macro"]):
-                add(
-                    model,
-                    seed,
-                    "",
-                    "test-precision",
-                    f"class={name}",
-                    0.7 + 0.02 * k + 0.01 * seed,
-                    30,
-                )
-                add(
-                    model,
-                    seed,
-                    "",
-                    "test-recall",
-                    f"class={name}",
-                    0.6 + 0.03 * k - 0.01 * seed,
-                    30,
-                )
-            add(model, seed, "", "train-seconds", "", 12.0 + seed, 1)
-            add(model, seed, "", "best-epoch", "", 11 + seed, 1)
-            for method in METHODS:
+                add("", "test-precision", f"class={name}", 0.7 + 0.02 * k + 0.01 * seed, 30)
+                add("", "test-recall", f"class={name}", 0.6 + 0.03 * k - 0.01 * seed, 30)
+            add("", "train-seconds", "", 12.0 + seed, 1)
+            add("", "best-epoch", "", 11 + seed, 1)
+            for index, method in enumerate(METHODS):
                 for i, alpha in enumerate(ALPHAS):
-                    add(
-                        model,
-                        seed,
-                        method,
-                        "f1-ratio",
-                        alpha,
-                        _value(F1_RATIO[model][method], seed, i),
-                        N_EVAL,
-                    )
-                    add(model, seed, method, "f1-clean", alpha, 0.8, N_EVAL)
-                    add(model, seed, method, "f1-high-perturbed", alpha, 0.3, N_EVAL)
-                    add(model, seed, method, "f1-low-perturbed", alpha, 0.7, N_EVAL)
+                    add(method, "f1-ratio", alpha, _value(F1_RATIO[model][method], seed, i), N_EVAL)
+                    add(method, "f1-clean", alpha, 0.8, N_EVAL)
+                    add(method, "f1-high-perturbed", alpha, 0.3, N_EVAL)
+                    add(method, "f1-low-perturbed", alpha, 0.7, N_EVAL)
                 # The number of examples with a defined correlation differs between seeds.
                 n_defined = N_EVAL - seed
                 add(
-                    model,
-                    seed,
                     method,
                     "adversarial-correlation",
                     EPS,
                     _value(ADV_CORR[model][method], seed),
                     n_defined,
                 )
-                add(model, seed, method, "adversarial-correlation-std", EPS, 0.05, n_defined)
-                add(
-                    model,
-                    seed,
-                    method,
-                    "adversarial-correlation-undefined",
-                    EPS,
-                    float(seed),
-                    N_EVAL,
-                )
-                add(model, seed, method, "deletion-auc", "", _value(DELETION[method], seed), N_EVAL)
-                add(
-                    model,
-                    seed,
-                    method,
-                    "insertion-auc",
-                    "",
-                    1 - _value(DELETION[method], seed),
-                    N_EVAL,
-                )
+                add(method, "adversarial-correlation-std", EPS, 0.05, n_defined)
+                add(method, "adversarial-correlation-undefined", EPS, float(seed), N_EVAL)
+                deletion = _value(DELETION[method], seed)
+                add(method, "deletion-auc", "baseline=blur", deletion, N_EVAL)
+                add(method, "insertion-auc", "baseline=blur", 1 - deletion, N_EVAL)
                 if with_masks:
-                    add(
-                        model,
-                        seed,
-                        method,
-                        "energy-in-mask",
-                        "",
-                        0.3 + 0.1 * METHODS.index(method),
-                        10,
-                    )
-                    add(model, seed, method, "pointing-game", "", 0.5, 10)
-                add(
-                    model,
-                    seed,
-                    method,
-                    "infidelity",
-                    "",
-                    0.01 * (1 + METHODS.index(method)),
-                    N_EVAL,
-                )
+                    add(method, "energy-in-mask", "", 0.3 + 0.1 * index, 10)
+                    add(method, "pointing-game", "tolerance=0", 0.5, 10)
+                add(method, "infidelity", "noise_std=0.05", 0.01 * (1 + index), N_EVAL)
                 # saliency's sensitivity-max is undefined for seed 1 (NaN -> null).
                 sens = None if (method == "saliency" and seed == 1) else 0.2 + 0.01 * seed
-                add(model, seed, method, "sensitivity-max", "", sens, N_EVAL)
+                add(method, "sensitivity-max", "radius=0.02", sens, N_EVAL)
                 if method in KL_FIDELITY:
-                    add(
-                        model, seed, method, "kl-fidelity", "eps=0.001", KL_FIDELITY[method], N_EVAL
-                    )
+                    add(method, "kl-fidelity", "eps=0.001", KL_FIDELITY[method], N_EVAL)
                 for j, layer in enumerate(LAYERS):
-                    add(
-                        model,
-                        seed,
-                        method,
-                        "randomization-similarity",
-                        layer,
-                        0.9 - 0.2 * j,
-                        N_EVAL,
-                    )
+                    add(method, "randomization-similarity", layer, 0.9 - 0.2 * j, N_EVAL)
                 if with_timing:
-                    add(
-                        model,
-                        seed,
-                        method,
-                        "seconds-per-image",
-                        "",
-                        0.001 * 10 ** METHODS.index(method),
-                        N_EVAL,
-                    )
+                    add(method, "seconds-per-image", "", 0.001 * 10**index, N_EVAL)
     return rows
 
 
@@ -333,7 +262,7 @@ def test_summary_matches_numpy_by_hand(written_run: Path) -> None:
     rows = load_results(written_run / "results.json")
     summary = {s.key: s for s in summarize(rows)}
     for key in [
-        (DATASET, "cnn", "gradcam", "deletion-auc", ""),
+        (DATASET, "cnn", "gradcam", "deletion-auc", "baseline=blur"),
         (DATASET, "resnet18", "ifim-sensitive", "f1-ratio", "alpha=0.03"),
         (DATASET, "cnn", "", "test-precision", "class=b"),
     ]:
@@ -343,7 +272,7 @@ def test_summary_matches_numpy_by_hand(written_run: Path) -> None:
         assert summary[key].std == pytest.approx(np.std(values, ddof=1), rel=1e-12)
         assert summary[key].n_seeds == 2
     # by hand: gradcam deletion 0.2 * 0.9 and 0.2 * 1.1 -> mean 0.2, std 0.02 * sqrt(2)
-    s = summary[(DATASET, "cnn", "gradcam", "deletion-auc", "")]
+    s = summary[(DATASET, "cnn", "gradcam", "deletion-auc", "baseline=blur")]
     assert s.mean == pytest.approx(0.2)
     assert s.std == pytest.approx(0.02 * math.sqrt(2))
     assert s.n_examples == (N_EVAL, N_EVAL) and not s.n_varies
@@ -351,7 +280,7 @@ def test_summary_matches_numpy_by_hand(written_run: Path) -> None:
 
 def test_summary_is_nan_aware_and_carries_n(written_run: Path) -> None:
     summary = {s.key: s for s in summarize(load_results(written_run / "results.json"))}
-    undefined = summary[(DATASET, "cnn", "saliency", "sensitivity-max", "")]
+    undefined = summary[(DATASET, "cnn", "saliency", "sensitivity-max", "radius=0.02")]
     assert (undefined.n_seeds, undefined.n_seeds_total, undefined.seeds) == (1, 2, (0,))
     assert undefined.mean == pytest.approx(0.2) and math.isnan(undefined.std)
     adversarial = summary[(DATASET, "cnn", "gradcam", "adversarial-correlation", EPS)]
@@ -441,6 +370,9 @@ def test_settings_sort_numerically_else_keep_their_order() -> None:
         "eps=0.1",
     ]
     assert order_settings(list(LAYERS)) == list(LAYERS)
+    # layers are named top-down, even when the names are numbers
+    assert order_settings(["layer=6", "layer=3", "layer=0"]) == ["layer=6", "layer=3", "layer=0"]
+    assert order_settings(["class=1", "class=0"]) == ["class=1", "class=0"]
 
 
 def test_example_names_parse() -> None:
@@ -490,13 +422,13 @@ def test_bold_marks_the_best_method_per_direction(written_run: Path) -> None:
 def test_summary_markdown_extra_tables_and_table_ii(written_run: Path) -> None:
     text = (written_run / "summary.md").read_text()
     extra = text.split("### Extra metrics", 1)[1].split("###", 1)[0]
-    assert _bold_rows(extra, "deletion-auc ↓") == ["gradcam"]
-    assert _bold_rows(extra, "insertion-auc ↑") == ["gradcam"]
+    assert _bold_rows(extra, "deletion-auc baseline=blur ↓") == ["gradcam"]
+    assert _bold_rows(extra, "insertion-auc baseline=blur ↑") == ["gradcam"]
     assert _bold_rows(extra, "kl-fidelity eps=0.001 →1") == ["ifim-sensitive"]
     assert _bold_rows(extra, "seconds-per-image ↓") == ["ifim-sensitive"]
     # saliency's one defined seed (0.200) beats the others' 0.205; marked as 1 of 2 seeds
-    assert _table_cells(extra)["saliency"]["sensitivity-max ↓"] == "**0.200 [1/2]**"
-    assert _bold_rows(extra, "pointing-game ↑") == []  # every method ties: nothing bold
+    assert _table_cells(extra)["saliency"]["sensitivity-max radius=0.02 ↓"] == "**0.200 [1/2]**"
+    assert _bold_rows(extra, "pointing-game tolerance=0 ↑") == []  # every method ties: nothing bold
     assert "### randomization-similarity" in text  # four layers: a table of its own
     table_ii = text.split("## toy: Table II: test precision and recall", 1)[1].split("##", 1)[0]
     cells = _table_cells(table_ii)
@@ -530,6 +462,17 @@ def test_reading_says_where_ifim_wins_and_where_not(written_run: Path) -> None:
     assert "ifim-sensitive has the highest mean F1 ratio in 3 of 6" in report
     assert "ifim-sensitive has the lowest mean adversarial correlation in 1 of 2" in report
     assert win.sentence in report and loss.sentence in report
+
+
+def test_reading_flags_a_gap_within_the_seed_spread() -> None:
+    rows = [
+        ResultRow("d", "m", seed, method, "adversarial-correlation", "eps=0.1", value, 8)
+        for method, values in {"ifim-sensitive": (0.30, 0.50), "gradcam": (0.45, 0.55)}.items()
+        for seed, value in enumerate(values)
+    ]
+    finding = compare_method(summarize(rows), "d", "m", "adversarial-correlation", "eps=0.1")
+    assert finding.wins is True  # 0.40 < 0.50
+    assert finding.sentence.endswith("The gap is within one seed std, so the order is not settled.")
 
 
 def test_reading_without_the_method_or_a_rival() -> None:
@@ -590,6 +533,7 @@ def test_write_report_is_deterministic(written_run: Path) -> None:
             written_run / "report.md",
             written_run / "summary.md",
             written_run / "summary.csv",
+            *sorted((written_run / "figures").glob("*.png")),
         ]
     }
     path = write_report(written_run)

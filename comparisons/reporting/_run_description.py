@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from captum_ifim import available_methods
+from captum_ifim.metrics import available_metrics
 from comparisons.reporting._markdown_tables import markdown_table
 from comparisons.reporting._result_rows import ResultRow
 from comparisons.reporting._table_layout import order_methods, unique
@@ -22,8 +24,9 @@ def _entry_label(entry: Any) -> str:
 
 
 def configured(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The names the config lists (its ``run.seeds``, ``[[datasets]]``, ``[[models]]``,
-    ``methods.names`` and ``metrics.names``); keys absent from the config are left out."""
+    """The names the config lists (its ``run.seeds``, ``[[datasets]]`` (their ``label``
+    option, else ``name``), ``[[models]]``, ``methods.names`` and ``metrics.names``, where
+    ``"all"`` means every registered name); keys absent from the config are left out."""
     found: dict[str, list[str]] = {}
     run = config.get("run", {})
     if isinstance(run, Mapping) and isinstance(run.get("seeds"), list):
@@ -36,8 +39,8 @@ def configured(config: Mapping[str, Any]) -> dict[str, list[str]]:
         names = section.get("names") if isinstance(section, Mapping) else None
         if isinstance(names, list):
             found[key] = [str(n) for n in names]
-        elif isinstance(names, str):
-            found[key] = [names]
+        elif names == "all":
+            found[key] = available_methods() if key == "methods" else available_metrics()
     return found
 
 

@@ -46,11 +46,18 @@ def order_methods(methods: Iterable[str]) -> list[str]:
     return registry + sorted(names - set(registry))
 
 
+#: Setting keys that name things (layers top-down, classes), kept in the rows' order even
+#: when the names are numbers (``nn.Sequential`` children are called "0", "3", ...).
+_NAME_KEYS = frozenset({"layer", "class"})
+
+
 def order_settings(settings: Iterable[str]) -> list[str]:
-    """Settings ``key=<number>`` of one key sorted by number; otherwise first appearance."""
+    """Settings ``key=<number>`` of one key sorted by number (``alpha``, ``eps``...);
+    otherwise, and always for ``layer=`` and ``class=``, in first-appearance order."""
     found = unique(settings)
     numeric = [p for p in map(_numeric_setting, found) if p is not None]
-    if found and len(numeric) == len(found) and len({key for key, _ in numeric}) == 1:
+    keys = {key for key, _ in numeric}
+    if found and len(numeric) == len(found) and len(keys) == 1 and not keys & _NAME_KEYS:
         numbers = [number for _, number in numeric]
         return [s for _, s in sorted(zip(numbers, found, strict=True))]
     return found
