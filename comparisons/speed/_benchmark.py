@@ -1,0 +1,117 @@
+"""The whole benchmark: plan the cells, measure each in its own worker, write the outputs."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from comparisons.speed._cell import METHODS, Row
+from comparisons.speed._isolation import run_isolated
+from comparisons.speed._plan import PlanOptions, plan_cells
+from comparisons.speed._plots import plot_costs
+from comparisons.speed._results_csv import write_rows
+from comparisons.speed._summary import summary_markdown, write_summary
+from comparisons.speed._target_checks import TargetCheck, check_targets
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """What a run produced.
+
+    Attributes:
+        rows: Every row, measured, skipped and failed, in report order.
+        checks: The target checks per device.
+        csv: The results CSV. ``summary``: the markdown summary. ``figures``: the PNGs.
+    """
+
+    rows: list[Row]
+    checks: dict[str, list[TargetCheck]]
+    csv: Path
+    summary: Path
+    figures: list[Path]
+
+
+def add_saliency_ratios(rows: Sequence[Row]) -> None:
+    """Set ``ratio_to_saliency`` of every measured row from its configuration's Saliency row."""
+    reference = {
+        (r.model, r.num_classes, r.side, r.batch, r.device): r.median_s
+        for r in rows
+        if r.method == "saliency" and r.status == "ok"
+    }
+    for row in rows:
+        base = reference.get((row.model, row.num_classes, row.side, row.batch, row.device))
+        if row.status == "ok" and row.median_s is not None and base:
+            row.ratio_to_saliency = row.median_s / base
+
+
+def environment(options: PlanOptions) -> dict[str, str]:
+    """The lines that say where and how the figures were measured."""
+    lines = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'unknown processor'}",
+        "device": options.device,
+        "torch threads": str(options.threads),
+        "repeats (max) / warm-up": f"{options.repeats} / {options.warmup}",
+        "time budget per cell": f"{options.cell_budget_s} s",
+        "memory": "one fresh worker process per cell; peak RSS (ru_maxrss) and its increase "
+        "over the worker's RSS before the warm-up"
+        if options.device == "cpu"
+        else "torch.cuda.max_memory_allocated over the timed calls",
+    }
+    if options.device.startswith("cuda") and torch.cuda.is_available():
+        lines["gpu"] = torch.cuda.get_device_name(torch.device(options.device))
+    return lines
+
+
+def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> BenchmarkResult:
+    """Measure every planned cell and write ``speed.csv``, ``summary.md`` and the figures.
+
+    Args:
+        options: What to run.
+        output: The folder for the outputs (created).
+        progress: Show a progress bar over the cells.
+
+    Returns:
+        A :class:`BenchmarkResult`.
+    """
+    from tqdm import tqdm
+
+    cells, skipped = plan_cells(options)
+    logger.info("%d cells to measure, %d skipped by caps", len(cells), len(skipped))
+    rows: list[Row] = []
+    bar = tqdm(total=len(cells), disable=not progress, unit="cell")
+    try:
+        measured = run_isolated(cells)
+        for cell in cells:
+            bar.set_postfix_str(f"{cell.model} C={cell.num_classes} {cell.side}px {cell.method}")
+            row = next(measured)
+            bar.update()
+            if row.status == "failed":
+                logger.warning("failed: %s %s: %s", cell.method, cell.configuration, row.reason)
+            rows.append(row)
+    finally:
+        bar.close()
+    order = {name: index for index, name in enumerate(METHODS)}
+    rows = sorted(
+        rows + skipped,
+        key=lambda r: (r.device, r.model, r.num_classes, r.side, r.batch, order[r.method]),
+    )
+    add_saliency_ratios(rows)
+    checks = check_targets(rows)
+    csv = write_rows(rows, output / "speed.csv")
+    summary = write_summary(
+        summary_markdown(rows, checks, environment(options)), output / "summary.md"
+    )
+    figures = plot_costs(rows, output)
+    for device, device_checks in checks.items():
+        for check in device_checks:
+            logger.info("[%s] %s %s: %s", device, check.status, check.name, check.measured)
+    return BenchmarkResult(rows, checks, csv, summary, figures)

@@ -1,0 +1,154 @@
+"""What the benchmark times (a :class:`Cell`) and what it records (a :class:`Row`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal, get_args
+
+MethodName = Literal["saliency", "ifim", "ifim-mass", "naive", "gradcam", "scorecam", "deepshap"]
+#: Every method the benchmark knows, in report order. ``ifim-mass`` is the iFIM restricted
+#: with ``class_mass``; ``naive`` is :func:`comparisons.speed.naive_ifim_map`.
+METHODS: tuple[str, ...] = get_args(MethodName)
+
+Status = Literal["ok", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One timed configuration: a method on a model, a class count, an image side, a batch.
+
+    Attributes:
+        suites: The suites that asked for it (``"grid"``, ``"targets"``).
+        model: A :func:`comparisons.models.build_model` name.
+        num_classes: C.
+        side: Image side; inputs are (batch, 1, side, side).
+        batch: N.
+        method: One of :data:`METHODS`.
+        class_mass: For ``ifim-mass``: the probability mass kept; ``None`` otherwise.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        threads: ``torch.set_num_threads`` in the worker.
+        repeats: Timed calls asked for (fewer when ``cell_budget_s`` runs out, never 0).
+        warmup: Untimed calls first.
+        cell_budget_s: Seconds of timed calls to aim for per cell.
+        background: DeepSHAP's reference samples.
+        seed: Seeds the model weights, the inputs and the background.
+    """
+
+    suites: tuple[str, ...]
+    model: str
+    num_classes: int
+    side: int
+    batch: int
+    method: str
+    class_mass: float | None = None
+    device: str = "cpu"
+    threads: int = 1
+    repeats: int = 5
+    warmup: int = 1
+    cell_budget_s: float = 20.0
+    background: int = 4
+    seed: int = 0
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Identity of the measurement (cells from two suites with one key run once)."""
+        return (
+            self.model,
+            self.num_classes,
+            self.side,
+            self.batch,
+            self.method,
+            self.class_mass,
+            self.device,
+        )
+
+    @property
+    def configuration(self) -> tuple[object, ...]:
+        """Model, C, side, batch and device: cells sharing it share a Saliency reference."""
+        return (self.model, self.num_classes, self.side, self.batch, self.device)
+
+
+@dataclass
+class Row:
+    """One line of the results CSV: a cell and what was measured (``None`` if not).
+
+    Attributes:
+        suite: ``+``-joined suites.
+        model, num_classes, side, batch, method, class_mass, device, threads: The cell.
+        pixels: side * side.
+        status: ``ok``, ``skipped`` (a cap; never run) or ``failed`` (an error; see reason).
+        reason: Why a cell was skipped or failed.
+        warmup, repeats: As asked. ``repeats_done``: timed calls made.
+        median_s, min_s, max_s: Wall time of one call over the timed calls, seconds.
+        ratio_to_saliency: ``median_s`` over that of Saliency on the same configuration.
+        backward_passes: ``torch.autograd.grad``/``backward`` calls in one call.
+        retained_mass_min: iFIM only: the smallest probability mass the iFIM was built from.
+        rss_before_mib: Resident memory of the worker before the warm-up (MiB).
+        rss_peak_mib: Its peak resident memory (``ru_maxrss``) after the timed calls.
+        rss_increase_mib: ``rss_peak_mib - rss_before_mib``.
+        cuda_peak_mib: ``torch.cuda.max_memory_allocated`` over the timed calls (CUDA).
+        weights_checksum, inputs_checksum: Sums of the weights and of the inputs, equal for
+            every method of a configuration (same model, same batch).
+    """
+
+    suite: str
+    model: str
+    num_classes: int
+    side: int
+    pixels: int
+    batch: int
+    method: str
+    class_mass: float | None
+    device: str
+    threads: int
+    status: Status
+    reason: str = ""
+    warmup: int = 0
+    repeats: int = 0
+    repeats_done: int = 0
+    median_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    ratio_to_saliency: float | None = None
+    backward_passes: int | None = None
+    retained_mass_min: float | None = None
+    rss_before_mib: float | None = None
+    rss_peak_mib: float | None = None
+    rss_increase_mib: float | None = None
+    cuda_peak_mib: float | None = None
+    weights_checksum: float | None = None
+    inputs_checksum: float | None = None
+
+    @classmethod
+    def for_cell(cls, cell: Cell, status: Status, reason: str = "") -> Row:
+        """A row holding only the cell's description."""
+        return cls(
+            suite="+".join(cell.suites),
+            model=cell.model,
+            num_classes=cell.num_classes,
+            side=cell.side,
+            pixels=cell.side * cell.side,
+            batch=cell.batch,
+            method=cell.method,
+            class_mass=cell.class_mass,
+            device=cell.device,
+            threads=cell.threads,
+            status=status,
+            reason=reason,
+            warmup=cell.warmup,
+            repeats=cell.repeats,
+        )
+
+    @property
+    def peak_mib(self) -> float | None:
+        """The peak memory the targets use: CUDA's allocator peak on a GPU, else peak RSS."""
+        return self.cuda_peak_mib if self.device.startswith("cuda") else self.rss_peak_mib
+
+    @property
+    def working_mib(self) -> float | None:
+        """Memory of the work itself: CUDA's allocator peak, else the RSS increase."""
+        return self.cuda_peak_mib if self.device.startswith("cuda") else self.rss_increase_mib
+
+
+#: The CSV columns, in order.
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))

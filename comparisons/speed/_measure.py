@@ -1,0 +1,151 @@
+"""Timing and memory of one cell, run inside a fresh worker process.
+
+Each cell builds its model from the cell's seed and draws its batch from a seeded
+generator, so every method of a configuration sees the same weights and the same inputs
+(the row's checksums show it). The method is called ``warmup`` times untimed, then up to
+``repeats`` times timed (fewer when the first call says ``cell_budget_s`` would be
+exceeded, at least once); the median is reported. Memory is read around the timed work:
+on CPU the resident set before (``/proc/self/statm``) and its peak after
+(``getrusage(RUSAGE_SELF).ru_maxrss``), on CUDA ``torch.cuda.max_memory_allocated``.
+Backward passes are counted on one more, untimed call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from captum_ifim import IFIMDecomposition
+from comparisons.models import build_model
+from comparisons.speed._backward_count import BackwardCounter
+from comparisons.speed._cell import Cell, Row
+from comparisons.speed._method_calls import method_call
+
+logger = logging.getLogger(__name__)
+
+_MIB = 2**20
+
+
+def current_rss_mib() -> float:
+    """Resident memory of this process now, MiB (the peak so far where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            resident_pages = int(statm.read().split()[1])
+        return resident_pages * os.sysconf("SC_PAGE_SIZE") / _MIB
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, MiB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / _MIB if sys.platform == "darwin" else peak / 1024
+
+
+def time_calls(
+    call: Callable[[], object],
+    warmup: int,
+    repeats: int,
+    budget_s: float,
+    synchronize: Callable[[], None] = lambda: None,
+) -> list[float]:
+    """Wall times of the timed calls, seconds, after ``warmup`` untimed ones.
+
+    The first call (warm-up or timed) sets how many timed calls fit in ``budget_s``:
+    ``min(repeats, max(1, budget_s // first))``.
+    """
+    planned: int | None = None
+    for _ in range(warmup):
+        start = time.perf_counter()
+        call()
+        synchronize()
+        if planned is None:
+            planned = _fitting(repeats, budget_s, time.perf_counter() - start)
+    times: list[float] = []
+    while len(times) < (planned or repeats):
+        synchronize()
+        start = time.perf_counter()
+        call()
+        synchronize()
+        times.append(time.perf_counter() - start)
+        if planned is None:
+            planned = _fitting(repeats, budget_s, times[0])
+    return times
+
+
+def _fitting(repeats: int, budget_s: float, first_s: float) -> int:
+    return max(1, min(repeats, int(budget_s // max(first_s, 1e-9))))
+
+
+def _checksum(tensors: list[Tensor]) -> float:
+    return float(sum(t.detach().double().sum().item() for t in tensors))
+
+
+def measure_cell(cell: Cell) -> Row:
+    """Time one cell and read its memory; errors become a ``failed`` row.
+
+    Args:
+        cell: The configuration.
+
+    Returns:
+        The row; ``ratio_to_saliency`` is filled in later, from the Saliency row.
+    """
+    try:
+        return _measure(cell)
+    except Exception as error:  # the benchmark goes on; the row says what went wrong
+        logger.debug("cell %s failed:\n%s", cell, traceback.format_exc())
+        return Row.for_cell(cell, "failed", f"{type(error).__name__}: {error}")
+
+
+def _measure(cell: Cell) -> Row:
+    torch.set_num_threads(cell.threads)
+    warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
+    device = torch.device(cell.device)
+    size = (cell.side, cell.side)
+    model = build_model(cell.model, 1, cell.num_classes, size, seed=cell.seed).eval().to(device)
+    generator = torch.Generator().manual_seed(cell.seed + 1)
+    inputs = torch.randn(cell.batch, 1, *size, generator=generator).to(device)
+    background = torch.randn(cell.background, 1, *size, generator=generator).to(device)
+    with torch.no_grad():
+        targets = model(inputs).argmax(dim=1)
+    call = method_call(cell.method, model, inputs, targets, background, cell.class_mass)
+    cuda = device.type == "cuda"
+    synchronize = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    rss_before = current_rss_mib()
+    times = time_calls(call, cell.warmup, cell.repeats, cell.cell_budget_s, synchronize)
+    rss_peak = peak_rss_mib()
+    cuda_peak = torch.cuda.max_memory_allocated(device) / _MIB if cuda else None
+    with BackwardCounter() as counter:
+        call()
+    retained = None
+    if cell.method in ("ifim", "ifim-mass"):
+        ifim = IFIMDecomposition(model, class_mass=cell.class_mass)
+        retained = float(ifim.decompose(inputs).retained_mass.min())
+    row = Row.for_cell(cell, "ok")
+    row.repeats_done = len(times)
+    row.median_s = statistics.median(times)
+    row.min_s = min(times)
+    row.max_s = max(times)
+    row.backward_passes = counter.count
+    row.retained_mass_min = retained
+    row.rss_before_mib = rss_before
+    row.rss_peak_mib = rss_peak
+    row.rss_increase_mib = max(0.0, rss_peak - rss_before)
+    row.cuda_peak_mib = cuda_peak
+    row.weights_checksum = _checksum(list(model.state_dict().values()))
+    row.inputs_checksum = _checksum([inputs])
+    return row

@@ -1,0 +1,165 @@
+"""Which cells a run measures: the scale grid, the issue's target cells, the caps.
+
+* ``grid``: every model x C x image side at one batch, for the grid methods (cost against
+  input size and against C).
+* ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
+  batch 16 with C = 2 and 3 (iFIM, Saliency, naive), 256 x 256 and 1024 x 1024 at batch 4
+  with C = 2 (memory, and linearity in pixels), and C = 100 with and without
+  ``class_mass``.
+
+Saliency, the reference of every ratio, runs in every configuration that runs anything.
+Methods too slow for large images are capped (:data:`DEFAULT_MAX_SIDE`): a cell above its
+cap is recorded as ``skipped`` with the reason, never run and never estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from comparisons.speed._cell import METHODS, Cell, Row
+
+SUITES: tuple[str, ...] = ("grid", "targets")
+GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
+GRID_CLASSES: tuple[int, ...] = (2, 3, 10)
+GRID_SIDES: tuple[int, ...] = (64, 256, 1024)
+GRID_METHODS: tuple[str, ...] = ("saliency", "ifim", "naive", "gradcam", "scorecam", "deepshap")
+
+#: Largest image side per method and model (``"*"``: any model). Score-CAM runs one forward
+#: pass per channel of the target layer and image (512 for ResNet18), DeepSHAP one backward
+#: pass per image on 2 x background samples, the naive loop N x C backward passes on single
+#: images: at 1024 x 1024 each would take minutes per call on a 2-core CPU.
+DEFAULT_MAX_SIDE: dict[str, dict[str, int]] = {
+    "scorecam": {"resnet18": 64, "*": 256},
+    "deepshap": {"*": 256},
+    "naive": {"*": 256},
+}
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What to run.
+
+    Attributes:
+        suites: Among :data:`SUITES`.
+        models, classes, sides: The grid's axes (``None``: :data:`GRID_MODELS`,
+            :data:`GRID_CLASSES`, :data:`GRID_SIDES`); when given, target cells outside
+            them are dropped too.
+        methods: Methods to time (``None``: :data:`GRID_METHODS` in the grid, the targets'
+            own in the targets); Saliency is added wherever anything runs.
+        batch: The grid's batch size (the target cells have the issue's batches).
+        class_mass: The mass kept by ``ifim-mass``.
+        max_side: Overrides of :data:`DEFAULT_MAX_SIDE` for every model, ``{method: side}``.
+        device, threads, repeats, warmup, cell_budget_s, background, seed: As in
+            :class:`comparisons.speed.Cell`.
+    """
+
+    suites: tuple[str, ...] = SUITES
+    models: tuple[str, ...] | None = None
+    classes: tuple[int, ...] | None = None
+    sides: tuple[int, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    batch: int = 4
+    class_mass: float = 0.99
+    max_side: Mapping[str, int] = field(default_factory=dict)
+    device: str = "cpu"
+    threads: int = 1
+    repeats: int = 5
+    warmup: int = 1
+    cell_budget_s: float = 15.0
+    background: int = 4
+    seed: int = 0
+
+
+def _target_cells() -> list[tuple[str, int, int, int, str]]:
+    """(model, C, side, batch, method) of the issue's targets."""
+    cells = [("resnet18", c, 128, 16, m) for c in (2, 3) for m in ("saliency", "ifim", "naive")]
+    cells += [("resnet18", 2, side, 4, m) for side in (256, 1024) for m in ("saliency", "ifim")]
+    cells += [("resnet18", 100, 128, 16, m) for m in ("saliency", "ifim", "ifim-mass")]
+    return cells
+
+
+def _grid_cells(options: PlanOptions) -> list[tuple[str, int, int, int, str]]:
+    return [
+        (model, c, side, options.batch, method)
+        for model in options.models or GRID_MODELS
+        for c in options.classes or GRID_CLASSES
+        for side in options.sides or GRID_SIDES
+        for method in options.methods or GRID_METHODS
+    ]
+
+
+def _selected(value: object, chosen: tuple[object, ...] | None) -> bool:
+    return chosen is None or value in chosen
+
+
+def max_side(method: str, model: str, overrides: Mapping[str, int]) -> int | None:
+    """The cap on the image side of ``method`` on ``model`` (``None``: no cap)."""
+    if method in overrides:
+        return overrides[method]
+    caps = DEFAULT_MAX_SIDE.get(method, {})
+    return caps.get(model, caps.get("*"))
+
+
+def plan_cells(options: PlanOptions) -> tuple[list[Cell], list[Row]]:
+    """The cells to run and the rows of the cells skipped by a cap.
+
+    Args:
+        options: What to run.
+
+    Returns:
+        ``(cells, skipped)``; a measurement asked for by two suites is one cell.
+
+    Raises:
+        ValueError: An unknown suite or method.
+    """
+    for suite in options.suites:
+        if suite not in SUITES:
+            raise ValueError(f"expected suites among {SUITES}, got {suite!r}")
+    for method in options.methods or ():
+        if method not in METHODS:
+            raise ValueError(f"expected methods among {METHODS}, got {method!r}")
+    wanted: dict[tuple[str, int, int, int, str], list[str]] = {}
+    for suite in options.suites:
+        candidates = _grid_cells(options) if suite == "grid" else _target_cells()
+        for model, c, side, batch, method in candidates:
+            if (
+                _selected(model, options.models)
+                and _selected(c, options.classes)
+                and _selected(side, options.sides)
+                and _selected(method, options.methods)
+            ):
+                wanted.setdefault((model, c, side, batch, method), []).append(suite)
+    for (model, c, side, batch, _), suites in list(wanted.items()):
+        wanted.setdefault((model, c, side, batch, "saliency"), list(suites))
+    cells: list[Cell] = []
+    skipped: list[Row] = []
+    for (model, c, side, batch, method), suites in wanted.items():
+        cell = Cell(
+            suites=tuple(suites),
+            model=model,
+            num_classes=c,
+            side=side,
+            batch=batch,
+            method=method,
+            class_mass=options.class_mass if method == "ifim-mass" else None,
+            device=options.device,
+            threads=options.threads,
+            repeats=options.repeats,
+            warmup=options.warmup,
+            cell_budget_s=options.cell_budget_s,
+            background=options.background,
+            seed=options.seed,
+        )
+        cap = max_side(method, model, options.max_side)
+        if cap is not None and side > cap:
+            reason = (
+                f"side {side} > cap {cap} for {method} on {model} "
+                f"(run it with --max-side {method}={side})"
+            )
+            skipped.append(Row.for_cell(replace(cell), "skipped", reason))
+        else:
+            cells.append(cell)
+    order = {name: index for index, name in enumerate(METHODS)}
+    cells.sort(key=lambda cell: (cell.configuration, order[cell.method]))
+    return cells, skipped

@@ -1,0 +1,73 @@
+"""The markdown summary: the target checks, the environment, the skipped and failed cells."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from comparisons.speed._cell import Row
+from comparisons.speed._target_checks import TargetCheck
+
+
+def _number(value: float | int | None, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.{digits}g}"
+
+
+def summary_markdown(
+    rows: Sequence[Row],
+    checks: Mapping[str, Sequence[TargetCheck]],
+    environment: Mapping[str, str],
+) -> str:
+    """The summary as markdown.
+
+    Args:
+        rows: Every row of the run, skipped and failed ones included.
+        checks: :func:`comparisons.speed.check_targets` of those rows.
+        environment: Name-value lines (torch version, threads, ...).
+
+    Returns:
+        The document.
+    """
+    lines = ["# Speed benchmark", ""]
+    lines += [f"- {key}: {value}" for key, value in environment.items()]
+    for device, device_checks in checks.items():
+        lines += ["", f"## Targets on {device}", "", "| target | measured | status |"]
+        lines += ["|---|---|---|"]
+        for check in device_checks:
+            lines.append(f"| {check.name}: {check.target} | {check.measured} | {check.status} |")
+    skipped = [r for r in rows if r.status == "skipped"]
+    failed = [r for r in rows if r.status == "failed"]
+    for title, group in (("Skipped cells (never run)", skipped), ("Failed cells", failed)):
+        if group:
+            lines += ["", f"## {title}", ""]
+            lines += [
+                f"- {r.method} on {r.model}, C = {r.num_classes}, {r.side} x {r.side}, "
+                f"batch {r.batch}, {r.device}: {r.reason}"
+                for r in group
+            ]
+    lines += ["", "## Measured cells", ""]
+    lines += [
+        "| model | C | side | batch | method | median s | x Saliency | backward passes "
+        "| peak MiB | work MiB | repeats |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.status != "ok":
+            continue
+        method = r.method if r.class_mass is None else f"{r.method} ({r.class_mass})"
+        lines.append(
+            f"| {r.model} | {r.num_classes} | {r.side} | {r.batch} | {method} | "
+            f"{_number(r.median_s)} | {_number(r.ratio_to_saliency, 3)} | "
+            f"{_number(r.backward_passes)} | {_number(r.peak_mib)} | {_number(r.working_mib)} | "
+            f"{r.repeats_done} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(text: str, path: Path) -> Path:
+    """Write the summary to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -1,0 +1,227 @@
+"""The issue's targets, checked against measured rows: PASS, FAIL or NOT MEASURED.
+
+* ``ifim/saliency C=2`` and ``C=3``: iFIM time over Saliency time at most 1.15 and 1.6
+  (ResNet18, batch 16, 128 x 128).
+* ``naive/ifim``: the naive per-sample, per-class loop at least 2.5 times slower than the
+  iFIM, for every configuration measured at batch 16.
+* ``memory at 1024``: ResNet18, C = 2, batch 4, one channel, 1024 x 1024: peak memory
+  under 4 GiB (peak RSS of the whole worker on CPU, CUDA's allocator peak on a GPU).
+* ``time linear in pixels`` and ``memory linear in pixels``, per model: the log-log
+  slope of the iFIM's time and working memory between the two largest sides measured,
+  at most 1.15 (1 is linear; an O(d^2) memory would give 2), the worst over C and batch.
+* ``C=100 backward passes``: the exact iFIM makes C - 1 backward passes and costs at
+  most 1.15 (C - 1) Saliency calls (one forward and one backward).
+* ``C=100 class_mass``: the restricted iFIM makes fewer than C - 1 backward passes and
+  takes less time than the exact one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from comparisons.speed._cell import Row
+
+CheckStatus = Literal["PASS", "FAIL", "NOT MEASURED"]
+
+RATIO_C2 = 1.15
+RATIO_C3 = 1.6
+NAIVE_SPEEDUP = 2.5
+MEMORY_LIMIT_MIB = 4 * 1024.0
+SLOPE_LIMIT = 1.15
+PASSES_TIME_FACTOR = 1.15
+MANY_CLASSES = 100
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target: what it asks, what was measured and whether it holds.
+
+    Attributes:
+        name: Short name, e.g. ``"ifim/saliency C=2"``.
+        target: The requirement, in words.
+        measured: The measured figure(s), in words (empty when not measured).
+        status: ``PASS``, ``FAIL`` or ``NOT MEASURED``.
+    """
+
+    name: str
+    target: str
+    measured: str
+    status: CheckStatus
+
+
+def _ok(rows: Iterable[Row], **match: object) -> list[Row]:
+    return [
+        r
+        for r in rows
+        if r.status == "ok"
+        and r.median_s is not None
+        and all(getattr(r, key) == value for key, value in match.items())
+    ]
+
+
+def _one(rows: Sequence[Row], **match: object) -> Row | None:
+    found = _ok(rows, **match)
+    return found[0] if found else None
+
+
+def _missing(name: str, target: str) -> TargetCheck:
+    return TargetCheck(name, target, "", "NOT MEASURED")
+
+
+def _verdict(holds: bool) -> CheckStatus:
+    return "PASS" if holds else "FAIL"
+
+
+def _ratio_check(rows: Sequence[Row], num_classes: int, limit: float) -> TargetCheck:
+    name = f"ifim/saliency C={num_classes}"
+    target = f"iFIM time / Saliency time <= {limit} (ResNet18, batch 16, 128 x 128)"
+    config = {"model": "resnet18", "num_classes": num_classes, "side": 128, "batch": 16}
+    ifim = _one(rows, method="ifim", **config)
+    saliency = _one(rows, method="saliency", **config)
+    if ifim is None or saliency is None:
+        return _missing(name, target)
+    ratio = ifim.median_s / saliency.median_s  # type: ignore[operator]
+    measured = f"{ratio:.3f} ({ifim.median_s:.4g} s / {saliency.median_s:.4g} s)"
+    return TargetCheck(name, target, measured, _verdict(ratio <= limit))
+
+
+def _naive_checks(rows: Sequence[Row]) -> list[TargetCheck]:
+    target = f"naive time / iFIM time >= {NAIVE_SPEEDUP} at batch 16"
+    checks = []
+    for naive in _ok(rows, method="naive", batch=16):
+        ifim = _one(
+            rows,
+            method="ifim",
+            model=naive.model,
+            num_classes=naive.num_classes,
+            side=naive.side,
+            batch=16,
+        )
+        if ifim is None:
+            continue
+        speedup = naive.median_s / ifim.median_s  # type: ignore[operator]
+        name = f"naive/ifim {naive.model} C={naive.num_classes} {naive.side}px"
+        measured = f"{speedup:.2f}x ({naive.median_s:.4g} s / {ifim.median_s:.4g} s)"
+        checks.append(TargetCheck(name, target, measured, _verdict(speedup >= NAIVE_SPEEDUP)))
+    return checks or [_missing("naive/ifim", target)]
+
+
+def _memory_check(rows: Sequence[Row]) -> TargetCheck:
+    name = "memory at 1024"
+    target = "peak memory < 4 GiB (ResNet18, C = 2, batch 4, 1 x 1024 x 1024)"
+    ifim = _one(rows, method="ifim", model="resnet18", num_classes=2, side=1024, batch=4)
+    if ifim is None or ifim.peak_mib is None:
+        return _missing(name, target)
+    kind = "CUDA allocator peak" if ifim.device.startswith("cuda") else "peak RSS"
+    measured = f"{ifim.peak_mib / 1024:.2f} GiB {kind}"
+    if ifim.rss_increase_mib is not None and not ifim.device.startswith("cuda"):
+        measured += f" ({ifim.rss_increase_mib / 1024:.2f} GiB above the worker's start)"
+    return TargetCheck(name, target, measured, _verdict(ifim.peak_mib < MEMORY_LIMIT_MIB))
+
+
+def log_log_slope(rows: Sequence[Row], value: str) -> float | None:
+    """Slope of log(value) against log(pixels) between the two largest sides in ``rows``."""
+    points = sorted(
+        (r.pixels, getattr(r, value) if value != "working_mib" else r.working_mib) for r in rows
+    )
+    points = [(p, v) for p, v in points if v is not None and v > 0]
+    if len(points) < 2 or points[-1][0] == points[-2][0]:
+        return None
+    (p1, v1), (p2, v2) = points[-2], points[-1]
+    return math.log(v2 / v1) / math.log(p2 / p1)
+
+
+def _slope_checks(rows: Sequence[Row], value: str, what: str) -> list[TargetCheck]:
+    target = f"log-log slope of the iFIM's {what} against pixels <= {SLOPE_LIMIT}"
+    ifim = _ok(rows, method="ifim")
+    checks = []
+    for model in sorted({r.model for r in ifim}):
+        slopes = []
+        for c, batch in sorted({(r.num_classes, r.batch) for r in ifim if r.model == model}):
+            group = [r for r in ifim if (r.model, r.num_classes, r.batch) == (model, c, batch)]
+            slope = log_log_slope(group, value)
+            if slope is not None:
+                sides = sorted({r.side for r in group})[-2:]
+                slopes.append((slope, f"C={c} batch {batch} {sides[0]}->{sides[1]}px"))
+        if not slopes:
+            continue
+        worst = max(slopes)
+        measured = f"worst {worst[0]:.2f} ({worst[1]}); all: " + ", ".join(
+            f"{s:.2f}" for s, _ in slopes
+        )
+        name = f"{what} linear in pixels, {model}"
+        checks.append(TargetCheck(name, target, measured, _verdict(worst[0] <= SLOPE_LIMIT)))
+    return checks or [_missing(f"{what} linear in pixels", target)]
+
+
+def _many_classes_checks(rows: Sequence[Row]) -> list[TargetCheck]:
+    c = MANY_CLASSES
+    exact_name, exact_target = (
+        f"C={c} backward passes",
+        f"exact iFIM: C - 1 = {c - 1} backward passes, time <= {PASSES_TIME_FACTOR} (C - 1) "
+        "x Saliency",
+    )
+    mass_name, mass_target = (
+        f"C={c} class_mass",
+        f"iFIM with class_mass: fewer than {c - 1} backward passes, faster than exact",
+    )
+    checks = []
+    exact_rows = _ok(rows, method="ifim", num_classes=c)
+    if not exact_rows:
+        checks.append(_missing(exact_name, exact_target))
+    for exact in exact_rows:
+        config = {"model": exact.model, "side": exact.side, "batch": exact.batch}
+        saliency = _one(rows, method="saliency", num_classes=c, **config)
+        if saliency is None or exact.backward_passes is None:
+            checks.append(_missing(exact_name, exact_target))
+            continue
+        ratio = exact.median_s / saliency.median_s  # type: ignore[operator]
+        holds = exact.backward_passes == c - 1 and ratio <= PASSES_TIME_FACTOR * (c - 1)
+        measured = (
+            f"{exact.backward_passes} passes, {exact.median_s:.4g} s = {ratio:.1f} x Saliency "
+            f"({exact.model}, {exact.side}px, batch {exact.batch})"
+        )
+        checks.append(TargetCheck(exact_name, exact_target, measured, _verdict(holds)))
+        for restricted in _ok(rows, method="ifim-mass", num_classes=c, **config):
+            if restricted.backward_passes is None:
+                continue
+            holds = (
+                restricted.backward_passes < c - 1 and restricted.median_s < exact.median_s  # type: ignore[operator]
+            )
+            mass = restricted.retained_mass_min
+            measured = (
+                f"class_mass={restricted.class_mass}: {restricted.backward_passes} passes, "
+                f"{restricted.median_s:.4g} s vs {exact.median_s:.4g} s exact"
+                + (f", retained mass >= {mass:.4f}" if mass is not None else "")
+            )
+            checks.append(TargetCheck(mass_name, mass_target, measured, _verdict(holds)))
+    if not any(check.name == mass_name for check in checks):
+        checks.append(_missing(mass_name, mass_target))
+    return checks
+
+
+def check_targets(rows: Sequence[Row]) -> dict[str, list[TargetCheck]]:
+    """Every target, per device, from the measured rows.
+
+    Args:
+        rows: Rows of one or more runs (``failed`` and ``skipped`` rows are ignored).
+
+    Returns:
+        ``{device: [TargetCheck, ...]}`` for every device in ``rows``.
+    """
+    results = {}
+    for device in sorted({r.device for r in rows}):
+        on_device = [r for r in rows if r.device == device]
+        results[device] = [
+            _ratio_check(on_device, 2, RATIO_C2),
+            _ratio_check(on_device, 3, RATIO_C3),
+            *_naive_checks(on_device),
+            _memory_check(on_device),
+            *_slope_checks(on_device, "median_s", "time"),
+            *_slope_checks(on_device, "working_mib", "memory"),
+            *_many_classes_checks(on_device),
+        ]
+    return results
