@@ -1,0 +1,53 @@
+"""Datasets of the comparison harness, by name: ``load_dataset(name, **options)``.
+
+Embedded (simulated, nothing on disk): ``"mni-sks"``, ``"mni-sks-3class"`` (MNI152 template
+slices shipped with nilearn, Gaussian white-matter signals; paper Sec. IV-A) and
+``"lumpy-sks"`` (Rolland & Barrett lumpy backgrounds). On the user's disk (never
+downloaded): ``"kermany-oct"`` (Kermany et al. 2018), ``"chestxray8"`` (Wang et al. 2017)
+and ``"medmnist"`` (Yang et al. 2023). Every builder returns an :class:`ImageDataset`.
+
+>>> from comparisons.datasets import load_dataset
+>>> ds = load_dataset("mni-sks", num_train=8, num_val=4, num_test=4, image_size=32, seed=1)
+>>> ds.test.masks.shape
+torch.Size([4, 32, 32])
+"""
+
+from comparisons.datasets._chestxray8 import load_chestxray8
+from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks, half_max_radius
+from comparisons.datasets._kermany_oct import KERMANY_CLASSES, load_kermany_oct
+from comparisons.datasets._lumpy import lumpy_backgrounds, make_lumpy_sks, simulate_lumpy_sks
+from comparisons.datasets._medmnist import MEDMNIST_LABELS, load_medmnist
+from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class, simulate_mni_sks
+from comparisons.datasets._registry import (
+    DATASETS,
+    DatasetSpec,
+    available_datasets,
+    load_dataset,
+)
+from comparisons.datasets._simulated_split import SimulatedSplit
+
+__all__ = [
+    "DATASETS",
+    "KERMANY_CLASSES",
+    "MEDMNIST_LABELS",
+    "DatasetSpec",
+    "ImageDataset",
+    "ImageSplit",
+    "SimulatedSplit",
+    "available_datasets",
+    "gaussian_blobs",
+    "half_max_masks",
+    "half_max_radius",
+    "load_chestxray8",
+    "load_dataset",
+    "load_kermany_oct",
+    "load_medmnist",
+    "lumpy_backgrounds",
+    "make_lumpy_sks",
+    "make_mni_sks",
+    "make_mni_sks_3class",
+    "pixel_statistics",
+    "simulate_lumpy_sks",
+    "simulate_mni_sks",
+]
