@@ -37,6 +37,7 @@ from comparisons.reporting import (
     summary_csv,
     write_report,
 )
+from comparisons.reporting.__main__ import main
 from comparisons.reporting._table_layout import order_settings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -599,3 +600,5 @@ def test_run_without_examples_or_ifim(tmp_path: Path) -> None:
     assert "d / m, alpha=0.01: ifim-sensitive has no mean F1 ratio" in report
     with pytest.raises(FileNotFoundError, match=r"results\.json"):
         write_report(tmp_path / "nowhere")
+    (run / "report.md").unlink()
+    assert main([str(run)]) == 0 and (run / "report.md").read_text() == report

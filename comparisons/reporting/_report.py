@@ -157,6 +157,18 @@ def write_report(run_dir: Path) -> Path:
     Raises:
         FileNotFoundError: No ``results.json``.
         ValueError: A malformed file.
+
+    Example:
+        >>> import json, tempfile
+        >>> from pathlib import Path
+        >>> from comparisons.reporting import write_report
+        >>> run = Path(tempfile.mkdtemp())
+        >>> rows = [{"dataset": "d", "model": "m", "seed": s, "method": "saliency",
+        ...          "metric": "f1-ratio", "setting": "alpha=0.01", "value": v, "n": 8}
+        ...         for s, v in [(0, 1.2), (1, 1.4)]]
+        >>> _ = (run / "results.json").write_text(json.dumps(rows))
+        >>> write_report(run).name, (run / "figures" / "f1_ratio.png").is_file()
+        ('report.md', True)
     """
     run_dir = Path(run_dir)
     run = read_run_folder(run_dir)
