@@ -341,6 +341,8 @@ def test_training_config_presets_and_validation() -> None:
 
 
 def test_train_model_rejects_conflicting_options(dataset: ImageDataset) -> None:
+    with pytest.raises(ValueError, match="expected a model name among"):
+        train_model("alexnet", dataset, TINY)
     with pytest.raises(ValueError, match="expected no \\['input_mean'\\]"):
         train_model("shallow-cnn", dataset, TINY, model_options={"input_mean": 0.0})
     with pytest.raises(TypeError, match="expected a TrainingConfig"):

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from comparisons.datasets._dataset import ImageDataset
-from comparisons.models import build_model
+from comparisons.models import build_model, get_model_spec
 from comparisons.training._cache_key import cache_identity, cache_key, checkpoint_stem
 from comparisons.training._checkpoint_cache import (
     CheckpointFiles,
@@ -78,6 +78,7 @@ def train_model(
         raise TypeError(f"expected a TrainingConfig, got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"expected an int seed, got {type(seed).__name__}")
+    get_model_spec(model_name)  # an unknown name fails before any hashing
     options = dict(model_options or {})
     if config.standardize_inputs:
         given = sorted({"input_mean", "input_std"} & set(options))
@@ -105,7 +106,9 @@ def train_model(
         seed=seed,
         **options,
     ).to(device)
-    devices = [device.index or 0] if device.type == "cuda" else []
+    devices = []
+    if device.type == "cuda":
+        devices = [torch.cuda.current_device() if device.index is None else device.index]
     started = time.perf_counter()
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(_derived_seed(seed, "dropout"))
