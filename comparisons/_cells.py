@@ -45,6 +45,7 @@ def groups_of(config: HarnessConfig) -> list[Group]:
         Group(dataset.label, model.name, seed)
         for dataset in config.datasets
         for model in config.models
+        if model.datasets is None or dataset.label in model.datasets
         for seed in config.seeds
     ]
 

@@ -54,11 +54,13 @@ class DatasetEntry:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model to train: a name of ``comparisons.models``, its options, its training."""
+    """A model to train: a name of ``comparisons.models``, its options, its training, and
+    the labels of the datasets it runs on (``None``: every dataset of the config)."""
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    datasets: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,18 @@ def _entries(where: str, value: Any, valid: list[str], keys: tuple[str, ...]) ->
     return entries
 
 
+def _model_datasets(entry: dict[str, Any], labels: list[str]) -> list[str] | None:
+    names = entry.get("datasets")
+    if names is None:
+        return None
+    if not isinstance(names, list) or not names:
+        raise TypeError(f"expected models.datasets to be a non-empty list, got {names!r}")
+    for name in names:
+        if name not in labels:
+            raise _unknown("dataset label in models.datasets", name, labels)
+    return list(names)
+
+
 def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     """Validate a config given as nested dicts (the TOML layout) and resolve it.
 
@@ -217,13 +231,17 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
     models = _entries(
-        "models", data.get("models"), available_models(), ("name", "options", "training")
+        "models",
+        data.get("models"),
+        available_models(),
+        ("name", "options", "training", "datasets"),
     )
     model_entries = tuple(
         ModelEntry(
             m["name"],
             dict(_table("models.options", m.get("options", {}))),
             dict(_table("models.training", m.get("training", {}))),
+            _model_datasets(m, labels),
         )
         for m in models
     )

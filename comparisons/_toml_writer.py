@@ -23,7 +23,8 @@ def _value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+        items = [f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None]
+        return "{ " + ", ".join(items) + " }"
     if value is None:
         raise TypeError("TOML has no null: leave the key out instead")
     raise TypeError(f"expected a TOML value (bool, int, float, str, list, dict), got {value!r}")
@@ -59,7 +60,7 @@ def dumps(data: dict[str, Any]) -> str:
     for key, value in data.items():
         if isinstance(value, dict):
             _table(lines, f"[{_key(key)}]", value)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
             for entry in value:
                 _table(lines, f"[[{_key(key)}]]", entry)
                 lines.append("")

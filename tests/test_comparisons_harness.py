@@ -302,3 +302,20 @@ def test_the_cli_reports_a_config_error_and_exits_2(tmp_path, caplog):
     assert main(["run", "--config", str(bad), "--output", str(tmp_path / "out")]) == 2
     assert "nope" in caplog.text and "ifim-sensitive" in caplog.text
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_can_be_restricted_to_some_datasets():
+    from comparisons._cells import groups_of
+
+    data = copy.deepcopy(TINY)
+    data["datasets"].append({"name": "mni-sks-3class", "options": {"num_train": 30}})
+    data["models"].append({"name": "resnet18", "datasets": ["mni-sks"]})
+    groups = groups_of(parse_config(data))
+    assert {(g.dataset, g.model) for g in groups} == {
+        ("mni-sks", "shallow-cnn"),
+        ("mni-sks-3class", "shallow-cnn"),
+        ("mni-sks", "resnet18"),
+    }
+    data["models"][1]["datasets"] = ["lumpy"]
+    with pytest.raises(ValueError, match="mni-sks-3class"):
+        parse_config(data)
