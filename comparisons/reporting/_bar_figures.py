@@ -37,16 +37,17 @@ def grouped_bar_figure(
     colors = method_colors(methods)
     n_cols = min(3, len(panels))
     n_rows = math.ceil(len(panels) / n_cols)
-    figure = Figure(figsize=(5.2 * n_cols, 3.4 * n_rows + 0.8), layout="constrained")
+    figure_width = max(8.0, 5.2 * n_cols)  # room for the legend under a single panel
+    figure = Figure(figsize=(figure_width, 3.4 * n_rows + 0.8), layout="constrained")
     axes = figure.subplots(n_rows, n_cols, squeeze=False).flatten()
     single_seed = False
     for ax, (dataset, model) in zip(axes, panels, strict=False):
         settings = metric_settings(rows, metric, dataset, model)
         index = {(s.method, s.setting): s for s in rows if (s.dataset, s.model) == (dataset, model)}
         present = [m for m in methods if any((m, st) in index for st in settings)]
-        width = 0.8 / max(len(present), 1)
+        bar_width = 0.8 / max(len(present), 1)
         for j, method in enumerate(present):
-            x = np.arange(len(settings)) + (j - (len(present) - 1) / 2) * width
+            x = np.arange(len(settings)) + (j - (len(present) - 1) / 2) * bar_width
             entries = [index.get((method, st)) for st in settings]
             means = np.array([np.nan if e is None else e.mean for e in entries])
             stds = np.array([np.nan if e is None else e.std for e in entries])
@@ -55,7 +56,7 @@ def grouped_bar_figure(
             ax.bar(
                 x[finite],
                 means[finite],
-                width,
+                bar_width,
                 color=colors[method],
                 yerr=np.nan_to_num(stds[finite], nan=0.0),
                 capsize=2,
@@ -84,7 +85,7 @@ def grouped_bar_figure(
     figure.legend(
         handles=[Patch(color=colors[m], label=m) for m in methods],
         loc="outside lower center",
-        ncols=min(len(methods), 5),
+        ncols=min(len(methods), int(figure_width // 1.7)),
         fontsize=7,
     )
     if single_seed:
