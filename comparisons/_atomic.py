@@ -32,8 +32,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON (NaN as ``null``) atomically."""
-    write_text(path, json.dumps(_nan_to_none(data), indent=1, allow_nan=False) + "\n")
+    """Write ``data`` as indented JSON atomically: NaN as ``null``, infinities as Python's
+    ``Infinity`` (read back by ``json``, pandas and most JSON5 readers)."""
+    write_text(path, json.dumps(_nan_to_none(data), indent=1) + "\n")
 
 
 def write_torch(path: Path, data: Any) -> None:
@@ -44,8 +45,6 @@ def write_torch(path: Path, data: Any) -> None:
 def _nan_to_none(data: Any) -> Any:
     if isinstance(data, float) and data != data:
         return None
-    if isinstance(data, float) and data in (float("inf"), float("-inf")):
-        return "inf" if data > 0 else "-inf"
     if isinstance(data, dict):
         return {key: _nan_to_none(value) for key, value in data.items()}
     if isinstance(data, (list, tuple)):

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from captum_ifim import available_methods
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 from captum_ifim.metrics import available_metrics
 
 EMBEDDED_CONFIGS = ("default", "quick")

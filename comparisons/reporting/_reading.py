@@ -86,6 +86,9 @@ def compare_method(
     winners = [rows[i] for i in best_indices([r.mean for r in rows], metric_direction(metric))]
     ordered = sorted(rows, key=lambda r: _sort_key(r, metric))
     rank = 1 + sum(_sort_key(r, metric) < _sort_key(mine, metric) for r in rows)
+    if not winners:
+        sentence = f"{where}: every method has the same mean {label} ({_describe(mine)}); no order."
+        return Finding(dataset, model, metric, setting, method, None, rank, len(rows), sentence)
     if mine in winners:
         others = [r for r in ordered if r.method != method]
         runner = others[0]
