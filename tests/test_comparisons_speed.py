@@ -29,6 +29,7 @@ from comparisons.speed import (
     naive_ifim_map,
     plan_cells,
     read_rows,
+    scale_logits,
     time_calls,
     write_rows,
 )
@@ -180,6 +181,7 @@ def _row(
         batch=batch,
         method=method,
         class_mass=measured.pop("class_mass", None),
+        logit_scale=measured.pop("logit_scale", 1.0),
         device=measured.pop("device", "cpu"),
         threads=2,
         status=measured.pop("status", "ok"),
@@ -287,9 +289,29 @@ def test_many_classes_targets():
     bad = _statuses(rows(98, 99, 6.0))
     assert bad["C=100 backward passes"] == ["FAIL"]
     assert bad["C=100 class_mass"] == ["FAIL"]
+    scaled = [
+        _row("saliency", 0.1, c=100, logit_scale=4.0),
+        _row("ifim", 5.0, c=100, backward_passes=99, logit_scale=4.0),
+        _row("ifim-mass", 0.5, c=100, backward_passes=5, class_mass=0.99, logit_scale=4.0),
+    ]
+    both = _statuses(rows(99, 93, 4.9) + scaled)
+    assert both["C=100 class_mass"] == ["PASS"]
+    assert both["C=100 class_mass, logits x4"] == ["PASS"]
+    assert both["C=100 backward passes, logits x4"] == ["PASS"]
     too_slow = rows(99, 32, 2.0)
     too_slow[1].median_s = 0.1 * 99 * 1.2  # more than 1.15 (C - 1) Saliency calls
     assert _statuses(too_slow)["C=100 backward passes"] == ["FAIL"]
+
+
+def test_scale_logits_multiplies_the_outputs():
+    model = _shallow(4)
+    x = torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        before = model(x)
+        scale_logits(model, 4.0)
+        torch.testing.assert_close(model(x), 4 * before)
+    with pytest.raises(ValueError, match=r"nn\.Linear"):
+        scale_logits(nn.Sequential(nn.Conv2d(1, 2, 3)), 2.0)
 
 
 def test_saliency_ratios_match_their_own_configuration():

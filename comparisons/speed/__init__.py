@@ -14,7 +14,7 @@ from comparisons.speed._backward_count import BackwardCounter
 from comparisons.speed._benchmark import BenchmarkResult, add_saliency_ratios, run_benchmark
 from comparisons.speed._cell import COLUMNS, METHODS, Cell, MethodName, Row
 from comparisons.speed._cli import QUICK, main, options_from_args, parser
-from comparisons.speed._measure import measure_cell, time_calls
+from comparisons.speed._measure import measure_cell, scale_logits, time_calls
 from comparisons.speed._method_calls import method_call
 from comparisons.speed._naive import naive_ifim_decomposition, naive_ifim_map
 from comparisons.speed._plan import (
@@ -65,6 +65,7 @@ __all__ = [
     "plot_costs",
     "read_rows",
     "run_benchmark",
+    "scale_logits",
     "summary_markdown",
     "time_calls",
     "write_rows",

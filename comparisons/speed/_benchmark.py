@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,15 +41,28 @@ class BenchmarkResult:
 
 def add_saliency_ratios(rows: Sequence[Row]) -> None:
     """Set ``ratio_to_saliency`` of every measured row from its configuration's Saliency row."""
+
+    def configuration(r: Row) -> tuple[object, ...]:
+        return (r.model, r.num_classes, r.side, r.batch, r.logit_scale, r.device)
+
     reference = {
-        (r.model, r.num_classes, r.side, r.batch, r.device): r.median_s
-        for r in rows
-        if r.method == "saliency" and r.status == "ok"
+        configuration(r): r.median_s for r in rows if r.method == "saliency" and r.status == "ok"
     }
     for row in rows:
-        base = reference.get((row.model, row.num_classes, row.side, row.batch, row.device))
+        base = reference.get(configuration(row))
         if row.status == "ok" and row.median_s is not None and base:
             row.ratio_to_saliency = row.median_s / base
+
+
+def _processor() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
 
 
 def environment(options: PlanOptions) -> dict[str, str]:
@@ -56,7 +70,7 @@ def environment(options: PlanOptions) -> dict[str, str]:
     lines = {
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'unknown processor'}",
+        "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} logical cores",
         "device": options.device,
         "torch threads": str(options.threads),
         "repeats (max) / warm-up": f"{options.repeats} / {options.warmup}",
@@ -81,6 +95,9 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
 
     Returns:
         A :class:`BenchmarkResult`.
+
+    Workers are started by ``multiprocessing``'s fork server: a script that calls this
+    needs the ``if __name__ == "__main__":`` guard (``python -m comparisons speed`` has it).
     """
     from tqdm import tqdm
 
@@ -96,13 +113,31 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
             bar.update()
             if row.status == "failed":
                 logger.warning("failed: %s %s: %s", cell.method, cell.configuration, row.reason)
+            elif not progress:
+                logger.info(
+                    "%s %s: median %.4g s over %d calls, %s backward passes, peak %.0f MiB",
+                    cell.method,
+                    cell.configuration,
+                    row.median_s,
+                    row.repeats_done,
+                    row.backward_passes,
+                    row.peak_mib or 0.0,
+                )
             rows.append(row)
     finally:
         bar.close()
     order = {name: index for index, name in enumerate(METHODS)}
     rows = sorted(
         rows + skipped,
-        key=lambda r: (r.device, r.model, r.num_classes, r.side, r.batch, order[r.method]),
+        key=lambda r: (
+            r.device,
+            r.model,
+            r.num_classes,
+            r.side,
+            r.batch,
+            r.logit_scale,
+            order[r.method],
+        ),
     )
     add_saliency_ratios(rows)
     checks = check_targets(rows)

@@ -25,6 +25,10 @@ class Cell:
         batch: N.
         method: One of :data:`METHODS`.
         class_mass: For ``ifim-mass``: the probability mass kept; ``None`` otherwise.
+        logit_scale: The model's last linear layer (weight and bias) is multiplied by it:
+            1 is the freshly initialised network, whose softmax is nearly flat; larger
+            values give a confident classifier, as after training. The cost is the same;
+            only ``class_mass`` (how many classes hold the mass) depends on it.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         threads: ``torch.set_num_threads`` in the worker.
         repeats: Timed calls asked for (fewer when ``cell_budget_s`` runs out, never 0).
@@ -41,6 +45,7 @@ class Cell:
     batch: int
     method: str
     class_mass: float | None = None
+    logit_scale: float = 1.0
     device: str = "cpu"
     threads: int = 1
     repeats: int = 5
@@ -59,13 +64,15 @@ class Cell:
             self.batch,
             self.method,
             self.class_mass,
+            self.logit_scale,
             self.device,
         )
 
     @property
     def configuration(self) -> tuple[object, ...]:
-        """Model, C, side, batch and device: cells sharing it share a Saliency reference."""
-        return (self.model, self.num_classes, self.side, self.batch, self.device)
+        """Model, C, side, batch, logit scale and device: cells sharing it share a Saliency
+        reference."""
+        return (self.model, self.num_classes, self.side, self.batch, self.logit_scale, self.device)
 
 
 @dataclass
@@ -74,7 +81,8 @@ class Row:
 
     Attributes:
         suite: ``+``-joined suites.
-        model, num_classes, side, batch, method, class_mass, device, threads: The cell.
+        model, num_classes, side, batch, method, class_mass, logit_scale, device, threads:
+            The cell.
         pixels: side * side.
         status: ``ok``, ``skipped`` (a cap; never run) or ``failed`` (an error; see reason).
         reason: Why a cell was skipped or failed.
@@ -99,6 +107,7 @@ class Row:
     batch: int
     method: str
     class_mass: float | None
+    logit_scale: float
     device: str
     threads: int
     status: Status
@@ -131,6 +140,7 @@ class Row:
             batch=cell.batch,
             method=cell.method,
             class_mass=cell.class_mass,
+            logit_scale=cell.logit_scale,
             device=cell.device,
             threads=cell.threads,
             status=status,

@@ -79,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--background", type=int, help="DeepSHAP background samples (default 4)")
     parser.add_argument("--class-mass", type=float, help="mass kept by ifim-mass (default 0.99)")
     parser.add_argument(
+        "--logit-scales",
+        nargs="+",
+        type=float,
+        help="logit scales of the C = 100 target cells (default 1 4)",
+    )
+    parser.add_argument(
         "--max-side",
         type=_max_side,
         action="append",
@@ -104,6 +110,7 @@ def options_from_args(args: argparse.Namespace) -> PlanOptions:
         "batch": args.batch,
         "background": args.background,
         "class_mass": args.class_mass,
+        "many_class_scales": tuple(args.logit_scales) if args.logit_scales else None,
         "repeats": args.repeats,
         "warmup": args.warmup,
         "cell_budget_s": args.cell_budget,

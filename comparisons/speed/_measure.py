@@ -7,7 +7,8 @@ generator, so every method of a configuration sees the same weights and the same
 exceeded, at least once); the median is reported. Memory is read around the timed work:
 on CPU the resident set before (``/proc/self/statm``) and its peak after
 (``getrusage(RUSAGE_SELF).ru_maxrss``), on CUDA ``torch.cuda.max_memory_allocated``.
-Backward passes are counted on one more, untimed call.
+Backward passes are counted over all the calls (a Python counter around
+``torch.autograd.grad``, nothing measurable) and reported per call.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import warnings
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from captum_ifim import IFIMDecomposition
+from captum_ifim.functional import fisher_factor
 from comparisons.models import build_model
 from comparisons.speed._backward_count import BackwardCounter
 from comparisons.speed._cell import Cell, Row
@@ -87,6 +88,21 @@ def _fitting(repeats: int, budget_s: float, first_s: float) -> int:
     return max(1, min(repeats, int(budget_s // max(first_s, 1e-9))))
 
 
+def scale_logits(model: nn.Module, scale: float) -> nn.Module:
+    """Multiply the weight and bias of the model's last ``nn.Linear`` by ``scale``, in place.
+
+    Raises:
+        ValueError: The model has no ``nn.Linear``.
+    """
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise ValueError(f"expected a model with an nn.Linear head, got {type(model).__name__}")
+    with torch.no_grad():
+        for parameter in linear[-1].parameters():
+            parameter.mul_(scale)
+    return model
+
+
 def _checksum(tensors: list[Tensor]) -> float:
     return float(sum(t.detach().double().sum().item() for t in tensors))
 
@@ -112,7 +128,10 @@ def _measure(cell: Cell) -> Row:
     warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
     device = torch.device(cell.device)
     size = (cell.side, cell.side)
-    model = build_model(cell.model, 1, cell.num_classes, size, seed=cell.seed).eval().to(device)
+    model = build_model(cell.model, 1, cell.num_classes, size, seed=cell.seed).eval()
+    if cell.logit_scale != 1:
+        scale_logits(model, cell.logit_scale)
+    model = model.to(device)
     generator = torch.Generator().manual_seed(cell.seed + 1)
     inputs = torch.randn(cell.batch, 1, *size, generator=generator).to(device)
     background = torch.randn(cell.background, 1, *size, generator=generator).to(device)
@@ -126,21 +145,27 @@ def _measure(cell: Cell) -> Row:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = current_rss_mib()
-    times = time_calls(call, cell.warmup, cell.repeats, cell.cell_budget_s, synchronize)
+    with BackwardCounter() as counter:
+        times = time_calls(call, cell.warmup, cell.repeats, cell.cell_budget_s, synchronize)
     rss_peak = peak_rss_mib()
     cuda_peak = torch.cuda.max_memory_allocated(device) / _MIB if cuda else None
-    with BackwardCounter() as counter:
-        call()
+    calls = cell.warmup + len(times)
+    if counter.count % calls:
+        raise RuntimeError(
+            f"expected the same backward passes in each of {calls} calls, "
+            f"got {counter.count} in all"
+        )
     retained = None
     if cell.method in ("ifim", "ifim-mass"):
-        ifim = IFIMDecomposition(model, class_mass=cell.class_mass)
-        retained = float(ifim.decompose(inputs).retained_mass.min())
+        with torch.no_grad():
+            factor = fisher_factor(model(inputs), "logits", cell.class_mass)
+        retained = float(factor.retained_mass.min())
     row = Row.for_cell(cell, "ok")
     row.repeats_done = len(times)
     row.median_s = statistics.median(times)
     row.min_s = min(times)
     row.max_s = max(times)
-    row.backward_passes = counter.count
+    row.backward_passes = counter.count // calls
     row.retained_mass_min = retained
     row.rss_before_mib = rss_before
     row.rss_peak_mib = rss_peak

@@ -5,7 +5,7 @@
 * ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
   batch 16 with C = 2 and 3 (iFIM, Saliency, naive), 256 x 256 and 1024 x 1024 at batch 4
   with C = 2 (memory, and linearity in pixels), and C = 100 with and without
-  ``class_mass``.
+  ``class_mass``, on the fresh network and on a confident one (logits scaled by 4).
 
 Saliency, the reference of every ratio, runs in every configuration that runs anything.
 Methods too slow for large images are capped (:data:`DEFAULT_MAX_SIDE`): a cell above its
@@ -49,6 +49,9 @@ class PlanOptions:
             own in the targets); Saliency is added wherever anything runs.
         batch: The grid's batch size (the target cells have the issue's batches).
         class_mass: The mass kept by ``ifim-mass``.
+        many_class_scales: The logit scales of the C = 100 target cells (see
+            :class:`comparisons.speed.Cell`): 1, the fresh network, whose softmax is nearly
+            flat over 100 classes, and 4, a confident one (top class near 0.45).
         max_side: Overrides of :data:`DEFAULT_MAX_SIDE` for every model, ``{method: side}``.
         device, threads, repeats, warmup, cell_budget_s, background, seed: As in
             :class:`comparisons.speed.Cell`.
@@ -61,6 +64,7 @@ class PlanOptions:
     methods: tuple[str, ...] | None = None
     batch: int = 4
     class_mass: float = 0.99
+    many_class_scales: tuple[float, ...] = (1.0, 4.0)
     max_side: Mapping[str, int] = field(default_factory=dict)
     device: str = "cpu"
     threads: int = 1
@@ -71,17 +75,28 @@ class PlanOptions:
     seed: int = 0
 
 
-def _target_cells() -> list[tuple[str, int, int, int, str]]:
-    """(model, C, side, batch, method) of the issue's targets."""
-    cells = [("resnet18", c, 128, 16, m) for c in (2, 3) for m in ("saliency", "ifim", "naive")]
-    cells += [("resnet18", 2, side, 4, m) for side in (256, 1024) for m in ("saliency", "ifim")]
-    cells += [("resnet18", 100, 128, 16, m) for m in ("saliency", "ifim", "ifim-mass")]
+Planned = tuple[str, int, int, int, float, str]  # model, C, side, batch, logit scale, method
+
+
+def _target_cells(options: PlanOptions) -> list[Planned]:
+    """The cells of the issue's targets."""
+    cells: list[Planned] = [
+        ("resnet18", c, 128, 16, 1.0, m) for c in (2, 3) for m in ("saliency", "ifim", "naive")
+    ]
+    cells += [
+        ("resnet18", 2, side, 4, 1.0, m) for side in (256, 1024) for m in ("saliency", "ifim")
+    ]
+    cells += [
+        ("resnet18", 100, 128, 16, scale, m)
+        for scale in options.many_class_scales
+        for m in ("saliency", "ifim", "ifim-mass")
+    ]
     return cells
 
 
-def _grid_cells(options: PlanOptions) -> list[tuple[str, int, int, int, str]]:
+def _grid_cells(options: PlanOptions) -> list[Planned]:
     return [
-        (model, c, side, options.batch, method)
+        (model, c, side, options.batch, 1.0, method)
         for model in options.models or GRID_MODELS
         for c in options.classes or GRID_CLASSES
         for side in options.sides or GRID_SIDES
@@ -119,22 +134,23 @@ def plan_cells(options: PlanOptions) -> tuple[list[Cell], list[Row]]:
     for method in options.methods or ():
         if method not in METHODS:
             raise ValueError(f"expected methods among {METHODS}, got {method!r}")
-    wanted: dict[tuple[str, int, int, int, str], list[str]] = {}
+    wanted: dict[Planned, list[str]] = {}
     for suite in options.suites:
-        candidates = _grid_cells(options) if suite == "grid" else _target_cells()
-        for model, c, side, batch, method in candidates:
+        candidates = _grid_cells(options) if suite == "grid" else _target_cells(options)
+        for model, c, side, batch, scale, method in candidates:
             if (
                 _selected(model, options.models)
                 and _selected(c, options.classes)
                 and _selected(side, options.sides)
                 and _selected(method, options.methods)
             ):
-                wanted.setdefault((model, c, side, batch, method), []).append(suite)
-    for (model, c, side, batch, _), suites in list(wanted.items()):
-        wanted.setdefault((model, c, side, batch, "saliency"), list(suites))
+                wanted.setdefault((model, c, side, batch, scale, method), []).append(suite)
+    for (model, c, side, batch, scale, _), suites in list(wanted.items()):
+        reference = wanted.setdefault((model, c, side, batch, scale, "saliency"), [])
+        reference += [suite for suite in suites if suite not in reference]
     cells: list[Cell] = []
     skipped: list[Row] = []
-    for (model, c, side, batch, method), suites in wanted.items():
+    for (model, c, side, batch, scale, method), suites in wanted.items():
         cell = Cell(
             suites=tuple(suites),
             model=model,
@@ -143,6 +159,7 @@ def plan_cells(options: PlanOptions) -> tuple[list[Cell], list[Row]]:
             batch=batch,
             method=method,
             class_mass=options.class_mass if method == "ifim-mass" else None,
+            logit_scale=scale,
             device=options.device,
             threads=options.threads,
             repeats=options.repeats,

@@ -3,7 +3,8 @@
 Each figure has one panel per (model, batch, device). ``cost_vs_pixels.png``: median
 time per call against pixels, log-log, one line per method, at the smallest C of the
 panel (a dashed grey line of slope 1 marks linear cost). ``cost_vs_classes.png``: median
-time against C at the side where the most methods were measured for several C.
+time against C at the side where the most methods were measured for several C. Cells
+with scaled logits (same cost, other probabilities) are left out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ Panel = tuple[str, int, str]
 def _panels(rows: Sequence[Row]) -> dict[Panel, list[Row]]:
     panels: dict[Panel, list[Row]] = {}
     for row in rows:
-        if row.status == "ok" and row.median_s is not None:
+        if row.status == "ok" and row.median_s is not None and row.logit_scale == 1:
             panels.setdefault((row.model, row.batch, row.device), []).append(row)
     return dict(sorted(panels.items()))
 

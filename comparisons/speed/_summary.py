@@ -57,6 +57,8 @@ def summary_markdown(
         if r.status != "ok":
             continue
         method = r.method if r.class_mass is None else f"{r.method} ({r.class_mass})"
+        if r.logit_scale != 1:
+            method += f", logits x{r.logit_scale:g}"
         lines.append(
             f"| {r.model} | {r.num_classes} | {r.side} | {r.batch} | {method} | "
             f"{_number(r.median_s)} | {_number(r.ratio_to_saliency, 3)} | "
