@@ -12,10 +12,18 @@ from typing import IO, Any
 import torch
 
 
+def _default_mode() -> int:
+    """The mode ``open`` would give a new file (mkstemp's is 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, _default_mode())
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()

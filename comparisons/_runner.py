@@ -283,6 +283,7 @@ def run(
             data = _group_data(config, group, dataset, trained, device)
             for cell in cells:
                 bar.set_postfix_str(cell.key)
+                started = time.perf_counter()
                 try:
                     record = run_cell(config, cell, data, device)
                 except Exception as error:  # a failed cell must not lose the others
@@ -290,5 +291,6 @@ def run(
                     folder.record_failure(cell.key, error)
                 else:
                     folder.write_cell(cell.key, record["rows"], record["examples"])
+                    logger.info("%s done in %.1f s", cell.key, time.perf_counter() - started)
                 bar.update(1)
     return folder

@@ -113,12 +113,13 @@ def test_shallow_cnn_structure_and_parameter_count() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "head"), [((32, 32), "flatten"), ((32, 32), "gap"), ((48, 40), "flatten")]
+    ("size", "head"),
+    [((32, 32), "flatten"), ((32, 32), "gap"), ((32, 32), "max"), ((48, 40), "flatten")],
 )
 def test_shallow_cnn_at_other_sizes(size: tuple[int, int], head: str) -> None:
     model = build_model("shallow-cnn", 3, 2, size, seed=1, head=head, channels=(4, 6, 8))
     assert model(torch.randn(3, 3, *size)).shape == (3, 2)
-    features = 8 if head == "gap" else 8 * (size[0] // 8) * (size[1] // 8)
+    features = 8 if head in ("gap", "max") else 8 * (size[0] // 8) * (size[1] // 8)
     assert model.classifier.in_features == features
 
 

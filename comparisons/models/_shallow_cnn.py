@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from comparisons.models._standardize import standardize_or_none
 
-ShallowHead = Literal["flatten", "gap"]
+ShallowHead = Literal["flatten", "gap", "max"]
 
 
 class ShallowCNN(nn.Module):
@@ -28,6 +28,9 @@ class ShallowCNN(nn.Module):
         channels: Output channels of the three convolutions.
         head: ``"flatten"``: flatten the (channels[2], H/8, W/8) maps into one linear
             layer (keeps where a signal is); ``"gap"``: global average pool, then linear
+            (size-agnostic); ``"max"``: global max pool, then linear (a detector of a
+            signal anywhere in the image: the SKS/BKS tasks learn in a few epochs with it,
+            where ``"flatten"`` and ``"gap"`` stay at chance for longer)
             (size-agnostic).
         input_mean, input_std: When given, a :class:`Standardize` layer comes first.
 
@@ -50,8 +53,8 @@ class ShallowCNN(nn.Module):
         channels = tuple(int(c) for c in channels)  # type: ignore[assignment]
         if len(channels) != 3 or min(channels) < 1:
             raise ValueError(f"expected three positive channel counts, got {channels!r}")
-        if head not in ("flatten", "gap"):
-            raise ValueError(f"expected head 'flatten' or 'gap', got {head!r}")
+        if head not in ("flatten", "gap", "max"):
+            raise ValueError(f"expected head 'flatten', 'gap' or 'max', got {head!r}")
         height, width = image_size
         if min(height, width) < 8:
             raise ValueError(f"expected an image size of at least 8 x 8, got {image_size!r}")
@@ -66,6 +69,11 @@ class ShallowCNN(nn.Module):
         self.features = nn.Sequential(layers)
         if head == "gap":
             self.pool: nn.Module = nn.AdaptiveAvgPool2d(1)
+            features = channels[2]
+        elif head == "max":
+            # A fixed-size MaxPool2d rather than AdaptiveMaxPool2d: shap's DeepExplainer has
+            # an exact rule for the former only (DeepSHAP keeps additivity).
+            self.pool = nn.MaxPool2d((height // 8, width // 8))
             features = channels[2]
         else:
             self.pool = nn.Identity()

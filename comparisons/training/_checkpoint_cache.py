@@ -6,15 +6,16 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from comparisons._atomic import write_text, write_torch
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,9 @@ def save_checkpoint(
     """
     files.weights.parent.mkdir(parents=True, exist_ok=True)
     cpu_state = {name: value.detach().cpu() for name, value in state_dict.items()}
-    _atomic_write(files.weights, lambda handle: torch.save(cpu_state, handle), binary=True)
+    write_torch(files.weights, cpu_state)
     record = {**metadata, "weights_sha256": _sha256(files.weights)}
-    text = json.dumps(record, indent=1, sort_keys=True)
-    _atomic_write(files.metadata, lambda handle: handle.write(text), binary=False)
+    write_text(files.metadata, json.dumps(record, indent=1, sort_keys=True))
 
 
 def load_checkpoint(
@@ -82,21 +82,6 @@ def load_checkpoint(
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         return None
     return state, metadata
-
-
-def _atomic_write(path: Path, write: Callable[[IO[Any]], Any], *, binary: bool) -> None:
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb" if binary else "w") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _sha256(path: Path) -> str:
