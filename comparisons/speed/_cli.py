@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cell-budget",
         type=float,
-        help="seconds of timed calls per cell before repeats are cut (default 15)",
+        help="seconds of timed calls per cell before repeats are cut (default 10)",
     )
     parser.add_argument(
         "--quick",

@@ -70,7 +70,7 @@ class PlanOptions:
     threads: int = 1
     repeats: int = 5
     warmup: int = 1
-    cell_budget_s: float = 15.0
+    cell_budget_s: float = 10.0
     background: int = 4
     seed: int = 0
 

@@ -9,6 +9,8 @@
 * ``time linear in pixels`` and ``memory linear in pixels``, per model: the log-log
   slope of the iFIM's time and working memory between the two largest sides measured,
   at most 1.15 (1 is linear; an O(d^2) memory would give 2), the worst over C and batch.
+  Saliency's slopes on the same cells are shown beside: the network's own forward and
+  backward passes can grow faster than linearly (caches), which no attribution removes.
 * ``C=100 backward passes``: the exact iFIM makes C - 1 backward passes and costs at
   most 1.15 (C - 1) Saliency calls (one forward and one backward).
 * ``C=100 class_mass``: the restricted iFIM makes fewer than C - 1 backward passes and
@@ -152,6 +154,20 @@ def _slope_checks(rows: Sequence[Row], value: str, what: str) -> list[TargetChec
         measured = f"worst {worst[0]:.2f} ({worst[1]}); all: " + ", ".join(
             f"{s:.2f}" for s, _ in slopes
         )
+        reference = [
+            log_log_slope(
+                [
+                    r
+                    for r in _ok(rows, method="saliency", model=model)
+                    if (r.num_classes, r.batch) == (c, batch)
+                ],
+                value,
+            )
+            for c, batch in sorted({(r.num_classes, r.batch) for r in ifim if r.model == model})
+        ]
+        known = [s for s in reference if s is not None]
+        if known:
+            measured += "; Saliency on the same cells: " + ", ".join(f"{s:.2f}" for s in known)
         name = f"{what} linear in pixels, {model}"
         checks.append(TargetCheck(name, target, measured, _verdict(worst[0] <= SLOPE_LIMIT)))
     return checks or [_missing(f"{what} linear in pixels", target)]
