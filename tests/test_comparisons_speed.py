@@ -27,6 +27,8 @@ from comparisons.speed import (
     method_call,
     naive_ifim_decomposition,
     naive_ifim_map,
+    options_from_args,
+    parser,
     plan_cells,
     read_rows,
     scale_logits,
@@ -410,3 +412,20 @@ def test_quick_run_end_to_end(tmp_path: Path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (tmp_path / "summary.md").read_text()
     assert "## Targets on cpu" in summary and "time linear in pixels, shallow-cnn" in summary
+
+
+def test_command_line_options():
+    quick = options_from_args(parser().parse_args(["--quick", "--classes", "3"]))
+    assert (quick.threads, quick.suites, quick.classes, quick.models) == (
+        1,
+        ("grid",),
+        (3,),
+        ("shallow-cnn",),
+    )
+    full = options_from_args(
+        parser().parse_args(["--suite", "targets", "--max-side", "scorecam=512", "--threads", "2"])
+    )
+    assert full.suites == ("targets",) and full.max_side == {"scorecam": 512}
+    assert full.threads == 2 and full.classes is None and full.repeats == 5
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--max-side", "lime=64"])

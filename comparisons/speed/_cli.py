@@ -13,7 +13,8 @@ from comparisons.speed._plan import SUITES, PlanOptions
 
 logger = logging.getLogger("comparisons.speed")
 
-#: ``--quick``: the shallow CNN on tiny images, one timed call each (a smoke run of seconds).
+#: ``--quick``: the shallow CNN on tiny images, one timed call each, one thread unless
+#: ``--threads`` says otherwise (a smoke run of seconds, robust on a busy machine).
 QUICK = PlanOptions(
     suites=("grid",),
     models=("shallow-cnn",),
@@ -58,7 +59,9 @@ def parser() -> argparse.ArgumentParser:
         help="grid (cost vs size and C), targets (the issue's), or all",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, help="torch threads (default: the machine's cores)")
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: the machine's cores; 1 for --quick)"
+    )
     parser.add_argument("--repeats", type=int, help="timed calls per cell, at most (default 5)")
     parser.add_argument("--warmup", type=int, help="untimed calls first (default 1)")
     parser.add_argument(
@@ -120,7 +123,7 @@ def options_from_args(args: argparse.Namespace) -> PlanOptions:
     return replace(
         options,
         device=args.device,
-        threads=args.threads or _machine_cores(),
+        threads=args.threads or (1 if args.quick else _machine_cores()),
         max_side=dict(args.max_side),
     )
 
