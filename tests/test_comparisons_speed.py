@@ -266,6 +266,23 @@ def test_linearity_targets_use_the_two_largest_sides():
     quadratic = _statuses(grid(1.2, 2.0))
     assert quadratic["time linear in pixels, shallow-cnn"] == ["FAIL"]
     assert quadratic["memory linear in pixels, shallow-cnn"] == ["FAIL"]
+    saliency_like = grid(1.2, 1.0) + [
+        _row("saliency", 1e-6 * (s * s) ** 1.18, model="shallow-cnn", side=s, batch=4)
+        for s in (64, 256, 1024)
+    ]
+    relative = _statuses(saliency_like)
+    assert relative["time linear in pixels, shallow-cnn"] == ["FAIL"]  # 1.2 > 1.15
+    assert relative["time relative to Saliency flat in pixels, shallow-cnn"] == ["PASS"]
+    assert _statuses(grid(1.0, 1.0) + saliency_like[3:])[
+        "time relative to Saliency flat in pixels, shallow-cnn"
+    ] == ["PASS"]
+    saliency_like[3:] = [
+        _row("saliency", 1e-6 * (s * s) ** 1.1, model="shallow-cnn", side=s, batch=4)
+        for s in (64, 256, 1024)
+    ]
+    assert _statuses(saliency_like)["time relative to Saliency flat in pixels, shallow-cnn"] == [
+        "FAIL"
+    ]
     check = next(c for c in check_targets(grid(1.0, 2.0))["cpu"] if c.name.startswith("memory l"))
     assert "2.00" in check.measured and "256->1024px" in check.measured
 
