@@ -47,8 +47,8 @@ class BackwardCounter:
         if self._saved is not None:
             raise RuntimeError("expected a BackwardCounter to be entered once at a time")
         self._saved = (torch.autograd.grad, torch.autograd.backward)
-        torch.autograd.grad = self._counting(torch.autograd.grad)  # type: ignore[assignment]
-        torch.autograd.backward = self._counting(torch.autograd.backward)  # type: ignore[assignment]
+        torch.autograd.grad = self._counting(torch.autograd.grad)
+        torch.autograd.backward = self._counting(torch.autograd.backward)
         return self
 
     def __exit__(
@@ -59,5 +59,5 @@ class BackwardCounter:
     ) -> None:
         if self._saved is None:
             return
-        torch.autograd.grad, torch.autograd.backward = self._saved  # type: ignore[assignment]
+        torch.autograd.grad, torch.autograd.backward = self._saved
         self._saved = None

@@ -21,7 +21,7 @@ def method_call(
     targets: Tensor,
     background: Tensor,
     class_mass: float | None = None,
-) -> Callable[[], Tensor]:
+) -> Callable[[], Tensor | tuple[Tensor, ...]]:
     """What a user calls for ``method``, bound to one batch.
 
     * ``ifim``, ``ifim-mass``: ``build_method("ifim-sensitive", model[, class_mass=...])``,

@@ -81,10 +81,10 @@ def plot_costs(rows: Sequence[Row], output: Path) -> list[Path]:
                 axis.plot(xs, ys, marker="o", label=label)
             if x == "pixels" and chosen:
                 base = min(chosen, key=lambda r: (r.pixels, r.method != "ifim"))
-                xs = sorted({float(r.pixels) for r in chosen})
+                pixels = sorted({float(r.pixels) for r in chosen})
                 axis.plot(
-                    xs,
-                    [float(base.median_s or 0) * p / base.pixels for p in xs],
+                    pixels,
+                    [float(base.median_s or 0) * p / base.pixels for p in pixels],
                     linestyle="--",
                     color="grey",
                     label="linear",

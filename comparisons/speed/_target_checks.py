@@ -129,10 +129,10 @@ def _memory_check(rows: Sequence[Row]) -> TargetCheck:
 
 def log_log_slope(rows: Sequence[Row], value: str) -> float | None:
     """Slope of log(value) against log(pixels) between the two largest sides in ``rows``."""
-    points = sorted(
+    measured = sorted(
         (r.pixels, getattr(r, value) if value != "working_mib" else r.working_mib) for r in rows
     )
-    points = [(p, v) for p, v in points if v is not None and v > 0]
+    points: list[tuple[int, float]] = [(p, v) for p, v in measured if v is not None and v > 0]
     if len(points) < 2 or points[-1][0] == points[-2][0]:
         return None
     (p1, v1), (p2, v2) = points[-2], points[-1]
