@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run (or resume) a config")
     run.add_argument(
-        "--config", default="default", help="a TOML file, or 'default' / 'quick' (embedded)"
+        "--config",
+        default="default",
+        help="a TOML file, or 'default', 'quick' or 'paper' (embedded)",
     )
     run.add_argument("--quick", action="store_true", help="the embedded smoke config")
     run.add_argument("--output", type=Path, help="run folder (default: runs/<config name>)")

@@ -24,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 from captum_ifim.metrics import available_metrics
 
-EMBEDDED_CONFIGS = ("default", "quick")
+EMBEDDED_CONFIGS = ("default", "quick", "paper")
 MAP_TARGETS = ("label", "prediction")
 _RUN_KEYS = {
     "name": str,

@@ -186,8 +186,10 @@ def run_cell(config: HarnessConfig, cell: Cell, data: GroupData, device: torch.d
     )
     values = [("seconds-per-image", seconds / len(data.inputs), "", len(data.inputs))]
     for metric in config.metrics:
+        started = time.perf_counter()
         for value in run_metric(metric, cell_data, config.metric_options.get(metric, {})):
             values.append((value.metric, value.value, value.setting, value.n))
+        logger.debug("%s: %s in %.2f s", cell.key, metric, time.perf_counter() - started)
     rows = [_row(cell.group, cell.method, *value) for value in values]
 
     index = data.figure_index.to(data.inputs.device)

@@ -268,7 +268,7 @@ def test_bad_configs_are_clear_errors(change, match):
 
 
 def test_the_embedded_configs_parse_and_round_trip_through_toml():
-    for name in ("default", "quick"):
+    for name in ("default", "quick", "paper"):
         config = load_config(name)
         assert parse_config(tomllib.loads(dumps(config.to_dict()))) == config
         assert set(config.methods) == set(available_methods())
