@@ -7,7 +7,7 @@ median after a warm-up, as a ratio to Saliency, with peak memory and the number 
 backward passes, over ResNet18 and the shallow CNN, C = 2, 3, 10 (and 100) and image
 sides 64, 256, 1024. Writes ``speed.csv``, ``summary.md`` (the issue's targets,
 PASS/FAIL with the measured figure) and ``cost_vs_pixels.png``/``cost_vs_classes.png``.
-See ``comparisons/speed/README.md`` for the method and the figures measured.
+See ``docs/performance.md`` for the method and the figures measured.
 """
 
 from comparisons.speed._backward_count import BackwardCounter
