@@ -20,7 +20,9 @@ from torch import Tensor, nn
 
 from captum_ifim.metrics import (
     CorrelationSummary,
+    compute_maps,
     contrastive_perturbation,
+    default_layers,
     deletion_auc,
     energy_in_mask,
     insertion_auc,
@@ -29,7 +31,6 @@ from captum_ifim.metrics import (
     pearson_per_sample,
     pointing_game,
 )
-from captum_ifim.metrics._explainer_calls import compute_maps
 from comparisons.datasets import ImageDataset
 
 #: Options of every metric runner and their defaults. ``max_examples`` evaluates only the
@@ -212,30 +213,27 @@ def _curve(metric: str, function: Callable[..., Any]) -> Callable[..., list[Metr
     return run
 
 
-def _signal_present(cell: CellData) -> Tensor | None:
+def _signal_present(cell: CellData) -> tuple[Tensor, Tensor] | None:
+    """The maps and masks of the examples with a signal, or ``None`` when there are none."""
     if cell.masks is None:
         return None
     present = cell.masks.flatten(1).any(dim=1)
-    return present if bool(present.any()) else None
+    return (cell.maps[present], cell.masks[present]) if bool(present.any()) else None
 
 
 def _energy(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
-    present = _signal_present(cell)
-    if present is None:
+    signal = _signal_present(cell)
+    if signal is None:
         return []
-    assert cell.masks is not None
-    shares = energy_in_mask(cell.maps[present], cell.masks[present], magnitude=options["magnitude"])
-    value, n = _mean(shares)
+    value, n = _mean(energy_in_mask(*signal, magnitude=options["magnitude"]))
     return [MetricValue("energy-in-mask", value, "", n)]
 
 
 def _pointing(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
-    present = _signal_present(cell)
-    if present is None:
+    signal = _signal_present(cell)
+    if signal is None:
         return []
-    assert cell.masks is not None
-    hits = pointing_game(cell.maps[present], cell.masks[present], tolerance=options["tolerance"])
-    value, n = _mean(hits)
+    value, n = _mean(pointing_game(*signal, tolerance=options["tolerance"]))
     return [MetricValue("pointing-game", value, f"tolerance={options['tolerance']}", n)]
 
 
@@ -255,8 +253,6 @@ def _kl(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
 
 
 def _randomization(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
-    from captum_ifim.metrics._randomization import default_layers
-
     count = options["max_examples"]
     layers = default_layers(cell.model)
     if options["max_layers"]:

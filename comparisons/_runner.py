@@ -21,8 +21,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from captum_ifim import build_method, get_method_spec
-from captum_ifim.metrics import fgsm
-from captum_ifim.metrics._explainer_calls import compute_maps
+from captum_ifim.metrics import compute_maps, fgsm
 from comparisons._cells import Cell, Group, cells_of, groups_of, shard_groups
 from comparisons._config import HarnessConfig, stable_hash
 from comparisons._metric_runs import CellData, run_metric

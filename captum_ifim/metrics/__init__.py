@@ -27,12 +27,17 @@ from captum_ifim.metrics._deletion_insertion import (
     gaussian_blur,
     insertion_auc,
 )
+from captum_ifim.metrics._explainer_calls import compute_maps
 from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._metadata import MetricCategory, MetricInfo
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
-from captum_ifim.metrics._randomization import RandomizationResult, model_parameter_randomization
+from captum_ifim.metrics._randomization import (
+    RandomizationResult,
+    default_layers,
+    model_parameter_randomization,
+)
 from captum_ifim.metrics._registry import METRICS, available_metrics, get_metric_info
 
 __all__ = [
@@ -48,8 +53,10 @@ __all__ = [
     "RandomizationResult",
     "adversarial_correlation",
     "available_metrics",
+    "compute_maps",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
+    "default_layers",
     "deletion_auc",
     "energy_in_mask",
     "f1",
