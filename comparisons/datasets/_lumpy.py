@@ -29,9 +29,8 @@ import torch
 from torch import Tensor
 
 from comparisons.datasets._dataset import ImageDataset, pixel_statistics
-from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks
 from comparisons.datasets._sampling import balanced_labels, split_generator
-from comparisons.datasets._simulated_split import SimulatedSplit
+from comparisons.datasets._simulated_split import SimulatedSplit, with_signals
 
 _SALT = 1992  # Rolland & Barrett
 
@@ -137,18 +136,7 @@ def simulate_lumpy_sks(
     else:
         centres = torch.full((num, 2), float(image_size // 2))
     amplitudes = signal_amplitude * present.to(torch.float32)
-    signals = gaussian_blobs(centres, amplitudes, sigma, image_size)
-    masks = half_max_masks(centres, present, sigma, image_size)
-    centres[~present] = math.nan
-    return SimulatedSplit(
-        images=(backgrounds + signals)[:, None],
-        labels=labels,
-        masks=masks,
-        backgrounds=backgrounds[:, None],
-        signals=signals[:, None],
-        centres=centres,
-        amplitudes=amplitudes,
-    )
+    return with_signals(backgrounds, labels, centres, amplitudes, sigma)
 
 
 def make_lumpy_sks(

@@ -28,21 +28,20 @@ the signal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from comparisons.datasets._dataset import ImageDataset, pixel_statistics
-from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks, half_max_radius
+from comparisons.datasets._gaussian_signal import half_max_radius
 from comparisons.datasets._mni_template import (
     default_slice_range,
     num_axial_slices,
     template_slices,
 )
 from comparisons.datasets._sampling import balanced_labels, split_generator
-from comparisons.datasets._simulated_split import SimulatedSplit
+from comparisons.datasets._simulated_split import SimulatedSplit, with_signals
 
 _SALT = 152  # MNI152
 
@@ -162,19 +161,7 @@ def simulate_mni_sks(
     flat = torch.multinomial(weights, 1, generator=generator)[:, 0]
     centres = torch.stack([flat // image_size, flat % image_size], dim=1).to(torch.float32)
     amplitudes = (low + (high - low) * torch.rand(num, generator=generator)) * present
-    signals = gaussian_blobs(centres, amplitudes, sigma, image_size)
-    masks = half_max_masks(centres, present, sigma, image_size)
-    centres[~present] = math.nan
-    return SimulatedSplit(
-        images=(backgrounds + signals)[:, None],
-        labels=labels,
-        masks=masks,
-        backgrounds=backgrounds[:, None],
-        signals=signals[:, None],
-        centres=centres,
-        amplitudes=amplitudes,
-        white_matter=white,
-    )
+    return with_signals(backgrounds, labels, centres, amplitudes, sigma, white)
 
 
 def _build(

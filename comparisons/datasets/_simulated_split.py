@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch import Tensor
 
 from comparisons.datasets._dataset import ImageSplit
+from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,40 @@ class SimulatedSplit:
     def to_split(self) -> ImageSplit:
         """The harness's view: images, labels and masks."""
         return ImageSplit(self.images, self.labels, self.masks)
+
+
+def with_signals(
+    backgrounds: Tensor,
+    labels: Tensor,
+    centres: Tensor,
+    amplitudes: Tensor,
+    sigma: float,
+    white_matter: Tensor | None = None,
+) -> SimulatedSplit:
+    """Add a Gaussian signal of peak ``amplitudes`` at ``centres`` where ``labels`` != 0.
+
+    Args:
+        backgrounds: (N, H, W) float32 backgrounds (noise included), H == W.
+        labels: (N,) int64; 0 means signal absent.
+        centres: (N, 2) float32 (row, column); the rows of absent images are ignored
+            (set to NaN in the result).
+        amplitudes: (N,) float32 peaks; 0 where absent.
+        sigma: The signal's standard deviation in pixels.
+        white_matter: Kept as is (MNI sets), or ``None``.
+    """
+    present = labels != 0
+    image_size = backgrounds.shape[-1]
+    signals = gaussian_blobs(centres, amplitudes, sigma, image_size)
+    masks = half_max_masks(centres, present, sigma, image_size)
+    centres = centres.clone()
+    centres[~present] = math.nan
+    return SimulatedSplit(
+        images=(backgrounds + signals)[:, None],
+        labels=labels,
+        masks=masks,
+        backgrounds=backgrounds[:, None],
+        signals=signals[:, None],
+        centres=centres,
+        amplitudes=amplitudes,
+        white_matter=white_matter,
+    )
