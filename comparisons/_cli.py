@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logging.captureWarnings(True)  # the metrics' warnings (F1 = 0, constant maps) in the log
     try:
         if args.command == "run":
             return _run(args)
