@@ -137,3 +137,5 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as error:
         logger.error("%s", error, exc_info=args.verbose)
         return 2
+    finally:
+        logging.captureWarnings(False)
