@@ -19,7 +19,7 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

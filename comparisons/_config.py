@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -130,7 +130,7 @@ def stable_hash(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _unknown(kind: str, name: Any, valid: list[str]) -> ValueError:
+def _unknown(kind: str, name: Any, valid: Sequence[str]) -> ValueError:
     return ValueError(f"unknown {kind} {name!r}: expected one of {sorted(valid)}")
 
 
@@ -146,7 +146,7 @@ def _table(where: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _names(where: str, section: dict[str, Any], valid: list[str]) -> tuple[str, ...]:
+def _names(where: str, section: dict[str, Any], valid: Sequence[str]) -> tuple[str, ...]:
     names = section.get("names", "all")
     if names == "all":
         return tuple(valid)
@@ -169,7 +169,7 @@ def _options(where: str, section: dict[str, Any], names: tuple[str, ...]) -> dic
     return {name: dict(value) for name, value in options.items()}
 
 
-def _entries(where: str, value: Any, valid: list[str], keys: tuple[str, ...]) -> list[dict]:
+def _entries(where: str, value: Any, valid: Sequence[str], keys: tuple[str, ...]) -> list[dict]:
     if not isinstance(value, list) or not value:
         raise TypeError(f"expected at least one [[{where}]] entry")
     entries = []

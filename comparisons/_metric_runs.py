@@ -131,8 +131,9 @@ class CellData:
         return float(images.max() - images.min())
 
 
-def _first(tensor: Tensor | None, count: int | None) -> Tensor | None:
-    return tensor if tensor is None or count is None else tensor[:count]
+def _first(tensor: Tensor, count: int | None) -> Tensor:
+    """The first ``count`` rows of ``tensor`` (all of them for ``None``)."""
+    return tensor if count is None else tensor[:count]
 
 
 def _mean(values: Tensor) -> tuple[float, int]:

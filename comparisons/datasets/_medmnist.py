@@ -105,14 +105,14 @@ def load_medmnist(
         label_index: ChestMNIST: the column that is the positive class.
         negatives: ChestMNIST: ``"rest"`` or ``"no-finding"`` (module docstring).
     """
-    file, flag = _resolve(path, root, flag, size)
+    file, name = _resolve(path, root, flag, size)
     with np.load(file) as data:
         missing = [k for k in _KEYS if k not in data.files]
         if missing:
             raise ValueError(f"expected keys {list(_KEYS)} in {file}, got {sorted(data.files)}")
         arrays = {k: data[k] for k in _KEYS}
-    names = MEDMNIST_LABELS[flag]
-    if flag == "chestmnist":
+    names = MEDMNIST_LABELS[name]
+    if name == "chestmnist":
         if isinstance(label_index, bool) or not 0 <= label_index < len(names):
             raise ValueError(f"expected label_index in [0, {len(names)}), got {label_index!r}")
         if negatives not in ("rest", "no-finding"):
@@ -133,7 +133,7 @@ def load_medmnist(
     for split in ("train", "val", "test"):
         images = _images(arrays[f"{split}_images"], file, f"{split}_images")
         raw = np.asarray(arrays[f"{split}_labels"]).reshape(len(images), -1).astype(np.int64)
-        if flag == "chestmnist":
+        if name == "chestmnist":
             if raw.shape[1] != len(names):
                 raise ValueError(
                     f"expected {split}_labels with {len(names)} columns in {file}, got {raw.shape}"
@@ -165,6 +165,6 @@ def load_medmnist(
         pixel_mean=mean,
         pixel_std=std,
         value_range=(0.0, 1.0),
-        description=f"MedMNIST {flag} ({file.name}): {' vs '.join(class_names)}",
+        description=f"MedMNIST {name} ({file.name}): {' vs '.join(class_names)}",
         **splits,
     )

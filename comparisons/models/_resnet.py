@@ -53,15 +53,16 @@ def resnet18(
         )
     model = torchvision_resnet18(weights=None, num_classes=num_classes)
     if stem == "imagenet":
-        conv: nn.Module = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        conv = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
     else:
         conv = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
     standardize = standardize_or_none(input_mean, input_std)
+    stem_layers: nn.Module = conv
     if standardize is not None:
-        conv = nn.Sequential(OrderedDict(standardize=standardize, conv=conv))
-    model.conv1 = conv
+        stem_layers = nn.Sequential(OrderedDict(standardize=standardize, conv=conv))
+    model.conv1 = stem_layers
     for module in model.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = False

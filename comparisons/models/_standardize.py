@@ -22,6 +22,9 @@ class Standardize(nn.Module):
         (N, C, H, W) in, the same out.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, mean: float, std: float) -> None:
         super().__init__()
         if not math.isfinite(mean):

@@ -114,7 +114,7 @@ def _as_bytes(tensor: Tensor) -> memoryview:
         tensor = tensor.to(torch.uint8)
     if tensor.dtype == torch.bfloat16:
         tensor = tensor.view(torch.int16)
-    return memoryview(np.ascontiguousarray(tensor.numpy())).cast("B")
+    return np.ascontiguousarray(tensor.numpy()).data.cast("B")
 
 
 def _jsonable(value: Any, where: str) -> Any:
