@@ -319,3 +319,16 @@ def test_a_model_can_be_restricted_to_some_datasets():
     data["models"][1]["datasets"] = ["lumpy"]
     with pytest.raises(ValueError, match="mni-sks-3class"):
         parse_config(data)
+
+
+def test_one_dataset_twice_needs_labels_and_the_label_names_its_groups():
+    from comparisons._cells import groups_of
+
+    data = copy.deepcopy(TINY)
+    data["datasets"].append({"name": "mni-sks", "options": {"num_train": 30}})
+    with pytest.raises(ValueError, match="distinct dataset labels"):
+        parse_config(data)
+    data["datasets"][1]["options"]["label"] = "mni-sks-small"
+    config = parse_config(data)
+    assert {g.dataset for g in groups_of(config)} == {"mni-sks", "mni-sks-small"}
+    assert config.datasets[1].load_options() == {"num_train": 30}
