@@ -1,6 +1,6 @@
 """captum-ifim: the input-dependent Fisher information (iFIM) decomposition for Captum."""
 
-from captum_ifim._cam_attribution import (
+from captum_ifim._baselines._cam_attribution import (
     CAMAttribution,
     EigenCAM,
     GradCAM,
@@ -8,9 +8,9 @@ from captum_ifim._cam_attribution import (
     ScoreCAM,
     XGradCAM,
 )
-from captum_ifim._deepshap_attribution import DeepSHAP
-from captum_ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
-from captum_ifim._registry import (
+from captum_ifim._baselines._deepshap_attribution import DeepSHAP
+from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
+from captum_ifim._methods._registry import (
     MethodSpec,
     RegisteredMethod,
     available_methods,

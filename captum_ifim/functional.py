@@ -14,11 +14,11 @@ Pipeline for one batch (what :class:`captum_ifim.IFIMDecomposition` runs):
 :func:`decompose_flat` runs all six on flattened inputs.
 """
 
-from captum_ifim._decomposition import FlatDecomposition, decompose_flat
-from captum_ifim._gradients import per_sample_row_gradients
-from captum_ifim._output_heads import OUTPUT_HEADS, FisherFactor, OutputHead, fisher_factor
-from captum_ifim._projection import project_sensitive
-from captum_ifim._spectrum import (
+from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
+from captum_ifim._ifim._gradients import per_sample_row_gradients
+from captum_ifim._ifim._output_heads import OUTPUT_HEADS, FisherFactor, OutputHead, fisher_factor
+from captum_ifim._ifim._projection import project_sensitive
+from captum_ifim._ifim._spectrum import (
     energy_components,
     gram_eigh,
     gram_matrix,

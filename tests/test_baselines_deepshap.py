@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from captum_ifim import DeepSHAP
-from captum_ifim._model_preparation import MaxPool2dAsReLUs, prepare_model_for_deepshap
+from captum_ifim._baselines._model_preparation import MaxPool2dAsReLUs, prepare_model_for_deepshap
 from tests._baseline_models import (
     assert_same_state,
     images,

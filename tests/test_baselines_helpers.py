@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from captum_ifim import DeepSHAP, GradCAM
+from captum_ifim._baselines._sample_forward import bind_sample_forward
 from captum_ifim._optional_imports import import_optional
-from captum_ifim._sample_forward import bind_sample_forward
 from captum_ifim._targets import resolve_targets
 
 OUTPUTS = torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 1.0], [0.0, 0.5, 0.7]])

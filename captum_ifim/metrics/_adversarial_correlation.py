@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from captum_ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._correlation import pearson_per_sample
 from captum_ifim.metrics._explainer_calls import compute_maps, explain_fn

@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor
 
-from captum_ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_choice, check_eval_mode
 from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import (

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from captum_ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import expand_to_input, pixel_ranks, spatial_saliency

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from captum_ifim._captum_compat import _run_forward
-from captum_ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import chunk_bounds, slice_args
 from captum_ifim.metrics._predictive import cross_entropy_sum, num_classes_of

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from captum_ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
-from captum_ifim._output_heads import OutputHead
+from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
+from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import model_outputs
 from captum_ifim.metrics._predictive import kl_divergence

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from captum_ifim._output_heads import OutputHead, _as_logits, check_output_head
+from captum_ifim._ifim._output_heads import OutputHead, _as_logits, check_output_head
 
 
 def _check_outputs(outputs: Tensor) -> None:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from captum.attr import Attribution
 from torch import Tensor, nn
 
+from captum_ifim._baselines._sample_forward import bind_forward, bind_sample_forward
 from captum_ifim._captum_compat import (
     TargetType,
     _format_additional_forward_args,
@@ -38,7 +39,6 @@ from captum_ifim._captum_compat import (
     log_usage,
 )
 from captum_ifim._optional_imports import import_optional
-from captum_ifim._sample_forward import bind_forward, bind_sample_forward
 from captum_ifim._targets import resolve_targets
 from captum_ifim._validation import check_choice, check_inputs
 

@@ -10,6 +10,8 @@ import torch
 from captum.attr import Attribution
 from torch import Tensor, nn
 
+from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
+from captum_ifim._baselines._sample_forward import bind_forward, bind_sample_forward
 from captum_ifim._captum_compat import (
     TargetType,
     _format_additional_forward_args,
@@ -18,9 +20,7 @@ from captum_ifim._captum_compat import (
     _is_tuple,
     log_usage,
 )
-from captum_ifim._model_preparation import prepare_model_for_deepshap
 from captum_ifim._optional_imports import import_optional
-from captum_ifim._sample_forward import bind_forward, bind_sample_forward
 from captum_ifim._targets import resolve_targets
 from captum_ifim._validation import check_inputs
 
@@ -45,9 +45,10 @@ class DeepSHAP(Attribution):
     ``f_t(x) - f_t(b)`` to the input; the attribution is the average over the background
     of ``multiplier * (x - b)``, so it sums to ``f_t(x) - mean_b f_t(b)`` (additivity).
     Computed by ``shap.DeepExplainer`` on a private copy of the model made by
-    :func:`~captum_ifim._model_preparation.prepare_model_for_deepshap` (in-place ops out of
-    place, reused modules duplicated, functional nonlinearities as modules, overlapping
-    max pools as ReLUs) in eval mode; the model itself is never hooked or modified.
+    :func:`~captum_ifim._baselines._model_preparation.prepare_model_for_deepshap` (in-place
+    ops out of place, reused modules duplicated, functional nonlinearities as modules,
+    overlapping max pools as ReLUs) in eval mode; the model itself is never hooked or
+    modified.
 
     Only the target class is explained (one backward pass per input on 2 x B samples),
     one input at a time.

@@ -213,7 +213,7 @@ def _ifim(component: str) -> Factory:
     def factory(
         model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
     ) -> tuple[Attribution, dict[str, Any]]:
-        from captum_ifim._ifim_decomposition import IFIMDecomposition
+        from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition
 
         constructor, attribute = _split_kwargs(
             f"ifim-{component}",
@@ -230,7 +230,7 @@ def _cam(class_name: str, options: set[str]) -> Factory:
     def factory(
         model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
     ) -> tuple[Attribution, dict[str, Any]]:
-        from captum_ifim import _cam_attribution
+        from captum_ifim._baselines import _cam_attribution
 
         constructor, _ = _split_kwargs(class_name, kwargs, options, set())
         layer = default_target_layer(model) if target_layer is None else target_layer
@@ -246,7 +246,7 @@ _CAM_OPTIONS = {"reshape_transform", "normalization"}
 def _deepshap(
     model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
 ) -> tuple[Attribution, dict[str, Any]]:
-    from captum_ifim._deepshap_attribution import DeepSHAP
+    from captum_ifim._baselines._deepshap_attribution import DeepSHAP
 
     if background is None:
         raise ValueError("expected background= reference inputs (B, ...) for 'deepshap'")

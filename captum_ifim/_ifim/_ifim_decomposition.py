@@ -19,8 +19,8 @@ from captum_ifim._captum_compat import (
     _tuple_splice_range,
     log_usage,
 )
-from captum_ifim._decomposition import FlatDecomposition, decompose_flat
-from captum_ifim._output_heads import OutputHead, check_class_mass, check_output_head
+from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
+from captum_ifim._ifim._output_heads import OutputHead, check_class_mass, check_output_head
 from captum_ifim._validation import check_choice, check_energy, check_eval_mode, check_inputs
 
 Component = Literal["sensitive", "insensitive"]

@@ -1,6 +1,6 @@
 """The Gram matrix, its eigendecomposition and the lift to iFIM eigenvectors (eqs. 7-13).
 
-With the factored iFIM ``F = J^T M J`` of :mod:`captum_ifim._output_heads`, the paper's
+With the factored iFIM ``F = J^T M J`` of :mod:`captum_ifim._ifim._output_heads`, the paper's
 ``G`` (eq. 5) is ``J^T M^{1/2}`` and its Gram matrix (eq. 7) is
 ``K = M^{1/2} J J^T M^{1/2}`` (m x m). ``F`` is never formed.
 """

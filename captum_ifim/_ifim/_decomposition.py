@@ -10,10 +10,10 @@ import torch
 from torch import Tensor
 
 from captum_ifim._captum_compat import _run_forward
-from captum_ifim._gradients import per_sample_row_gradients
-from captum_ifim._output_heads import OutputHead, fisher_factor
-from captum_ifim._projection import project_sensitive
-from captum_ifim._spectrum import (
+from captum_ifim._ifim._gradients import per_sample_row_gradients
+from captum_ifim._ifim._output_heads import OutputHead, fisher_factor
+from captum_ifim._ifim._projection import project_sensitive
+from captum_ifim._ifim._spectrum import (
     DEFAULT_RTOL,
     energy_components,
     gram_eigh,
@@ -69,12 +69,12 @@ def decompose_flat(
         inputs: Tensors of shape ``(N, *S_i)``; left untouched (gradients flow through
             detached aliases).
         additional_forward_args: Passed to ``forward_func`` after the inputs.
-        output: The output head (see :func:`captum_ifim._output_heads.fisher_factor`).
+        output: The output head (see :func:`captum_ifim._ifim._output_heads.fisher_factor`).
         energy: rho of eq. 13, in (0, 1].
         rtol: Relative eigenvalue tolerance; ``None`` picks one for the inputs' dtype.
         atol: Absolute eigenvalue tolerance.
         class_mass: Keep only the most probable classes holding this mass (softmax
-            heads; see :func:`captum_ifim._output_heads.fisher_factor`).
+            heads; see :func:`captum_ifim._ifim._output_heads.fisher_factor`).
 
     Returns:
         The flat decomposition; m = C - 1 (softmax heads) or C (sigmoid).
