@@ -1,23 +1,14 @@
 """captum-ifim: the input-dependent Fisher information (iFIM) decomposition for Captum."""
 
-from captum_ifim._baselines._cam_attribution import (
-    CAMAttribution,
-    EigenCAM,
-    GradCAM,
-    GradCAMPlusPlus,
-    ScoreCAM,
-    XGradCAM,
-)
+from captum_ifim._baselines._cam_attribution import CAMAttribution
+from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
 from captum_ifim._baselines._deepshap_attribution import DeepSHAP
+from captum_ifim._baselines._score_cam import ScoreCAM
+from captum_ifim._baselines._target_layers import default_target_layer
 from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
-from captum_ifim._methods._registry import (
-    MethodSpec,
-    RegisteredMethod,
-    available_methods,
-    build_method,
-    default_target_layer,
-    get_method_spec,
-)
+from captum_ifim._methods._method_spec import MethodSpec
+from captum_ifim._methods._registered_method import RegisteredMethod
+from captum_ifim._methods._registry import available_methods, build_method, get_method_spec
 from captum_ifim._version import __version__
 
 __all__ = [

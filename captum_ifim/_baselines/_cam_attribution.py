@@ -1,8 +1,9 @@
 """Class activation maps from pytorch-grad-cam behind Captum's ``attribute`` interface.
 
 One template, :class:`CAMAttribution`, runs the model with pytorch-grad-cam's hooks on the
-target layer and asks the library's CAM class for the map; each variant only names its
-library class. What the template adds to the library:
+target layer and asks the library's CAM class for the map; each variant
+(``_cam_variants.py``, ``_score_cam.py``) only names its library class. What the template
+adds to the library:
 
 * a Captum call: ``attribute(inputs, target=None, additional_forward_args=None)`` returns a
   tensor of the inputs' shape, device and dtype (the spatial map repeated over channels),
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from captum.attr import Attribution
 from torch import Tensor, nn
 
-from captum_ifim._baselines._sample_forward import bind_forward, bind_sample_forward
+from captum_ifim._baselines._sample_forward import bind_forward
+from captum_ifim._baselines._target_layers import resolve_target_layer
 from captum_ifim._captum_compat import (
     TargetType,
     _format_additional_forward_args,
@@ -44,32 +45,6 @@ from captum_ifim._validation import check_choice, check_inputs
 
 Normalization = Literal["relu-minmax", "none"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
-
-
-def resolve_target_layer(model: nn.Module, target_layer: nn.Module | str) -> nn.Module:
-    """The target layer as a submodule of ``model``; a name is looked up with ``get_submodule``.
-
-    Raises:
-        ValueError: The layer is not a submodule of ``model`` (or the name does not exist).
-        TypeError: ``target_layer`` is neither an ``nn.Module`` nor a string.
-    """
-    if isinstance(target_layer, str):
-        try:
-            return model.get_submodule(target_layer)
-        except AttributeError as error:
-            raise ValueError(
-                f"expected target_layer to name a submodule of the model, got {target_layer!r}"
-            ) from error
-    if not isinstance(target_layer, nn.Module):
-        raise TypeError(
-            f"expected target_layer to be an nn.Module or its name, got {type(target_layer)}"
-        )
-    if not any(module is target_layer for module in model.modules()):
-        raise ValueError(
-            f"expected target_layer to be a submodule of the model, got a "
-            f"{type(target_layer).__name__} that is not part of it"
-        )
-    return target_layer
 
 
 @contextlib.contextmanager
@@ -227,116 +202,3 @@ class CAMAttribution(Attribution):
             raw[:, None], size=tuple(size), mode="bilinear", align_corners=False
         )
         return upsampled[:, 0]
-
-
-class GradCAM(CAMAttribution):
-    """Grad-CAM (Selvaraju et al., 2017): channel weights are the spatially averaged
-    gradients of the target score, ``w_k = mean_ij dy_t / dA_kij``; map ``sum_k w_k A_k``.
-
-    Args: see :class:`CAMAttribution`.
-
-    Example:
-        >>> import torch
-        >>> from captum_ifim import GradCAM
-        >>> model = torch.nn.Sequential(
-        ...     torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
-        ...     torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
-        >>> GradCAM(model, model[1]).attribute(torch.randn(2, 3, 8, 8), target=[0, 1]).shape
-        torch.Size([2, 3, 8, 8])
-    """
-
-    _library = ("pytorch_grad_cam.grad_cam", "GradCAM")
-
-
-class GradCAMPlusPlus(CAMAttribution):
-    """Grad-CAM++ (Chattopadhay et al., 2018): weights from second- and third-order
-    gradient terms (their eq. 19) on the positive gradients. Args: see
-    :class:`CAMAttribution`."""
-
-    _library = ("pytorch_grad_cam.grad_cam_plusplus", "GradCAMPlusPlus")
-
-
-class XGradCAM(CAMAttribution):
-    """XGrad-CAM (Fu et al., 2020): ``w_k = sum_ij (dy_t / dA_kij) A_kij / sum_ij A_kij``.
-    Args: see :class:`CAMAttribution`."""
-
-    _library = ("pytorch_grad_cam.xgrad_cam", "XGradCAM")
-
-
-class EigenCAM(CAMAttribution):
-    """Eigen-CAM (Muhammad & Yeasin, 2020): the projection of the centred activations on
-    their first principal component. Gradient-free and class-agnostic: ``target`` is
-    checked but does not change the map. The SVD fixes the sign arbitrarily, so the signed
-    map (``normalization="none"``) may come out negated. Args: see
-    :class:`CAMAttribution`."""
-
-    _library = ("pytorch_grad_cam.eigen_cam", "EigenCAM")
-    uses_gradients = False
-    uses_target = False
-
-
-class ScoreCAM(CAMAttribution):
-    """Score-CAM (Wang et al., 2020): each channel's weight is the target score of the
-    input masked by that channel's upsampled, min-max scaled activation, softmaxed over
-    channels. Gradient-free, one forward pass per channel and image (slow: 512 passes per
-    image at ResNet's ``layer4``).
-
-    Args:
-        batch_size: Masked inputs per forward pass.
-        Others: see :class:`CAMAttribution`.
-    """
-
-    _library = ("pytorch_grad_cam.score_cam", "ScoreCAM")
-    uses_gradients = False
-
-    def __init__(
-        self,
-        model: nn.Module,
-        target_layer: nn.Module | str,
-        reshape_transform: Callable[[Tensor], Tensor] | None = None,
-        normalization: Normalization = "relu-minmax",
-        batch_size: int = 16,
-    ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"expected batch_size to be a positive int, got {batch_size!r}")
-        super().__init__(model, target_layer, reshape_transform, normalization)
-        self.batch_size = batch_size
-
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
-        cam.batch_size = self.batch_size
-        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
-        maps = []
-        with _quiet_progress_bar(import_optional("pytorch_grad_cam.score_cam", "ScoreCAM")):
-            for index in range(x.shape[0]):
-                # One image at a time, so per-sample extra arguments match the masked copies.
-                cam.model = bind_sample_forward(self.model, extra, index, x.shape[0])
-                maps.append(
-                    cam.get_cam_image(
-                        x[index : index + 1],
-                        self.target_layer,
-                        library_targets[index : index + 1],
-                        activations[index : index + 1],
-                        None,
-                        False,
-                    )
-                )
-        return np.concatenate(maps)
-
-
-@contextlib.contextmanager
-def _quiet_progress_bar(score_cam_module: Any) -> Iterator[None]:
-    """Silence the tqdm bar that pytorch-grad-cam's Score-CAM prints for every image."""
-    tqdm = score_cam_module.tqdm
-    score_cam_module.tqdm = SimpleNamespace(tqdm=lambda iterable, *args, **kwargs: iterable)
-    try:
-        yield
-    finally:
-        score_cam_module.tqdm = tqdm

@@ -73,6 +73,7 @@ def adversarial_correlation(
     output: OutputHead = "logits",
     clamp: tuple[float, float] | None = None,
     adversarial_inputs: Tensor | None = None,
+    clean_maps: Tensor | None = None,
     additional_forward_args: Any = None,
     max_examples_per_batch: int | None = None,
 ) -> CorrelationSummary:
@@ -91,6 +92,8 @@ def adversarial_correlation(
         clamp: Valid value range for FGSM, or ``None``.
         adversarial_inputs: Precomputed x_adv (to share one attack across methods);
             ``None`` runs :func:`fgsm`.
+        clean_maps: Precomputed M(x) (N, ...) of ``inputs`` from the same explainer and
+            targets (to reuse maps already computed); ``None`` computes them.
         additional_forward_args: Extra forward arguments, as in Captum.
         max_examples_per_batch: Bound on inputs per model or explainer call.
 
@@ -141,6 +144,12 @@ def adversarial_correlation(
     else:
         target = map_target
     args = (target, additional_forward_args, max_examples_per_batch)
-    clean_maps = compute_maps(explainer, inputs, *args)
+    if clean_maps is None:
+        clean_maps = compute_maps(explainer, inputs, *args)
+    elif not isinstance(clean_maps, Tensor) or clean_maps.shape[0] != inputs.shape[0]:
+        shape = tuple(clean_maps.shape) if isinstance(clean_maps, Tensor) else clean_maps
+        raise ValueError(
+            f"expected clean_maps with {inputs.shape[0]} rows (one per input), got {shape}"
+        )
     adversarial_maps = compute_maps(explainer, adversarial_inputs, *args)
     return CorrelationSummary.from_values(pearson_per_sample(clean_maps, adversarial_maps))
