@@ -44,16 +44,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(folder_path: Path) -> Path:
+    """The tables of a run folder from its cells, then its report; a folder holding only
+    ``results.json`` (tables copied elsewhere) gets its report from that file."""
     from comparisons.reporting import write_report
+    from comparisons.run_folder import RunFolder, RunLayout
 
+    layout = RunLayout(Path(folder_path))
+    if layout.config_json.is_file():
+        RunFolder.open(folder_path).write_tables()
+    elif not layout.results_json.is_file():
+        raise ValueError(
+            f"expected a run folder (with {layout.config_json.name} or "
+            f"{layout.results_json.name}), got {str(folder_path)!r}"
+        )
     return write_report(folder_path)
 
 
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from comparisons._cells import parse_shard
     from comparisons._config import load_config
+    from comparisons._run_plan import parse_shard
     from comparisons._runner import run
 
     config = load_config("quick" if args.quick else args.config)
@@ -79,7 +90,6 @@ def _run(args: argparse.Namespace) -> int:
             output,
         )
     else:
-        folder.write_tables()
         logger.info("report: %s", _report(output))
     return 1 if folder.failed else 0
 
@@ -128,9 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "merge":
             return _merge(args)
         if args.command == "report":
-            from comparisons._run_folder import RunFolder
-
-            RunFolder(args.run_dir).write_tables()
             logger.info("report: %s", _report(args.run_dir))
             return 0
         return _list()

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from captum_ifim import available_methods
+from captum_ifim import available_methods, get_method_spec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -232,6 +232,12 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         for d in datasets
     )
     labels = [d.label for d in dataset_entries]
+    for label in labels:
+        if "__" in label or not label:
+            raise ValueError(
+                f"expected a dataset label without '__' (it separates the parts of a cell "
+                f"key), got {label!r}"
+            )
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
     models = _entries(
@@ -258,14 +264,20 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     _check_keys("metrics", metrics_section, ("names", "options"))
     metrics = _names("metrics", metrics_section, available_metrics())
 
-    from comparisons._metric_runs import check_metric_options
-    from comparisons._trained_models import resolve_training_config
+    from comparisons.metrics import check_metric_options
+    from comparisons.training import TrainingConfig
 
     metric_options = _options("metrics", metrics_section, metrics)
     for name, options in metric_options.items():
         check_metric_options(name, options)
+    method_options = _options("methods", methods_section, methods)
+    for name, options in method_options.items():
+        try:
+            get_method_spec(name).check_options(options)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"[methods.options.{name}]: {error}") from error
     for entry in model_entries:
-        resolve_training_config(entry.training)
+        TrainingConfig.from_dict(entry.training)
     return HarnessConfig(
         name=run.get("name", "run"),
         seeds=tuple(seeds),
@@ -273,7 +285,7 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         models=model_entries,
         methods=methods,
         metrics=metrics,
-        method_options=_options("methods", methods_section, methods),
+        method_options=method_options,
         metric_options=metric_options,
         **{k: run[k] for k in _RUN_KEYS if k in run and k not in ("name", "seeds")},
     )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
-from comparisons._cells import cells_of, groups_of
-from comparisons._run_folder import RunFolder
+from comparisons._run_plan import cells_of, groups_of
+from comparisons.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +25,7 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
     """
     if not shards:
         raise ValueError("expected at least one shard run folder to merge, got none")
-    folders = []
-    for path in shards:
-        if not (Path(path) / "config.json").is_file():
-            raise ValueError(f"expected a run folder (with config.json), got {str(path)!r}")
-        folders.append(RunFolder(Path(path)))
+    folders = [RunFolder.open(Path(path)) for path in shards]
     config = folders[0].config()
     for folder in folders[1:]:
         if folder.fingerprint() != folders[0].fingerprint():
@@ -40,21 +35,8 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
             )
     merged = RunFolder.create(output, config)
     for folder in folders:
-        if folder.path.resolve() == merged.path.resolve():
-            continue
-        for kind in ("models", "cells", "examples"):
-            for source in sorted((folder.path / kind).glob("*")):
-                target = merged.path / kind / source.name
-                if target.exists():
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if kind == "cells":  # a cell's examples go first: its json marks it done
-                    examples = folder.path / "examples" / f"{source.stem}.pt"
-                    (merged.path / "examples").mkdir(exist_ok=True)
-                    shutil.copy2(examples, merged.path / "examples" / examples.name)
-                temporary = target.with_name(f".{target.name}.tmp")
-                shutil.copy2(source, temporary)
-                temporary.replace(target)
+        if folder.path.resolve() != merged.path.resolve():
+            merged.copy_finished_from(folder)
     missing = [
         cell.key
         for group in groups_of(config)

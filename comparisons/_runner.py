@@ -1,9 +1,9 @@
 """Run a config: train each (dataset, model, seed) once, run every method through every
 metric on it, and write each cell to the run folder as it finishes.
 
-Nothing is lost when a run is killed: every cell is written atomically the moment it is done
-(``cells/<key>.json`` after its ``examples/<key>.pt``), and a restarted run skips the cells it
-finds. A run folder belongs to one config: restarting with another config is refused.
+Nothing is lost when a run is killed: every cell is written to the run folder
+(:class:`comparisons.run_folder.RunFolder`) the moment it is done, and a restarted run skips
+the cells it finds. A run folder belongs to one config: restarting with another is refused.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from captum_ifim import build_method, get_method_spec
 from captum_ifim.metrics import compute_maps, fgsm
-from comparisons._cells import Cell, Group, cells_of, groups_of, shard_groups
 from comparisons._config import HarnessConfig, stable_hash
-from comparisons._metric_runs import CellData, run_metric
-from comparisons._run_folder import RunFolder
-from comparisons._trained_models import TrainedGroupModel, trained_model
+from comparisons._group_models import GroupModel, group_model
+from comparisons._run_plan import cells_of, groups_of, shard_groups
 from comparisons.datasets import ImageDataset, load_dataset
+from comparisons.metrics import CellData, run_metric
+from comparisons.run_folder import CellKey, GroupKey, ResultRow, RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ logger = logging.getLogger(__name__)
 class GroupData:
     """What the cells of one group share: the model, the evaluated images, FGSM inputs."""
 
-    group: Group
+    group: GroupKey
     dataset: ImageDataset
-    trained: TrainedGroupModel
+    trained: GroupModel
     inputs: Tensor
     labels: Tensor
     predictions: Tensor
@@ -101,9 +101,9 @@ def _predict(model: nn.Module, inputs: Tensor, batch_size: int) -> Tensor:
 
 def _group_data(
     config: HarnessConfig,
-    group: Group,
+    group: GroupKey,
     dataset: ImageDataset,
-    trained: TrainedGroupModel,
+    trained: GroupModel,
     device: torch.device,
 ) -> GroupData:
     test = dataset.test.subset(evaluation_indices(len(dataset.test), config.eval_examples))
@@ -146,7 +146,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_cell(config: HarnessConfig, cell: Cell, data: GroupData, device: torch.device) -> dict:
+def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device) -> dict:
     """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
 
     Returns:
@@ -199,32 +199,33 @@ def run_cell(config: HarnessConfig, cell: Cell, data: GroupData, device: torch.d
         "masks": None if data.masks is None else data.masks[index].cpu(),
         "maps": maps[index].float().cpu(),
     }
-    if cell.method == "ifim-sensitive":
+    if spec.has_spectrum:
         examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
     return {"rows": rows, "examples": examples}
 
 
 def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
-    """(N, R) float64 iFIM spectra of ``inputs`` from the registered iFIM method."""
-    ifim = explainer.method
-    parts = [ifim.decompose(chunk).eigenvalues.cpu() for chunk in inputs.split(batch_size)]
+    """(N, R) float64 iFIM spectra of ``inputs`` from a method with a spectrum."""
+    parts = [explainer.eigenvalues(chunk).cpu() for chunk in inputs.split(batch_size)]
     return torch.cat(parts).double()
 
 
-def _row(group: Group, method: str, metric: str, value: float, setting: str, n: int) -> dict:
-    return {
-        "dataset": group.dataset,
-        "model": group.model,
-        "seed": group.seed,
-        "method": method,
-        "metric": metric,
-        "setting": setting,
-        "value": float(value),
-        "n": int(n),
-    }
+def _row(
+    group: GroupKey, method: str, metric: str, value: float, setting: str, n: int
+) -> ResultRow:
+    return ResultRow(
+        dataset=group.dataset,
+        model=group.model,
+        seed=group.seed,
+        method=method,
+        metric=metric,
+        setting=setting,
+        value=float(value),
+        n=int(n),
+    )
 
 
-def _model_rows(group: Group, trained: TrainedGroupModel) -> list[dict]:
+def _model_rows(group: GroupKey, trained: GroupModel) -> list[ResultRow]:
     return [_row(group, "", *value) for value in trained.summary_values()]
 
 
@@ -277,9 +278,7 @@ def run(
                 logger.info("loading dataset %s", group.dataset)
                 datasets[group.dataset] = load_dataset(entry.name, **entry.load_options())
             dataset = datasets[group.dataset]
-            trained = trained_model(
-                models[group.model], dataset, group.seed, cache, device, progress
-            )
+            trained = group_model(models[group.model], dataset, group.seed, cache, device, progress)
             folder.write_model(group.key, _model_rows(group, trained), trained.record())
             data = _group_data(config, group, dataset, trained, device)
             for cell in cells:

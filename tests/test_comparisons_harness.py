@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 
@@ -13,13 +14,13 @@ import torch
 import comparisons._runner as runner_module
 from captum_ifim import available_methods
 from captum_ifim.metrics import available_metrics
-from comparisons._cells import Group, parse_shard, shard_groups
 from comparisons._cli import main
 from comparisons._config import load_config, parse_config
 from comparisons._merge import merge
-from comparisons._run_folder import RunFolder
+from comparisons._run_plan import parse_shard, shard_groups
 from comparisons._runner import figure_indices, run
 from comparisons._toml_writer import dumps
+from comparisons.run_folder import GroupKey, RunFolder
 
 #: Timings differ between runs; every other value must be reproduced exactly.
 TIMING_METRICS = {"seconds-per-image", "train-seconds"}
@@ -61,6 +62,8 @@ def tiny_config(**run_overrides):
 
 
 def comparable(rows):
+    """Rows (ResultRow objects or JSON records) as sortable tuples, timings left out."""
+    records = [r if isinstance(r, dict) else dataclasses.asdict(r) for r in rows]
     return sorted(
         (
             r["dataset"],
@@ -69,10 +72,10 @@ def comparable(rows):
             r["method"],
             r["metric"],
             r["setting"],
-            "nan" if math.isnan(r["value"]) else round(r["value"], 10),
+            "nan" if r["value"] is None or math.isnan(r["value"]) else round(r["value"], 10),
             r["n"],
         )
-        for r in rows
+        for r in records
         if r["metric"] not in TIMING_METRICS
     )
 
@@ -125,7 +128,7 @@ def test_a_run_has_every_method_metric_and_seed(full_run):
 def test_the_f1_clean_is_the_same_for_every_method_of_a_model(full_run):
     # Clean F1 does not depend on the map: a check that every method saw the same images.
     folder, _ = full_run
-    rows = [r for r in folder.rows() if r["metric"] == "f1-clean" and r["seed"] == 0]
+    rows = [r.to_record() for r in folder.rows() if r.metric == "f1-clean" and r.seed == 0]
     assert len({round(r["value"], 12) for r in rows}) == 1
 
 
@@ -190,7 +193,7 @@ def test_shards_merged_equal_the_unsharded_run(full_run, tmp_path):
         # Each shard trains its own models (a separate cache), as on separate machines.
         run(config, path, shard=(index, 2), cache_dir=tmp_path / f"cache{index}", progress=False)
         shards.append(path)
-    assert {RunFolder(p).rows()[0]["seed"] for p in shards} == {0, 1}
+    assert {RunFolder(p).rows()[0].seed for p in shards} == {0, 1}
     merged, missing = merge(tmp_path / "merged", shards)
     assert missing == []
     assert comparable(merged.rows()) == comparable(reference.rows())
@@ -254,6 +257,12 @@ def test_unknown_names_list_the_valid_ones(section, change, listed):
         ({"plots": {}}, "plots"),
         ({"metrics": {"names": "all", "options": {"infidelity": {"n_samples": 2}}}}, "n_samples"),
         ({"models": [{"name": "shallow-cnn", "training": {"epoch": 2}}]}, "epoch"),
+        ({"datasets": [{"name": "mni-sks", "options": {"label": "a__b"}}]}, "'__'"),
+        # Method options are checked when the config loads: names (listing the valid ones)
+        # and the values that can be checked without a model.
+        ({"methods": {"names": "all", "options": {"ifim-sensitive": {"enrgy": 0.5}}}}, "energy"),
+        ({"methods": {"names": "all", "options": {"ifim-sensitive": {"energy": 1.5}}}}, "1.5"),
+        ({"methods": {"names": "all", "options": {"gradcam": {"normalise": "raw"}}}}, "gradcam"),
     ],
 )
 def test_bad_configs_are_clear_errors(change, match):
@@ -278,7 +287,7 @@ def test_the_embedded_configs_parse_and_round_trip_through_toml():
 
 
 def test_shards_split_the_groups_round_robin():
-    groups = [Group("d", "m", seed) for seed in range(5)]
+    groups = [GroupKey("d", "m", seed) for seed in range(5)]
     shares = [shard_groups(groups, i, 3) for i in (1, 2, 3)]
     assert sorted(g.seed for share in shares for g in share) == list(range(5))
     assert [g.seed for g in shares[0]] == [0, 3]
@@ -305,7 +314,7 @@ def test_the_cli_reports_a_config_error_and_exits_2(tmp_path, caplog):
 
 
 def test_a_model_can_be_restricted_to_some_datasets():
-    from comparisons._cells import groups_of
+    from comparisons._run_plan import groups_of
 
     data = copy.deepcopy(TINY)
     data["datasets"].append({"name": "mni-sks-3class", "options": {"num_train": 30}})
@@ -322,7 +331,7 @@ def test_a_model_can_be_restricted_to_some_datasets():
 
 
 def test_one_dataset_twice_needs_labels_and_the_label_names_its_groups():
-    from comparisons._cells import groups_of
+    from comparisons._run_plan import groups_of
 
     data = copy.deepcopy(TINY)
     data["datasets"].append({"name": "mni-sks", "options": {"num_train": 30}})
@@ -332,3 +341,29 @@ def test_one_dataset_twice_needs_labels_and_the_label_names_its_groups():
     config = parse_config(data)
     assert {g.dataset for g in groups_of(config)} == {"mni-sks", "mni-sks-small"}
     assert config.datasets[1].load_options() == {"num_train": 30}
+
+
+def test_every_row_a_cell_writes_is_declared_by_a_metric_entry(full_run):
+    from comparisons.metrics import ROW_DIRECTIONS
+
+    folder, _ = full_run
+    method_rows = {r.metric for r in folder.rows() if r.method}
+    assert method_rows <= set(ROW_DIRECTIONS), sorted(method_rows - set(ROW_DIRECTIONS))
+
+
+def test_both_report_commands_rewrite_the_tables_from_the_cells(full_run, tmp_path):
+    import shutil
+
+    from comparisons.reporting.__main__ import main as reporting_main
+
+    folder, _ = full_run
+    expected = (folder.path / "results.json").read_text()
+    for command in (lambda d: main(["report", str(d)]), lambda d: reporting_main([str(d)])):
+        copy_dir = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(folder.path, copy_dir)
+        (copy_dir / "results.json").unlink()
+        assert command(copy_dir) == 0
+        assert (copy_dir / "results.json").read_text() == expected
+        assert (copy_dir / "report.md").is_file()
+    assert main(["report", str(tmp_path / "not-a-run")]) == 2
+    assert not (tmp_path / "not-a-run").exists()

@@ -29,7 +29,7 @@ from comparisons.reporting import (
     metric_direction,
     paper_metrics_table,
     parse_example_name,
-    read_run_folder,
+    read_run_contents,
     reading_findings,
     rows_from_records,
     select_examples,
@@ -520,7 +520,7 @@ def test_every_figure_is_a_png_and_the_report_embeds_it(written_run: Path) -> No
 
 
 def test_map_grid_puts_the_signal_first(written_run: Path) -> None:
-    run = read_run_folder(written_run)
+    run = read_run_contents(written_run)
     ex = run.example(DATASET, "cnn", 0, "ifim-sensitive")
     assert ex is not None
     masks = ex.load()["masks"]

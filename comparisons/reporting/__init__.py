@@ -41,21 +41,19 @@ from comparisons.reporting._reading import (
     reading_markdown,
 )
 from comparisons.reporting._report import write_report
-from comparisons.reporting._result_rows import (
-    RESULT_COLUMNS,
-    ResultRow,
-    load_results,
-    rows_from_records,
-)
-from comparisons.reporting._run_folder import (
-    ExampleFile,
-    RunFolder,
-    parse_example_name,
-    read_run_folder,
-)
 from comparisons.reporting._spectrum_figure import collect_eigenvalues, write_spectrum
 from comparisons.reporting._summary import SUMMARY_COLUMNS, SummaryRow, summarize, summary_csv
 from comparisons.reporting._timing_figure import write_timing
+from comparisons.run_folder import (
+    RESULT_COLUMNS,
+    ExampleFile,
+    ResultRow,
+    RunContents,
+    load_results,
+    parse_example_name,
+    read_run_contents,
+    rows_from_records,
+)
 
 __all__ = [
     "DPI",
@@ -66,7 +64,7 @@ __all__ = [
     "Finding",
     "MetricDirection",
     "ResultRow",
-    "RunFolder",
+    "RunContents",
     "SummaryRow",
     "best_indices",
     "bounding_box",
@@ -85,7 +83,7 @@ __all__ = [
     "paper_metrics_table",
     "parse_example_name",
     "precision_recall_table",
-    "read_run_folder",
+    "read_run_contents",
     "reading_findings",
     "reading_markdown",
     "rows_from_records",

@@ -1,29 +1,17 @@
-"""``python -m comparisons.reporting RUN_DIR``: write the tables, figures and report of a run."""
+"""``python -m comparisons.reporting RUN_DIR``: the same as ``python -m comparisons report``."""
 
 from __future__ import annotations
 
-import argparse
-import logging
 from collections.abc import Sequence
-from pathlib import Path
 
-from comparisons.reporting._report import write_report
-
-logger = logging.getLogger("comparisons.reporting")
+from comparisons._cli import main as cli_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, write the report, log its path; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m comparisons.reporting",
-        description="Write summary.md, summary.csv, figures/*.png and report.md of a run folder.",
-    )
-    parser.add_argument("run_dir", type=Path, help="the run folder (holds results.json)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = write_report(args.run_dir)
-    logger.info("report: %s", report)
-    return 0
+    """``python -m comparisons report RUN_DIR``; returns the exit status."""
+    import sys
+
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.reporting._run_folder import RunFolder
 from comparisons.reporting._table_layout import order_methods
+from comparisons.run_folder import RunContents
 
 _TITLES = {"ifim-sensitive": "S(x) ifim-sensitive", "ifim-insensitive": "I(x) ifim-insensitive"}
 _FIRST = ("ifim-sensitive", "ifim-insensitive")
@@ -133,7 +133,7 @@ def map_grid_figure(
 
 
 def write_map_grid(
-    run: RunFolder, dataset: str, model: str, seed: int, path: Path, rows: int = 4
+    run: RunContents, dataset: str, model: str, seed: int, path: Path, rows: int = 4
 ) -> FigureResult:
     """The grid of one (dataset, model) at one seed from the run's example files."""
     files = {

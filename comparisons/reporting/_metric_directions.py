@@ -1,72 +1,20 @@
-"""Which way each result-row metric is better, tied to the metric registry where it can be."""
+"""Which way each result-row metric is better, and how to pick the best values."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from captum_ifim.metrics import get_metric_info
+from comparisons.metrics import ResolvedDirection, row_direction
 
-Direction = Literal["higher", "lower", "ideal", "none"]
-
-
-@dataclass(frozen=True)
-class MetricDirection:
-    """How to pick the best value of a result-row metric.
-
-    Attributes:
-        metric: The result-row metric name, e.g. ``"f1-ratio"``.
-        direction: ``"higher"``, ``"lower"``, ``"ideal"`` (closest to :attr:`ideal`) or
-            ``"none"`` (no best: counts, components, model-level facts).
-        ideal: The target value when ``direction == "ideal"``.
-        source: The registry metric it was read from, or ``""`` for a decision taken here.
-    """
-
-    metric: str
-    direction: Direction
-    ideal: float | None = None
-    source: str = ""
-
-
-#: Result-row metric -> registry metric whose ``higher_is_better`` it follows.
-_FROM_REGISTRY: dict[str, str] = {
-    "f1-ratio": "contrastive-perturbation",
-    "deletion-auc": "deletion-auc",
-    "insertion-auc": "insertion-auc",
-    "energy-in-mask": "energy-in-mask",
-    "pointing-game": "pointing-game",
-    "infidelity": "infidelity",
-    "sensitivity-max": "sensitivity-max",
-    "randomization-similarity": "model-parameter-randomization",
-    "kl-fidelity": "kl-fidelity",
-}
-
-#: Decisions where the registry has none: the registry leaves the adversarial correlation
-#: without a direction (low = sensitive, high = stable); the paper reads lower as better
-#: (Fig. 4). Time is a cost.
-_DECIDED: dict[str, Direction] = {
-    "adversarial-correlation": "lower",
-    "seconds-per-image": "lower",
-}
+#: How to pick the best value of a result row (declared by the harness's metric entries).
+MetricDirection = ResolvedDirection
 
 
 def metric_direction(metric: str) -> MetricDirection:
-    """The :class:`MetricDirection` of a result-row metric; unknown names get ``"none"``."""
-    if metric in _DECIDED:
-        return MetricDirection(metric, _DECIDED[metric])
-    registry_name = _FROM_REGISTRY.get(metric)
-    if registry_name is None:
-        return MetricDirection(metric, "none")
-    info = get_metric_info(registry_name)
-    if info.higher_is_better is True:
-        return MetricDirection(metric, "higher", source=registry_name)
-    if info.higher_is_better is False:
-        return MetricDirection(metric, "lower", source=registry_name)
-    if info.ideal is not None:
-        return MetricDirection(metric, "ideal", ideal=info.ideal, source=registry_name)
-    return MetricDirection(metric, "none", source=registry_name)
+    """The direction of a result-row metric, from the harness metric entry that writes it;
+    rows no entry declares (model facts, rows of older runs) get ``"none"``."""
+    return row_direction(metric)
 
 
 def best_indices(values: Sequence[float], direction: MetricDirection) -> list[int]:

@@ -25,11 +25,11 @@ from comparisons.reporting._run_description import (
     methods_markdown,
     run_markdown,
 )
-from comparisons.reporting._run_folder import RunFolder, read_run_folder
 from comparisons.reporting._spectrum_figure import write_spectrum
 from comparisons.reporting._summary import SummaryRow, summarize, summary_csv
 from comparisons.reporting._table_layout import cells, unique
 from comparisons.reporting._timing_figure import write_timing
+from comparisons.run_folder import RunContents, read_run_contents
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
 
 
-def _first_seed(run: RunFolder, dataset: str, model: str) -> int | None:
+def _first_seed(run: RunContents, dataset: str, model: str) -> int | None:
     seeds = sorted({e.seed for e in run.examples if (e.dataset, e.model) == (dataset, model)})
     if not seeds:
         return None
@@ -62,7 +62,7 @@ def _section(title: str, table: str | None) -> list[str]:
 
 
 def _report_markdown(
-    run: RunFolder, summary: Sequence[SummaryRow], figures: dict[str, list[FigureResult]]
+    run: RunContents, summary: Sequence[SummaryRow], figures: dict[str, list[FigureResult]]
 ) -> str:
     name = run.config.get("run", {}).get("name", run.path.name)
     datasets = unique(s.dataset for s in summary)
@@ -171,7 +171,7 @@ def write_report(run_dir: Path) -> Path:
         ('report.md', True)
     """
     run_dir = Path(run_dir)
-    run = read_run_folder(run_dir)
+    run = read_run_contents(run_dir)
     summary = summarize(run.rows)
     (run_dir / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
     (run_dir / "summary.csv").write_text(summary_csv(summary), encoding="utf-8")
@@ -199,7 +199,7 @@ def write_report(run_dir: Path) -> Path:
     return report
 
 
-def unique_cells(run: RunFolder) -> list[tuple[str, str]]:
+def unique_cells(run: RunContents) -> list[tuple[str, str]]:
     """(dataset, model) pairs with rows or example files, rows' order first."""
     pairs = cells(summarize(run.rows)) + [(e.dataset, e.model) for e in run.examples]
     return list(dict.fromkeys(pairs))

@@ -12,12 +12,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.reporting._run_folder import RunFolder
+from comparisons.run_folder import RunContents
 
 _METHOD = "ifim-sensitive"
 
 
-def collect_eigenvalues(run: RunFolder) -> tuple[dict[tuple[str, str], np.ndarray], list[str]]:
+def collect_eigenvalues(run: RunContents) -> tuple[dict[tuple[str, str], np.ndarray], list[str]]:
     """Per (dataset, model), the ``eigenvalues`` (N, R) of every seed's ifim-sensitive file,
     stacked (N summed over seeds), each row sorted descending; and notes on what was missing."""
     found: dict[tuple[str, str], list[np.ndarray]] = {}
@@ -93,7 +93,7 @@ def spectrum_figure(eigenvalues: Mapping[tuple[str, str], np.ndarray]) -> tuple[
     return figure, notes
 
 
-def write_spectrum(run: RunFolder, path: Path) -> FigureResult:
+def write_spectrum(run: RunContents, path: Path) -> FigureResult:
     """The spectrum figure from the run's ifim-sensitive example files."""
     eigenvalues, notes = collect_eigenvalues(run)
     if not eigenvalues:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from comparisons.reporting._result_rows import ResultRow
+from comparisons.run_folder import ResultRow
 
 #: The columns of ``summary.csv``, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = (

@@ -12,7 +12,6 @@ See ``docs/performance.md`` for the method and the figures measured.
 
 from comparisons.speed._backward_count import BackwardCounter
 from comparisons.speed._benchmark import BenchmarkResult, add_saliency_ratios, run_benchmark
-from comparisons.speed._cell import COLUMNS, METHODS, Cell, MethodName, Row
 from comparisons.speed._cli import QUICK, main, options_from_args, parser
 from comparisons.speed._measure import measure_cell, scale_logits, time_calls
 from comparisons.speed._method_calls import method_call
@@ -32,6 +31,7 @@ from comparisons.speed._plots import plot_costs
 from comparisons.speed._results_csv import read_rows, write_rows
 from comparisons.speed._summary import summary_markdown
 from comparisons.speed._target_checks import TargetCheck, check_targets, log_log_slope
+from comparisons.speed._timed_cell import COLUMNS, METHODS, MethodName, Row, TimedCell
 
 __all__ = [
     "COLUMNS",
@@ -45,11 +45,11 @@ __all__ = [
     "SUITES",
     "BackwardCounter",
     "BenchmarkResult",
-    "Cell",
     "MethodName",
     "PlanOptions",
     "Row",
     "TargetCheck",
+    "TimedCell",
     "add_saliency_ratios",
     "check_targets",
     "log_log_slope",

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
-from comparisons.speed._cell import METHODS, Row
 from comparisons.speed._isolation import run_isolated
 from comparisons.speed._plan import PlanOptions, plan_cells
 from comparisons.speed._plots import plot_costs
 from comparisons.speed._results_csv import write_rows
 from comparisons.speed._summary import summary_markdown, write_summary
 from comparisons.speed._target_checks import TargetCheck, check_targets
+from comparisons.speed._timed_cell import METHODS, Row
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from comparisons.speed._cell import METHODS
 from comparisons.speed._plan import SUITES, PlanOptions
+from comparisons.speed._timed_cell import METHODS
 
 logger = logging.getLogger("comparisons.speed")
 

@@ -14,7 +14,7 @@ import multiprocessing
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 
-from comparisons.speed._cell import Cell, Row
+from comparisons.speed._timed_cell import Row, TimedCell
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +22,14 @@ logger = logging.getLogger(__name__)
 _PRELOAD = ["comparisons.speed._measure", "shap", "pytorch_grad_cam"]
 
 
-def _work(cell: Cell, connection: Connection) -> None:
+def _work(cell: TimedCell, connection: Connection) -> None:
     from comparisons.speed._measure import measure_cell
 
     connection.send(measure_cell(cell))
     connection.close()
 
 
-def run_isolated(cells: Sequence[Cell]) -> Iterator[Row]:
+def run_isolated(cells: Sequence[TimedCell]) -> Iterator[Row]:
     """Measure each cell in its own worker process, in order.
 
     Args:

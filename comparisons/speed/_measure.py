@@ -29,8 +29,8 @@ from torch import Tensor, nn
 from captum_ifim.functional import fisher_factor
 from comparisons.models import build_model
 from comparisons.speed._backward_count import BackwardCounter
-from comparisons.speed._cell import Cell, Row
 from comparisons.speed._method_calls import method_call
+from comparisons.speed._timed_cell import Row, TimedCell
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _checksum(tensors: list[Tensor]) -> float:
     return float(sum(t.detach().double().sum().item() for t in tensors))
 
 
-def measure_cell(cell: Cell) -> Row:
+def measure_cell(cell: TimedCell) -> Row:
     """Time one cell and read its memory; errors become a ``failed`` row.
 
     Args:
@@ -123,7 +123,7 @@ def measure_cell(cell: Cell) -> Row:
         return Row.for_cell(cell, "failed", f"{type(error).__name__}: {error}")
 
 
-def _measure(cell: Cell) -> Row:
+def _measure(cell: TimedCell) -> Row:
     torch.set_num_threads(cell.threads)
     warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
     device = torch.device(cell.device)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from captum_ifim import build_method
-from comparisons.speed._cell import METHODS
 from comparisons.speed._naive import naive_ifim_map
+from comparisons.speed._timed_cell import METHODS
 
 #: Registry names of the methods built with :func:`captum_ifim.build_method`.
 _REGISTERED = {"gradcam": "gradcam", "scorecam": "scorecam", "deepshap": "deepshap"}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from comparisons.speed._cell import METHODS, Cell, Row
+from comparisons.speed._timed_cell import METHODS, Row, TimedCell
 
 SUITES: tuple[str, ...] = ("grid", "targets")
 GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
@@ -50,11 +50,11 @@ class PlanOptions:
         batch: The grid's batch size (the target cells have the issue's batches).
         class_mass: The mass kept by ``ifim-mass``.
         many_class_scales: The logit scales of the C = 100 target cells (see
-            :class:`comparisons.speed.Cell`): 1, the fresh network, whose softmax is nearly
+            :class:`comparisons.speed.TimedCell`): 1, the fresh network, whose softmax is nearly
             flat over 100 classes, and 4, a confident one (top class near 0.45).
         max_side: Overrides of :data:`DEFAULT_MAX_SIDE` for every model, ``{method: side}``.
         device, threads, repeats, warmup, cell_budget_s, background, seed: As in
-            :class:`comparisons.speed.Cell`.
+            :class:`comparisons.speed.TimedCell`.
     """
 
     suites: tuple[str, ...] = SUITES
@@ -116,7 +116,7 @@ def max_side(method: str, model: str, overrides: Mapping[str, int]) -> int | Non
     return caps.get(model, caps.get("*"))
 
 
-def plan_cells(options: PlanOptions) -> tuple[list[Cell], list[Row]]:
+def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
     """The cells to run and the rows of the cells skipped by a cap.
 
     Args:
@@ -148,10 +148,10 @@ def plan_cells(options: PlanOptions) -> tuple[list[Cell], list[Row]]:
     for (model, c, side, batch, scale, _), suites in list(wanted.items()):
         reference = wanted.setdefault((model, c, side, batch, scale, "saliency"), [])
         reference += [suite for suite in suites if suite not in reference]
-    cells: list[Cell] = []
+    cells: list[TimedCell] = []
     skipped: list[Row] = []
     for (model, c, side, batch, scale, method), suites in wanted.items():
-        cell = Cell(
+        cell = TimedCell(
             suites=tuple(suites),
             model=model,
             num_classes=c,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from comparisons.speed._cell import METHODS, Row
+from comparisons.speed._timed_cell import METHODS, Row
 
 Panel = tuple[str, int, str]
 

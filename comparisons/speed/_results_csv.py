@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from comparisons.speed._cell import COLUMNS, Row
+from comparisons.speed._timed_cell import COLUMNS, Row
 
 _TYPES = {f.name: f.type for f in fields(Row)}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from comparisons.speed._cell import Row
 from comparisons.speed._target_checks import TargetCheck
+from comparisons.speed._timed_cell import Row
 
 
 def _number(value: float | int | None, digits: int = 4) -> str:

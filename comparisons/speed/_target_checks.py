@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from comparisons.speed._cell import Row
+from comparisons.speed._timed_cell import Row
 
 CheckStatus = Literal["PASS", "FAIL", "NOT MEASURED"]
 

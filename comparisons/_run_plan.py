@@ -1,48 +1,23 @@
-"""The units of work: a cell is one (dataset, model, seed, method); cells of one
-(dataset, model, seed) share a trained model and form a *group*.
+"""The plan of a run: its groups (one trained model each) and cells (one method each), and
+the share of them a ``--shard i/n`` runs.
 
-Groups are the units of sharding (``--shard i/n``), so a model is trained by one shard only.
+Groups are the units of sharding, so a model is trained by one shard only.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from comparisons._config import HarnessConfig
+from comparisons.run_folder import CellKey, GroupKey
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
-@dataclass(frozen=True, order=True)
-class Group:
-    """One trained model: (dataset label, model name, seed)."""
-
-    dataset: str
-    model: str
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}__{self.model}__seed{self.seed}"
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One method run through every metric on one trained model."""
-
-    group: Group
-    method: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.group.key}__{self.method}"
-
-
-def groups_of(config: HarnessConfig) -> list[Group]:
+def groups_of(config: HarnessConfig) -> list[GroupKey]:
     """Every (dataset, model, seed) of the config, in config order."""
     return [
-        Group(dataset.label, model.name, seed)
+        GroupKey(dataset.label, model.name, seed)
         for dataset in config.datasets
         for model in config.models
         if model.datasets is None or dataset.label in model.datasets
@@ -50,9 +25,9 @@ def groups_of(config: HarnessConfig) -> list[Group]:
     ]
 
 
-def cells_of(config: HarnessConfig, group: Group) -> list[Cell]:
+def cells_of(config: HarnessConfig, group: GroupKey) -> list[CellKey]:
     """The cells of ``group``: one per method, in config order."""
-    return [Cell(group, method) for method in config.methods]
+    return [CellKey(group, method) for method in config.methods]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -66,6 +41,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
+def shard_groups(groups: list[GroupKey], index: int, count: int) -> list[GroupKey]:
     """Round-robin share ``index`` of ``count`` (1-based) of ``groups``."""
     return [group for position, group in enumerate(groups) if position % count == index - 1]

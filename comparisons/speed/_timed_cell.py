@@ -1,4 +1,4 @@
-"""What the benchmark times (a :class:`Cell`) and what it records (a :class:`Row`)."""
+"""What the benchmark times (a :class:`TimedCell`) and what it records (a :class:`Row`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ Status = Literal["ok", "skipped", "failed"]
 
 
 @dataclass(frozen=True)
-class Cell:
+class TimedCell:
     """One timed configuration: a method on a model, a class count, an image side, a batch.
 
     Attributes:
@@ -129,7 +129,7 @@ class Row:
     inputs_checksum: float | None = None
 
     @classmethod
-    def for_cell(cls, cell: Cell, status: Status, reason: str = "") -> Row:
+    def for_cell(cls, cell: TimedCell, status: Status, reason: str = "") -> Row:
         """A row holding only the cell's description."""
         return cls(
             suite="+".join(cell.suites),

@@ -1,73 +1,83 @@
-"""Reading a run folder: rows, method facts, config, environment and example files."""
+"""A run folder read once, for the report: rows, method facts, config, environment, examples."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef, unused-ignore]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
-from comparisons.reporting._result_rows import ResultRow, load_results
+from comparisons.run_folder._keys import CellKey
+from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._rows import ResultRow, load_results
 
 logger = logging.getLogger(__name__)
-
-_EXAMPLE_NAME = re.compile(
-    r"^(?P<dataset>.+?)__(?P<model>.+?)__seed(?P<seed>-?\d+)__(?P<method>.+)$"
-)
 
 
 @dataclass(frozen=True)
 class ExampleFile:
-    """One ``examples/<dataset>__<model>__seed<k>__<method>.pt`` file (not yet loaded)."""
+    """One ``examples/<cell key>.pt`` file (not yet loaded)."""
 
     path: Path
-    dataset: str
-    model: str
-    seed: int
-    method: str
+    cell: CellKey
+
+    @property
+    def dataset(self) -> str:
+        return self.cell.group.dataset
+
+    @property
+    def model(self) -> str:
+        return self.cell.group.model
+
+    @property
+    def seed(self) -> int:
+        return self.cell.group.seed
+
+    @property
+    def method(self) -> str:
+        return self.cell.method
 
     def load(self) -> dict[str, Any]:
         """The saved dict: ``inputs`` (n, C, H, W), ``labels`` (n,), ``predictions`` (n,),
         ``masks`` (n, H, W) or None, ``maps`` (n, C, H, W), and ``eigenvalues``
-        (N_eval, R) for ifim-sensitive cells.
+        (N_eval, R) for methods with a spectrum.
 
         Raises:
-            ValueError: Not a dict, or without ``inputs`` and ``maps``.
+            ValueError: Unreadable, not a dict, or without ``inputs`` and ``maps``.
         """
-        content = torch.load(self.path, map_location="cpu", weights_only=True)
+        try:
+            content = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # a truncated or foreign file: name it
+            raise ValueError(f"expected a readable example file {self.path}: {error}") from error
         if not isinstance(content, dict):
             raise ValueError(f"expected a dict in {self.path}, got {type(content).__name__}")
         for key in ("inputs", "maps"):
-            if not isinstance(content.get(key), torch.Tensor) or content[key].dim() != 4:
+            if not isinstance(content.get(key), torch.Tensor) or content[key].dim() < 4:
                 raise ValueError(f"expected {key!r} (n, C, H, W) in {self.path}, got none")
         return content
 
 
 def parse_example_name(path: Path) -> ExampleFile | None:
     """The cell an example file holds, from its name; ``None`` when the name does not fit."""
-    match = _EXAMPLE_NAME.match(path.stem) if path.suffix == ".pt" else None
-    if match is None:
+    if path.suffix != ".pt":
         return None
-    return ExampleFile(
-        path=path,
-        dataset=match["dataset"],
-        model=match["model"],
-        seed=int(match["seed"]),
-        method=match["method"],
-    )
+    try:
+        return ExampleFile(path, CellKey.parse(path.stem))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
-class RunFolder:
+class RunContents:
     """What a run folder holds, read once.
 
     Attributes:
@@ -97,33 +107,30 @@ class RunFolder:
         return None
 
 
-def read_run_folder(run_dir: Path) -> RunFolder:
-    """Read a run folder (see the harness's run-folder format).
+def read_run_contents(run_dir: Path) -> RunContents:
+    """Read a run folder for its report.
 
     Only ``results.json`` is required; the other files are read when present.
 
     Raises:
         FileNotFoundError: No ``results.json``.
-        ValueError: A malformed file.
+        ValueError: A malformed file (the message names it).
     """
-    run_dir = Path(run_dir)
-    results = run_dir / "results.json"
-    if not results.is_file():
-        raise FileNotFoundError(f"expected {results}, got no such file")
+    layout = RunLayout(Path(run_dir))
+    if not layout.results_json.is_file():
+        raise FileNotFoundError(f"expected {layout.results_json}, got no such file")
     missing: list[str] = []
-    methods = _read_json(run_dir / "methods.json", missing)
-    environment = _read_json(run_dir / "environment.json", missing)
-    config_path = run_dir / "config.toml"
-    if config_path.is_file():
-        config_text = config_path.read_text(encoding="utf-8")
+    methods = _read_json_object(layout.methods, missing)
+    environment = _read_json_object(layout.environment, missing)
+    if layout.config_toml.is_file():
+        config_text = layout.config_toml.read_text(encoding="utf-8")
         config = tomllib.loads(config_text)
     else:
-        missing.append("config.toml")
+        missing.append(layout.config_toml.name)
         config_text, config = "", {}
     examples = []
-    examples_dir = run_dir / "examples"
-    if examples_dir.is_dir():
-        for path in sorted(examples_dir.glob("*.pt")):
+    if layout.examples_dir.is_dir():
+        for path in sorted(layout.examples_dir.glob("*.pt")):
             parsed = parse_example_name(path)
             if parsed is None:
                 logger.warning(
@@ -132,13 +139,13 @@ def read_run_folder(run_dir: Path) -> RunFolder:
                 continue
             examples.append(parsed)
     else:
-        missing.append("examples/")
+        missing.append(f"{layout.examples_dir.name}/")
     examples.sort(key=lambda e: (e.dataset, e.model, e.seed, e.method))
     if not all(isinstance(v, dict) for v in methods.values()):
-        raise ValueError("expected methods.json to map each method name to a dict of facts")
-    return RunFolder(
-        path=run_dir,
-        rows=load_results(results),
+        raise ValueError(f"expected {layout.methods} to map each method name to its facts")
+    return RunContents(
+        path=layout.root,
+        rows=load_results(layout.results_json),
         methods=methods,
         config=config,
         config_text=config_text,
@@ -148,11 +155,14 @@ def read_run_folder(run_dir: Path) -> RunFolder:
     )
 
 
-def _read_json(path: Path, missing: list[str]) -> dict[str, Any]:
+def _read_json_object(path: Path, missing: list[str]) -> dict[str, Any]:
     if not path.is_file():
         missing.append(path.name)
         return {}
-    content = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"expected JSON in {path}, got an unreadable file: {error}") from error
     if not isinstance(content, dict):
         raise ValueError(f"expected a JSON object in {path}, got {type(content).__name__}")
     return content

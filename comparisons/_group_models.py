@@ -14,13 +14,8 @@ from comparisons.datasets import ImageDataset
 from comparisons.training import TrainedModel, TrainingConfig, train_model
 
 
-def resolve_training_config(training: dict[str, Any]) -> TrainingConfig:
-    """A config's ``[models.training]`` table (``preset`` + field overrides) as a config."""
-    return TrainingConfig.from_dict(training)
-
-
 @dataclass(frozen=True)
-class TrainedGroupModel:
+class GroupModel:
     """A group's trained model and the dataset's class names (for the Table II rows)."""
 
     trained: TrainedModel
@@ -63,23 +58,23 @@ class TrainedGroupModel:
         }
 
 
-def trained_model(
+def group_model(
     model: ModelEntry,
     dataset: ImageDataset,
     seed: int,
     cache_dir: Path,
     device: torch.device,
     progress: bool,
-) -> TrainedGroupModel:
+) -> GroupModel:
     """Train (or load from ``cache_dir``) ``model`` on ``dataset`` from ``seed``."""
     trained = train_model(
         model.name,
         dataset,
-        resolve_training_config(model.training),
+        TrainingConfig.from_dict(model.training),
         seed,
         model_options=model.options,
         cache_dir=cache_dir,
         device=device,
         progress=progress,
     )
-    return TrainedGroupModel(trained, dataset.class_names)
+    return GroupModel(trained, dataset.class_names)

@@ -1,0 +1,54 @@
+"""The adversarial correlation (Sec. IV-F, FGSM of eq. 27) on a cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from captum_ifim.metrics import adversarial_correlation
+from comparisons.metrics._cell_data import CellData, MetricValue, first
+from comparisons.metrics._entry import HarnessMetric, RowSpec
+
+
+def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
+    count = options["max_examples"]
+    epsilon = options["epsilon_relative"] * cell.data_range
+    inputs = first(cell.inputs, count)
+    summary = adversarial_correlation(
+        cell.model,
+        cell.explainer,
+        inputs,
+        first(cell.labels, count),
+        epsilon,
+        map_target=first(cell.targets, count),
+        clamp=cell.dataset.value_range,
+        # One FGSM attack per model and epsilon, shared by every method of the model.
+        adversarial_inputs=first(cell.adversarial_inputs(epsilon), count),
+        clean_maps=first(cell.maps, count),
+        max_examples_per_batch=cell.batch_size,
+    )
+    setting = f"eps={epsilon:.4g}"
+    total = summary.num_valid + summary.num_undefined
+    return [
+        MetricValue("adversarial-correlation", summary.mean, setting, summary.num_valid),
+        MetricValue("adversarial-correlation-std", summary.std, setting, summary.num_valid),
+        MetricValue(
+            "adversarial-correlation-undefined", float(summary.num_undefined), setting, total
+        ),
+    ]
+
+
+ADVERSARIAL_CORRELATION = HarnessMetric(
+    name="adversarial-correlation",
+    runner=_run,
+    defaults={"epsilon_relative": 0.01, "max_examples": None},
+    rows=(
+        RowSpec(
+            "adversarial-correlation",
+            "lower",
+            "the library gives no direction (low = sensitive, high = stable); the paper reads "
+            "lower as better (Fig. 4)",
+        ),
+        RowSpec("adversarial-correlation-std", "none", "a spread"),
+        RowSpec("adversarial-correlation-undefined", "none", "a count of constant maps"),
+    ),
+)

@@ -1,0 +1,68 @@
+"""Captum's infidelity and max-sensitivity (Yeh et al., 2019), used as they are, on a cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from captum.metrics import infidelity, sensitivity_max
+from torch import Tensor
+
+from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._entry import HarnessMetric, RowSpec
+
+
+def _infidelity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
+    count = options["max_examples"]
+    std = options["noise_relative"] * cell.dataset.pixel_std
+    inputs = first(cell.inputs, count)
+    generator = torch.Generator().manual_seed(cell.noise_seed)
+
+    def perturb(x: Tensor) -> tuple[Tensor, Tensor]:
+        noise = torch.randn(x.shape, generator=generator).to(x) * std
+        return noise, x - noise
+
+    values = infidelity(
+        cell.model,
+        perturb,
+        inputs,
+        first(cell.maps, count),
+        target=first(cell.targets, count),
+        n_perturb_samples=options["n_perturb_samples"],
+        max_examples_per_batch=cell.batch_size * options["n_perturb_samples"],
+        normalize=True,
+    )
+    value, n = finite_mean(values)
+    return [MetricValue("infidelity", value, f"noise_std={std:.4g}", n)]
+
+
+def _sensitivity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
+    count = options["max_examples"]
+    radius = options["radius_relative"] * cell.data_range
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cell.noise_seed)
+        values = sensitivity_max(
+            cell.explainer.attribute,
+            first(cell.inputs, count),
+            perturb_radius=radius,
+            n_perturb_samples=options["n_perturb_samples"],
+            max_examples_per_batch=cell.batch_size,
+            target=first(cell.targets, count),
+        )
+    value, n = finite_mean(values)
+    return [MetricValue("sensitivity-max", value, f"radius={radius:.4g}", n)]
+
+
+INFIDELITY = HarnessMetric(
+    name="infidelity",
+    runner=_infidelity,
+    defaults={"n_perturb_samples": 8, "noise_relative": 0.1, "max_examples": 16},
+    rows=(RowSpec("infidelity"),),
+)
+
+SENSITIVITY_MAX = HarnessMetric(
+    name="sensitivity-max",
+    runner=_sensitivity,
+    defaults={"n_perturb_samples": 4, "radius_relative": 0.02, "max_examples": 8},
+    rows=(RowSpec("sensitivity-max"),),
+)

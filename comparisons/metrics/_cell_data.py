@@ -1,0 +1,83 @@
+"""What every metric runner gets: one cell's images, maps, model and explainer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from comparisons.datasets import ImageDataset
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One value of the tidy table, before the cell's keys are added."""
+
+    metric: str
+    value: float
+    setting: str = ""
+    n: int = 0
+
+
+@dataclass
+class CellData:
+    """What the metrics of one cell need; tensors are on the cell's device.
+
+    A *cell* is one (dataset, model, seed, method).
+
+    Attributes:
+        method: The registry name of the method.
+        model: The trained classifier (eval mode).
+        dataset: The dataset (for pixel statistics and the value range).
+        inputs: (N, C, H, W) the evaluated test images.
+        labels: (N,) their true labels.
+        targets: (N,) the classes the class-specific maps explain.
+        masks: (N, H, W) ground-truth signal masks, or ``None``.
+        maps: (N, C, H, W) the method's maps of ``inputs``.
+        low_maps: The map the contrastive low set comes from (I(x) for S(x)), or ``None``.
+        explainer: The method built for ``model`` (``attribute(inputs, target=...)``).
+        explainer_factory: Builds the method for another model (randomization test).
+        noise_seed: Seeds the perturbation noise: the same for every method of a model.
+        batch_size: Images per explainer or model call.
+        adversarial_inputs: ``epsilon -> x_adv`` (FGSM, shared by the methods of a model).
+    """
+
+    method: str
+    model: nn.Module
+    dataset: ImageDataset
+    inputs: Tensor
+    labels: Tensor
+    targets: Tensor
+    masks: Tensor | None
+    maps: Tensor
+    low_maps: Tensor | None
+    explainer: Any
+    explainer_factory: Callable[[nn.Module], Any]
+    noise_seed: int
+    batch_size: int
+    adversarial_inputs: Callable[[float], Tensor]
+
+    @property
+    def data_range(self) -> float:
+        """Width of the valid value range, else of the training images' values."""
+        if self.dataset.value_range is not None:
+            low, high = self.dataset.value_range
+            return float(high - low)
+        images = self.dataset.train.images
+        return float(images.max() - images.min())
+
+
+def first(tensor: Tensor, count: int | None) -> Tensor:
+    """The first ``count`` rows of ``tensor`` (all of them for ``None``)."""
+    return tensor if count is None else tensor[:count]
+
+
+def finite_mean(values: Tensor) -> tuple[float, int]:
+    """Mean over the finite values and how many there were."""
+    values = values.double().flatten()
+    finite = values[torch.isfinite(values)]
+    return (float(finite.mean()) if finite.numel() else math.nan), int(finite.numel())

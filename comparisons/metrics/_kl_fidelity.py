@@ -1,0 +1,37 @@
+"""The local KL fidelity of the iFIM (eq. 18) on a cell's model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from captum_ifim.metrics import kl_fidelity
+from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._entry import HarnessMetric, RowSpec
+
+
+def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
+    count = options["max_examples"]
+    result = kl_fidelity(
+        cell.model,
+        first(cell.inputs, count),
+        tuple(options["epsilons"]),
+        max_examples_per_batch=cell.batch_size,
+    )
+    rows = []
+    for j, eps in enumerate(result.epsilons.tolist()):
+        value, n = finite_mean(result.ratio[:, j])
+        rows.append(MetricValue("kl-fidelity", value, f"eps={eps:g}", n))
+    return rows
+
+
+KL_FIDELITY = HarnessMetric(
+    name="kl-fidelity",
+    runner=_run,
+    # A check of the model's iFIM, not of a map: run once per model, in the iFIM's cell.
+    defaults={
+        "epsilons": [1e-3, 1e-2, 1e-1, 1.0],
+        "methods": ["ifim-sensitive"],
+        "max_examples": None,
+    },
+    rows=(RowSpec("kl-fidelity"),),
+)

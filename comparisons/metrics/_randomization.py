@@ -1,0 +1,40 @@
+"""The model-parameter randomization test (Adebayo et al., 2018) on a cell."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from captum_ifim.metrics import default_layers, model_parameter_randomization
+from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._entry import HarnessMetric, RowSpec
+
+
+def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
+    count = options["max_examples"]
+    layers = default_layers(cell.model)
+    if options["max_layers"]:
+        step = max(1, math.ceil(len(layers) / options["max_layers"]))
+        layers = layers[::step]
+    result = model_parameter_randomization(
+        cell.model,
+        cell.explainer_factory,
+        first(cell.inputs, count),
+        first(cell.targets, count),
+        layers=layers,
+        seed=cell.noise_seed,
+        max_examples_per_batch=cell.batch_size,
+    )
+    rows = []
+    for i, layer in enumerate(result.layers):
+        value, n = finite_mean(result.spearman_abs[i])
+        rows.append(MetricValue("randomization-similarity", value, f"layer={layer}", n))
+    return rows
+
+
+MODEL_PARAMETER_RANDOMIZATION = HarnessMetric(
+    name="model-parameter-randomization",
+    runner=_run,
+    defaults={"max_examples": 4, "max_layers": 0},
+    rows=(RowSpec("randomization-similarity"),),
+)

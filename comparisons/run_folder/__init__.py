@@ -1,0 +1,48 @@
+"""The on-disk run format: the only code that knows the run folder's paths, keys, columns,
+NaN <-> ``null``, and the write order that marks a cell complete.
+
+The runner writes through :class:`RunFolder`, merge copies through it, and the report reads
+through :func:`read_run_contents`. See :mod:`comparisons.run_folder._layout` for the layout.
+"""
+
+from comparisons.run_folder._contents import (
+    ExampleFile,
+    RunContents,
+    parse_example_name,
+    read_run_contents,
+)
+from comparisons.run_folder._folder import RunFolder, method_facts
+from comparisons.run_folder._keys import CellKey, GroupKey
+from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._rows import (
+    RESULT_COLUMNS,
+    ResultRow,
+    load_results,
+    results_csv,
+    row_from_record,
+    rows_from_records,
+    sorted_rows,
+    value_from_json,
+    value_to_json,
+)
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "CellKey",
+    "ExampleFile",
+    "GroupKey",
+    "ResultRow",
+    "RunContents",
+    "RunFolder",
+    "RunLayout",
+    "load_results",
+    "method_facts",
+    "parse_example_name",
+    "read_run_contents",
+    "results_csv",
+    "row_from_record",
+    "rows_from_records",
+    "sorted_rows",
+    "value_from_json",
+    "value_to_json",
+]
