@@ -12,10 +12,15 @@ from captum._utils.common import (
     _run_forward,
 )
 from captum._utils.typing import TargetType
+from captum.attr._utils.approximation_methods import SUPPORTED_METHODS
 from captum.attr._utils.batching import _tuple_splice_range
 from captum.log import log_usage
 
+#: The integration rules of Captum's ``IntegratedGradients(method=...)``.
+INTEGRATION_METHODS: tuple[str, ...] = tuple(SUPPORTED_METHODS)
+
 __all__ = [
+    "INTEGRATION_METHODS",
     "TargetType",
     "_format_additional_forward_args",
     "_format_output",

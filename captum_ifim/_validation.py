@@ -1,4 +1,9 @@
-"""Input checks shared by the attribution classes. Each raises before anything is changed."""
+"""Input and option checks shared by the library. Each raises before anything is changed.
+
+Errors follow one convention: ``TypeError`` for a value of the wrong type, ``ValueError``
+for a bad value, :class:`UnknownOptionError` (both at once) for an option a method or a
+metric does not take; every message reads "expected ..., got ...".
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,27 @@ _BATCH_DEPENDENT_LAYERS: tuple[type[nn.Module], ...] = (
 )
 
 
-def check_inputs(inputs: tuple[Any, ...]) -> None:
-    """Raise unless inputs are non-empty floating tensors with one batch size, all finite."""
+class UnknownOptionError(TypeError, ValueError):
+    """An option that a method or a metric does not take.
+
+    Both a ``TypeError`` (what Python raises for an unexpected keyword argument) and a
+    ``ValueError`` (what config loaders catch), so callers catching either still work.
+    """
+
+
+def check_inputs(inputs: tuple[Any, ...], model: Callable[..., Any] | None = None) -> None:
+    """Raise unless the inputs can be attributed, before any forward pass.
+
+    Every input must be a floating tensor with a non-empty batch dimension, the same batch
+    size as the others, finite values and real data (not on the ``meta`` device). Given a
+    model (an ``nn.Module`` or its bound method) whose floating parameters share one dtype,
+    or one device, each input must have that dtype, or that device.
+
+    Raises:
+        TypeError: Not a tensor, not floating point, or another dtype than the model's.
+        ValueError: No inputs, a scalar, an empty batch, unequal batch sizes, NaN or inf,
+            the meta device, or another device than the model's.
+    """
     if len(inputs) == 0:
         raise ValueError("expected at least one input tensor, got an empty tuple")
     for position, x in enumerate(inputs):
@@ -32,11 +56,36 @@ def check_inputs(inputs: tuple[Any, ...]) -> None:
             raise ValueError(
                 f"expected a non-empty batch, got input {position} of shape {tuple(x.shape)}"
             )
+        if x.device.type == "meta":
+            raise ValueError(
+                f"expected input {position} to hold data, got a tensor on the meta device"
+            )
         if not torch.isfinite(x).all():
             raise ValueError(f"expected finite inputs, got NaN or inf in input {position}")
     sizes = {x.shape[0] for x in inputs}
     if len(sizes) > 1:
         raise ValueError(f"expected every input to have the same batch size, got {sorted(sizes)}")
+    module = owning_module(model) if model is not None else None
+    if module is not None:
+        _check_inputs_fit_module(inputs, module)
+
+
+def _check_inputs_fit_module(inputs: tuple[Tensor, ...], module: nn.Module) -> None:
+    """The inputs' dtype and device against the module's floating parameters, when unique."""
+    parameters = [p for p in module.parameters() if p.is_floating_point()]
+    dtypes = {p.dtype for p in parameters}
+    devices = {p.device for p in parameters}
+    for position, x in enumerate(inputs):
+        if len(dtypes) == 1 and x.dtype not in dtypes:
+            raise TypeError(
+                f"expected input {position} of the model's dtype {next(iter(dtypes))}, got "
+                f"{x.dtype}; convert the inputs (or the model) first"
+            )
+        if len(devices) == 1 and x.device not in devices:
+            raise ValueError(
+                f"expected input {position} on the model's device {next(iter(devices))}, got "
+                f"{x.device}; move the inputs (or the model) first"
+            )
 
 
 def check_energy(energy: float) -> None:
@@ -51,6 +100,21 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     """Raise unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"expected {name} to be one of {choices}, got {value!r}")
+
+
+def check_positive_int(value: Any, name: str, allow_none: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is a positive int (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        suffix = " or None" if allow_none else ""
+        raise ValueError(f"expected {name} to be a positive int{suffix}, got {value!r}")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raise ``TypeError`` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"expected {name} to be a bool, got {value!r}")
 
 
 def owning_module(forward_func: Callable[..., Any]) -> nn.Module | None:

@@ -47,6 +47,19 @@ Normalization = Literal["relu-minmax", "none"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
 
+def check_cam_settings(
+    reshape_transform: Callable[[Tensor], Tensor] | None = None,
+    normalization: str = "relu-minmax",
+) -> None:
+    """Raise unless these are valid :class:`CAMAttribution` options (a callable or None,
+    one of :data:`NORMALIZATIONS`); the registry's option check calls it too."""
+    if reshape_transform is not None and not callable(reshape_transform):
+        raise TypeError(
+            f"expected reshape_transform to be a callable or None, got {type(reshape_transform)}"
+        )
+    check_choice("normalization", normalization, NORMALIZATIONS)
+
+
 @contextlib.contextmanager
 def _training_flags_restored(model: nn.Module) -> Iterator[None]:
     """Put every module's ``training`` flag back as found on exit."""
@@ -82,8 +95,6 @@ class CAMAttribution(Attribution):
     _library: ClassVar[tuple[str, str]]
     #: Whether the method needs the gradient of the target score.
     uses_gradients: ClassVar[bool] = True
-    #: Whether the map depends on the target class.
-    uses_target: ClassVar[bool] = True
     #: ``attribute`` raises ValueError for targets out of range (read by the registry).
     checks_targets: ClassVar[bool] = True
 
@@ -96,7 +107,7 @@ class CAMAttribution(Attribution):
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
-        check_choice("normalization", normalization, NORMALIZATIONS)
+        check_cam_settings(reshape_transform, normalization)
         module_name, class_name = self._library
         self._cam_class = getattr(import_optional(module_name, type(self).__name__), class_name)
         self._image = import_optional("pytorch_grad_cam.utils.image", type(self).__name__)

@@ -52,4 +52,3 @@ class EigenCAM(CAMAttribution):
 
     _library = ("pytorch_grad_cam.eigen_cam", "EigenCAM")
     uses_gradients = False
-    uses_target = False

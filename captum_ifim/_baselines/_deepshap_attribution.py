@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -22,7 +23,21 @@ from captum_ifim._captum_compat import (
 )
 from captum_ifim._optional_imports import import_optional
 from captum_ifim._targets import resolve_targets
-from captum_ifim._validation import check_inputs
+from captum_ifim._validation import check_bool, check_inputs
+
+
+def check_deepshap_settings(
+    check_additivity: bool = True, additivity_tolerance: float = 1e-2
+) -> None:
+    """Raise unless these are valid :class:`DeepSHAP` options (a bool, a finite tolerance
+    > 0); the registry's option check calls it too."""
+    check_bool(check_additivity, "check_additivity")
+    if isinstance(additivity_tolerance, bool) or not isinstance(additivity_tolerance, (int, float)):
+        raise TypeError(
+            f"expected additivity_tolerance to be a float > 0, got {additivity_tolerance!r}"
+        )
+    if not (math.isfinite(additivity_tolerance) and additivity_tolerance > 0):
+        raise ValueError(f"expected additivity_tolerance > 0, got {additivity_tolerance}")
 
 
 class _TargetScore(nn.Module):
@@ -86,8 +101,7 @@ class DeepSHAP(Attribution):
         if not isinstance(background, Tensor):
             raise TypeError(f"expected background to be a torch.Tensor, got {type(background)}")
         check_inputs((background,))
-        if not additivity_tolerance > 0:
-            raise ValueError(f"expected additivity_tolerance > 0, got {additivity_tolerance}")
+        check_deepshap_settings(check_additivity, additivity_tolerance)
         self._shap = import_optional("shap", "DeepSHAP")
         Attribution.__init__(self, model)
         self.model = model
@@ -120,9 +134,10 @@ class DeepSHAP(Attribution):
             raise ValueError(f"expected a single input tensor, got {len(formatted)} inputs")
         x = formatted[0].detach()
         if x.shape[1:] != self.background.shape[1:]:
+            like = ", ".join(["N", *(str(size) for size in self.background.shape[1:])])
             raise ValueError(
-                f"expected inputs shaped like the background (*, {tuple(x.shape[1:])}), got "
-                f"background of shape {tuple(self.background.shape)}"
+                f"expected inputs shaped like the background, ({like}), got inputs of "
+                f"shape {tuple(x.shape)} (background {tuple(self.background.shape)})"
             )
         extra = tuple(_format_additional_forward_args(additional_forward_args) or ())
         background = self.background.to(device=x.device, dtype=x.dtype)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
 from captum_ifim._baselines._sample_forward import bind_sample_forward
 from captum_ifim._optional_imports import import_optional
+from captum_ifim._validation import check_positive_int
 
 
 class ScoreCAM(CAMAttribution):
@@ -37,8 +38,7 @@ class ScoreCAM(CAMAttribution):
         normalization: Normalization = "relu-minmax",
         batch_size: int = 16,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"expected batch_size to be a positive int, got {batch_size!r}")
+        check_positive_int(batch_size, "batch_size")
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.batch_size = batch_size
 

@@ -21,7 +21,13 @@ from captum_ifim._captum_compat import (
 )
 from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
 from captum_ifim._ifim._output_heads import OutputHead, check_class_mass, check_output_head
-from captum_ifim._validation import check_choice, check_energy, check_eval_mode, check_inputs
+from captum_ifim._validation import (
+    check_choice,
+    check_energy,
+    check_eval_mode,
+    check_inputs,
+    check_positive_int,
+)
 
 Component = Literal["sensitive", "insensitive"]
 COMPONENTS: tuple[str, ...] = get_args(Component)
@@ -59,6 +65,37 @@ class IFIMResult(Generic[InputsT]):
     retained_mass: Tensor
     sensitive: InputsT
     insensitive: InputsT
+
+
+def check_ifim_settings(
+    output: str = "logits",
+    eigenvalue_rtol: float | None = None,
+    eigenvalue_atol: float = 0.0,
+    class_mass: float | None = None,
+) -> None:
+    """Raise unless these are valid :class:`IFIMDecomposition` constructor arguments.
+
+    ``output`` a known head, ``class_mass`` None or in (0, 1] and None for ``"sigmoid"``,
+    ``eigenvalue_rtol`` None or >= 0, ``eigenvalue_atol`` >= 0. The constructor and the
+    registry's option check (:meth:`captum_ifim.MethodSpec.check_options`) both call it.
+    """
+    check_output_head(output)
+    check_class_mass(class_mass)
+    if class_mass is not None and output == "sigmoid":
+        raise ValueError(
+            f"expected class_mass=None for output='sigmoid' (independent outputs), got {class_mass}"
+        )
+    for name, value, allow_none in (
+        ("eigenvalue_rtol", eigenvalue_rtol, True),
+        ("eigenvalue_atol", eigenvalue_atol, False),
+    ):
+        if value is None and allow_none:
+            continue
+        suffix = " or None" if allow_none else ""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"expected {name} to be a float >= 0{suffix}, got {value!r}")
+        if not value >= 0:
+            raise ValueError(f"expected {name} >= 0{suffix}, got {value}")
 
 
 def _split(flat: Tensor, like: tuple[Tensor, ...], lead: tuple[int, ...]) -> tuple[Tensor, ...]:
@@ -129,17 +166,7 @@ class IFIMDecomposition(GradientAttribution):
     ) -> None:
         if not callable(forward_func):
             raise TypeError(f"expected a callable forward_func, got {type(forward_func)}")
-        check_output_head(output)
-        check_class_mass(class_mass)
-        if class_mass is not None and output == "sigmoid":
-            raise ValueError(
-                "expected class_mass=None for output='sigmoid' (independent outputs), "
-                f"got {class_mass}"
-            )
-        if eigenvalue_rtol is not None and not eigenvalue_rtol >= 0:
-            raise ValueError(f"expected eigenvalue_rtol >= 0 or None, got {eigenvalue_rtol}")
-        if not eigenvalue_atol >= 0:
-            raise ValueError(f"expected eigenvalue_atol >= 0, got {eigenvalue_atol}")
+        check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass)
         GradientAttribution.__init__(self, forward_func)
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
@@ -198,18 +225,10 @@ class IFIMDecomposition(GradientAttribution):
             )
         is_tuple = _is_tuple(inputs)
         formatted = _format_tensor_into_tuples(inputs)
-        check_inputs(formatted)
         check_energy(energy)
+        check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
         check_eval_mode(self.forward_func)
-        if internal_batch_size is not None and (
-            isinstance(internal_batch_size, bool)
-            or not isinstance(internal_batch_size, int)
-            or internal_batch_size < 1
-        ):
-            raise ValueError(
-                f"expected internal_batch_size to be a positive int or None, got "
-                f"{internal_batch_size!r}"
-            )
+        check_inputs(formatted, self.forward_func)
         extra = _format_additional_forward_args(additional_forward_args)
         num_samples = formatted[0].shape[0]
         step = internal_batch_size or num_samples

@@ -1,95 +1,141 @@
-"""One factory per method family: ``(model, target_layer, background, **options) ->
-(method, attribute options)``. Use :func:`captum_ifim.build_method` rather than these."""
+"""One factory per method family, with the family's options and their value checks.
+
+A factory gets the model, the chosen target layer, the checked background and the
+constructor options, and returns the method and the ``attribute`` options it fixes. Which
+option goes where is data of the :class:`~captum_ifim.MethodSpec` (the ``*_OPTIONS`` sets
+below); the value checks call the checks each method makes itself, so that
+:meth:`~captum_ifim.MethodSpec.check_options` refuses exactly what building or calling the
+method would refuse. Use :func:`captum_ifim.build_method` rather than these.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from numbers import Real
 from typing import Any
 
 from captum.attr import Attribution, IntegratedGradients, Saliency
-from torch import nn
+from torch import Tensor, nn
 
-from captum_ifim._baselines._cam_attribution import CAMAttribution
-from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
-from captum_ifim._baselines._deepshap_attribution import DeepSHAP
-from captum_ifim._baselines._score_cam import ScoreCAM
-from captum_ifim._baselines._target_layers import choose_target_layer
-from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition
+from captum_ifim._baselines._cam_attribution import CAMAttribution, check_cam_settings
+from captum_ifim._baselines._deepshap_attribution import DeepSHAP, check_deepshap_settings
+from captum_ifim._captum_compat import INTEGRATION_METHODS
+from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, check_ifim_settings
 from captum_ifim._methods._method_spec import Factory
+from captum_ifim._validation import check_bool, check_choice, check_energy, check_positive_int
 
-_CAM_CLASSES: dict[str, type[CAMAttribution]] = {
-    cls.__name__: cls for cls in (GradCAM, GradCAMPlusPlus, ScoreCAM, XGradCAM, EigenCAM)
-}
-
-
-def _split_kwargs(
-    name: str, kwargs: dict[str, Any], constructor: set[str], attribute: set[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    unknown = set(kwargs) - constructor - attribute
-    if unknown:
-        raise TypeError(
-            f"expected options of {name!r} among {sorted(constructor | attribute)}, "
-            f"got {sorted(unknown)}"
-        )
-    return (
-        {k: v for k, v in kwargs.items() if k in constructor},
-        {k: v for k, v in kwargs.items() if k in attribute},
-    )
+IFIM_CONSTRUCTOR_OPTIONS = frozenset({"output", "eigenvalue_rtol", "eigenvalue_atol", "class_mass"})
+IFIM_ATTRIBUTE_OPTIONS = frozenset({"energy", "internal_batch_size"})
+CAM_OPTIONS = frozenset({"reshape_transform", "normalization"})
+SCORE_CAM_OPTIONS = CAM_OPTIONS | {"batch_size"}
+DEEPSHAP_OPTIONS = frozenset({"check_additivity", "additivity_tolerance"})
+SALIENCY_ATTRIBUTE_OPTIONS = frozenset({"abs"})
+INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS = frozenset({"multiply_by_inputs"})
+INTEGRATED_GRADIENTS_ATTRIBUTE_OPTIONS = frozenset(
+    {"baselines", "n_steps", "method", "internal_batch_size"}
+)
 
 
-def _ifim(component: str) -> Factory:
-    def factory(
-        model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
+def _given(options: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    return {name: options[name] for name in names if name in options}
+
+
+def ifim_factory(component: str) -> Factory:
+    """``IFIMDecomposition(model, **options)`` returning the ``component`` map."""
+
+    def build(
+        model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
     ) -> tuple[Attribution, dict[str, Any]]:
-        constructor, attribute = _split_kwargs(
-            f"ifim-{component}",
-            kwargs,
-            {"output", "eigenvalue_rtol", "eigenvalue_atol", "class_mass"},
-            {"energy", "internal_batch_size"},
-        )
-        return IFIMDecomposition(model, **constructor), {"component": component, **attribute}
+        return IFIMDecomposition(model, **options), {"component": component}
 
-    return factory
+    return build
 
 
-def _cam(class_name: str, options: set[str]) -> Factory:
-    def factory(
-        model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
+def check_ifim_options(options: Mapping[str, Any]) -> None:
+    """The iFIM's own checks: output head, class mass, tolerances, eq. 13's energy, batch."""
+    check_ifim_settings(**_given(options, IFIM_CONSTRUCTOR_OPTIONS))
+    if "energy" in options:
+        check_energy(options["energy"])
+    if "internal_batch_size" in options:
+        check_positive_int(options["internal_batch_size"], "internal_batch_size", allow_none=True)
+
+
+def cam_factory(cam_class: type[CAMAttribution]) -> Factory:
+    """``cam_class(model, target_layer, **options)``."""
+
+    def build(
+        model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
     ) -> tuple[Attribution, dict[str, Any]]:
-        constructor, _ = _split_kwargs(class_name, kwargs, options, set())
-        cam_class = _CAM_CLASSES[class_name]
-        return cam_class(model, choose_target_layer(model, target_layer), **constructor), {}
+        return cam_class(model, target_layer, **options), {}
 
-    return factory
+    return build
 
 
-_CAM_OPTIONS = {"reshape_transform", "normalization"}
+def check_cam_options(options: Mapping[str, Any]) -> None:
+    """A CAM's own checks: ``reshape_transform`` callable, a known ``normalization``; and
+    Score-CAM's positive ``batch_size``."""
+    check_cam_settings(**_given(options, CAM_OPTIONS))
+    if "batch_size" in options:
+        check_positive_int(options["batch_size"], "batch_size")
 
 
-def _deepshap(
-    model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
+def deepshap_factory(
+    model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
 ) -> tuple[Attribution, dict[str, Any]]:
-    if background is None:
-        raise ValueError("expected background= reference inputs (B, ...) for 'deepshap'")
-    constructor, _ = _split_kwargs(
-        "deepshap", kwargs, {"check_additivity", "additivity_tolerance"}, set()
-    )
-    return DeepSHAP(model, background, **constructor), {}
+    """``DeepSHAP(model, background, **options)``."""
+    return DeepSHAP(model, background, **options), {}
 
 
-def _saliency(
-    model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
+def check_deepshap_options(options: Mapping[str, Any]) -> None:
+    """DeepSHAP's own checks: a bool ``check_additivity``, a tolerance > 0."""
+    check_deepshap_settings(**_given(options, DEEPSHAP_OPTIONS))
+
+
+def saliency_factory(
+    model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
 ) -> tuple[Attribution, dict[str, Any]]:
-    _, attribute = _split_kwargs("saliency", kwargs, set(), {"abs"})
-    return Saliency(model), attribute
+    """Captum's ``Saliency(model)``."""
+    return Saliency(model), {}
 
 
-def _integrated_gradients(
-    model: nn.Module, target_layer: Any, background: Any, **kwargs: Any
+def check_saliency_options(options: Mapping[str, Any]) -> None:
+    """``abs`` is a bool."""
+    if "abs" in options:
+        check_bool(options["abs"], "abs")
+
+
+def integrated_gradients_factory(
+    model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
 ) -> tuple[Attribution, dict[str, Any]]:
-    constructor, attribute = _split_kwargs(
-        "integrated-gradients",
-        kwargs,
-        {"multiply_by_inputs"},
-        {"baselines", "n_steps", "method", "internal_batch_size"},
-    )
-    return IntegratedGradients(model, **constructor), attribute
+    """Captum's ``IntegratedGradients(model, **options)``."""
+    return IntegratedGradients(model, **options), {}
+
+
+def check_integrated_gradients_options(options: Mapping[str, Any]) -> None:
+    """What Captum asserts, as errors: positive ``n_steps`` and batch size, a known
+    integration ``method``, a bool ``multiply_by_inputs``; ``baselines`` None, finite
+    numbers or tensors (their shapes need the inputs)."""
+    if "n_steps" in options:
+        check_positive_int(options["n_steps"], "n_steps")
+    if "internal_batch_size" in options:
+        check_positive_int(options["internal_batch_size"], "internal_batch_size", allow_none=True)
+    if "method" in options:
+        check_choice("method", options["method"], INTEGRATION_METHODS)
+    if "multiply_by_inputs" in options:
+        check_bool(options["multiply_by_inputs"], "multiply_by_inputs")
+    baselines = options.get("baselines")
+    for baseline in baselines if isinstance(baselines, tuple) else (baselines,):
+        if baseline is None and not isinstance(baselines, tuple):
+            continue
+        if isinstance(baseline, Tensor):
+            finite = baseline.device.type != "meta" and bool(baseline.isfinite().all())
+        elif isinstance(baseline, Real) and not isinstance(baseline, bool):
+            finite = math.isfinite(baseline)
+        else:
+            raise TypeError(
+                "expected baselines to be None, a number, a tensor or a tuple of numbers and "
+                f"tensors, got {type(baseline).__name__}"
+            )
+        if not finite:
+            raise ValueError("expected finite baselines holding data, got NaN, inf or meta")

@@ -2,42 +2,121 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from captum.attr import Attribution
+from torch import Tensor, nn
 
-Factory = Callable[..., tuple[Attribution, dict[str, Any]]]
+from captum_ifim._validation import UnknownOptionError
+
+#: ``(model, target_layer, background, constructor options) -> (method, fixed attribute
+#: options)``; the target layer is chosen and the background checked before the call.
+Factory = Callable[
+    [nn.Module, nn.Module | None, Tensor | None, dict[str, Any]],
+    tuple[Attribution, dict[str, Any]],
+]
+#: Raises for a bad option value; gets the options already known to be valid names.
+OptionCheck = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """Metadata of a registered method, so a harness filters by data, not by name.
+    """Facts of a registered method, so that a harness filters by data, not by name.
 
     Attributes:
         name: Registry name, e.g. ``"gradcam++"``.
         description: One line for reports.
-        factory: ``(model, target_layer, background, **kwargs) -> (method, attribute
-            kwargs)``; use :func:`build_method` rather than calling it.
+        factory: Builds the method; use :func:`captum_ifim.build_method` rather than
+            calling it.
+        constructor_options: Options passed to the method's constructor.
+        attribute_options: Options passed to every ``attribute`` call.
+        check_values: Raises for a bad option value that can be seen without a model
+            (the same checks the method itself makes); ``None`` checks names only.
         deterministic: The same call gives the same map (batched equals one by one).
         normalized_maps: Maps are rescaled per image (CAMs: ReLU and min-max to [0, 1]).
-        needs_target_layer: Built on a layer's activations; :func:`default_target_layer`
-            picks one when none is given.
+        needs_target_layer: Built on a layer's activations; ``build_method`` takes
+            ``target_layer=`` or :func:`captum_ifim.default_target_layer`.
         needs_background: Needs reference inputs (``background=``).
         uses_target: The map depends on the target class (False for the iFIM, an
             expectation over p(y|x), and for Eigen-CAM).
+        has_spectrum: :meth:`captum_ifim.RegisteredMethod.eigenvalues` gives per-input iFIM
+            eigenvalues (eq. 8), which the harness records. True for ``"ifim-sensitive"``
+            only: ``"ifim-insensitive"`` is the same decomposition, recorded once.
         low_map_method: The method whose map ranks the *low* pixel set in the contrastive
             perturbation test (eq. 24: ``"ifim-insensitive"`` for ``"ifim-sensitive"``);
             ``None`` means the method's own map.
+
+    Example:
+        >>> from captum_ifim import get_method_spec
+        >>> spec = get_method_spec("ifim-sensitive")
+        >>> sorted(spec.options)[:3], spec.has_spectrum, spec.low_map_method
+        (['class_mass', 'eigenvalue_atol', 'eigenvalue_rtol'], True, 'ifim-insensitive')
+        >>> spec.check_options({"energy": 0.5})
+        >>> try:
+        ...     spec.check_options({"enrgy": 0.5})
+        ... except ValueError as error:
+        ...     print(type(error).__name__, isinstance(error, TypeError))
+        UnknownOptionError True
     """
 
     name: str
     description: str
-    factory: Factory
+    factory: Factory = field(repr=False, compare=False)
+    constructor_options: frozenset[str] = frozenset()
+    attribute_options: frozenset[str] = frozenset()
+    check_values: OptionCheck | None = field(default=None, repr=False, compare=False)
     deterministic: bool = True
     normalized_maps: bool = False
     needs_target_layer: bool = False
     needs_background: bool = False
     uses_target: bool = True
+    has_spectrum: bool = False
     low_map_method: str | None = None
+
+    def __post_init__(self) -> None:
+        shared = self.constructor_options & self.attribute_options
+        if shared:
+            raise ValueError(
+                f"expected an option of {self.name!r} to go to the constructor or to "
+                f"attribute, got {sorted(shared)} in both"
+            )
+
+    @property
+    def options(self) -> frozenset[str]:
+        """Every option the method takes (constructor and ``attribute``)."""
+        return self.constructor_options | self.attribute_options
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Raise for an option the method does not take or a value it would refuse.
+
+        Checks what can be checked without a model, before anything is built, with the
+        method's own validation (e.g. ``energy`` in (0, 1], ``output`` an output head,
+        positive batch sizes, a known CAM ``normalization``).
+
+        Args:
+            options: Option names and values, as passed to :func:`captum_ifim.build_method`.
+
+        Raises:
+            UnknownOptionError: An unknown option (a ``TypeError`` and a ``ValueError``);
+                the message lists the valid ones.
+            ValueError: A bad value.
+            TypeError: A value of the wrong type, or ``options`` not a mapping.
+        """
+        if not isinstance(options, Mapping):
+            raise TypeError(f"expected options as a mapping of names, got {type(options)}")
+        unknown = sorted(str(name) for name in options if name not in self.options)
+        if unknown:
+            raise UnknownOptionError(
+                f"expected options of {self.name!r} among {sorted(self.options)}, got {unknown}"
+            )
+        if self.check_values is not None:
+            self.check_values(options)
+
+    def split_options(self, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(constructor options, attribute options)`` of valid ``options``."""
+        return (
+            {k: v for k, v in options.items() if k in self.constructor_options},
+            {k: v for k, v in options.items() if k in self.attribute_options},
+        )

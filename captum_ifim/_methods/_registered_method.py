@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from captum_ifim._captum_compat import TargetType, _run_forward
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._targets import resolve_targets
-from captum_ifim._validation import check_eval_mode
+from captum_ifim._validation import check_eval_mode, check_inputs
 
 _CAPTUM_REQUIRES_GRAD_WARNING = "Input Tensor .* did not already require gradients"
 
@@ -21,12 +21,15 @@ _CAPTUM_REQUIRES_GRAD_WARNING = "Input Tensor .* did not already require gradien
 class RegisteredMethod(Attribution):
     """A registry method built for one model, with its extra ``attribute`` options fixed.
 
-    Refuses a model in training mode with BatchNorm or Dropout layers (as the iFIM does),
-    so that every method sees the same deterministic function, and checks ``target``
-    against the model's outputs for every method, including those that ignore it (one
-    extra forward pass for methods without a ``checks_targets = True`` attribute). The
-    method sees detached inputs (new leaves on the same data), so the caller's tensors
-    keep their ``requires_grad``, ``.grad`` and graph.
+    Every method gets the same checks, before any forward pass: the inputs (floating,
+    finite, a non-empty batch, real data, the model's dtype and device; see
+    :func:`~captum_ifim._validation.check_inputs`) and the model (training mode with
+    BatchNorm or Dropout layers is refused, as the iFIM does, so that every method sees
+    the same deterministic function). ``target`` is checked against the model's outputs
+    for every method, including those that ignore it (one extra forward pass for methods
+    without a ``checks_targets = True`` attribute). The method sees detached inputs (new
+    leaves on the same data), so the caller's tensors keep their ``requires_grad``,
+    ``.grad`` and graph.
 
     Attributes:
         spec: The :class:`MethodSpec`.
@@ -67,10 +70,7 @@ class RegisteredMethod(Attribution):
         Returns:
             The inputs' type, shapes, device and dtype.
         """
-        check_eval_mode(self.model)
-        detached = (
-            tuple(_detached(x) for x in inputs) if isinstance(inputs, tuple) else _detached(inputs)
-        )
+        detached = self._checked(inputs)
         if target is not None and not getattr(self.method, "checks_targets", False):
             with torch.no_grad():
                 outputs = _run_forward(self.model, detached, None, additional_forward_args)
@@ -86,9 +86,53 @@ class RegisteredMethod(Attribution):
                 **self.attribute_kwargs,
             )
 
+    def eigenvalues(
+        self, inputs: Tensor | tuple[Tensor, ...], additional_forward_args: Any = None
+    ) -> Tensor:
+        """The per-input iFIM eigenvalues lambda_i (eq. 8) of a method with a spectrum.
+
+        Args:
+            inputs: A tensor (N, ...) or a tuple of tensors, checked as by :meth:`attribute`.
+            additional_forward_args: Extra arguments for the model, as in Captum.
+
+        Returns:
+            (N, R) float64 on the inputs' device, descending, zero past each input's rank
+            (R = C - 1 for softmax heads); the built ``internal_batch_size`` bounds memory.
+
+        Raises:
+            ValueError: The method has no spectrum (``spec.has_spectrum`` is False).
+
+        Example:
+            >>> import torch
+            >>> from captum_ifim import build_method
+            >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
+            >>> build_method("ifim-sensitive", model).eigenvalues(torch.randn(2, 4)).shape
+            torch.Size([2, 2])
+        """
+        decompose = getattr(self.method, "decompose", None)
+        if not self.spec.has_spectrum or not callable(decompose):
+            raise ValueError(
+                "expected a method with an iFIM spectrum (MethodSpec.has_spectrum, e.g. "
+                f"'ifim-sensitive'), got {self.spec.name!r}, which has none"
+            )
+        detached = self._checked(inputs)
+        result = decompose(
+            detached,
+            additional_forward_args,
+            internal_batch_size=self.attribute_kwargs.get("internal_batch_size"),
+        )
+        return result.eigenvalues
+
+    def _checked(self, inputs: Any) -> Any:
+        """Detached inputs after the checks every method gets (model first, then inputs)."""
+        check_eval_mode(self.model)
+        if not isinstance(inputs, (Tensor, tuple)):
+            raise TypeError(
+                f"expected inputs to be a torch.Tensor or a tuple of them, got {type(inputs)}"
+            )
+        formatted = inputs if isinstance(inputs, tuple) else (inputs,)
+        check_inputs(formatted, self.model)
+        return tuple(x.detach() for x in inputs) if isinstance(inputs, tuple) else inputs.detach()
+
     def __repr__(self) -> str:
         return f"RegisteredMethod({self.spec.name!r}, {self.attribute_kwargs})"
-
-
-def _detached(x: Any) -> Any:
-    return x.detach() if isinstance(x, Tensor) else x

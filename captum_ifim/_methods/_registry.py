@@ -1,99 +1,145 @@
 """The registry of attribution methods: every method by name, built for a model.
 
 The harness and the contract tests loop over :func:`available_methods`; each name maps to
-a :class:`MethodSpec` holding metadata and a factory. :func:`build_method` returns a
-:class:`RegisteredMethod`, called like every other:
-``attribute(inputs, target=None, additional_forward_args=None) -> Tensor`` with the inputs'
-shape, device and dtype. Optional dependencies are imported only when a method is built.
+a :class:`MethodSpec` holding its facts, its options and a factory. :func:`build_method`
+checks the options, chooses the target layer, and returns a :class:`RegisteredMethod`,
+called like every other: ``attribute(inputs, target=None, additional_forward_args=None)
+-> Tensor`` with the inputs' shape, device and dtype. Optional dependencies are imported
+only when a method is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from torch import Tensor, nn
 
+from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
+from captum_ifim._baselines._score_cam import ScoreCAM
+from captum_ifim._baselines._target_layers import choose_target_layer
 from captum_ifim._methods._factories import (
-    _CAM_OPTIONS,
-    _cam,
-    _deepshap,
-    _ifim,
-    _integrated_gradients,
-    _saliency,
+    CAM_OPTIONS,
+    DEEPSHAP_OPTIONS,
+    IFIM_ATTRIBUTE_OPTIONS,
+    IFIM_CONSTRUCTOR_OPTIONS,
+    INTEGRATED_GRADIENTS_ATTRIBUTE_OPTIONS,
+    INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS,
+    SALIENCY_ATTRIBUTE_OPTIONS,
+    SCORE_CAM_OPTIONS,
+    cam_factory,
+    check_cam_options,
+    check_deepshap_options,
+    check_ifim_options,
+    check_integrated_gradients_options,
+    check_saliency_options,
+    deepshap_factory,
+    ifim_factory,
+    integrated_gradients_factory,
+    saliency_factory,
 )
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
 
-_REGISTRY: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in (
-        MethodSpec(
-            "ifim-sensitive",
-            "iFIM task-sensitive map S(x) = x_sens (eq. 16)",
-            _ifim("sensitive"),
-            uses_target=False,
-            low_map_method="ifim-insensitive",
-        ),
-        MethodSpec(
-            "ifim-insensitive",
-            "iFIM task-insensitive map I(x) = x - x_sens (eq. 17)",
-            _ifim("insensitive"),
-            uses_target=False,
-        ),
-        MethodSpec(
-            "gradcam",
-            "Grad-CAM (pytorch-grad-cam)",
-            _cam("GradCAM", _CAM_OPTIONS),
-            normalized_maps=True,
-            needs_target_layer=True,
-        ),
-        MethodSpec(
-            "gradcam++",
-            "Grad-CAM++ (pytorch-grad-cam)",
-            _cam("GradCAMPlusPlus", _CAM_OPTIONS),
-            normalized_maps=True,
-            needs_target_layer=True,
-        ),
-        MethodSpec(
-            "scorecam",
-            "Score-CAM (pytorch-grad-cam)",
-            _cam("ScoreCAM", _CAM_OPTIONS | {"batch_size"}),
-            normalized_maps=True,
-            needs_target_layer=True,
-        ),
-        MethodSpec(
-            "xgradcam",
-            "XGrad-CAM (pytorch-grad-cam)",
-            _cam("XGradCAM", _CAM_OPTIONS),
-            normalized_maps=True,
-            needs_target_layer=True,
-        ),
-        MethodSpec(
-            "eigencam",
-            "Eigen-CAM (pytorch-grad-cam), class-agnostic",
-            _cam("EigenCAM", _CAM_OPTIONS),
-            normalized_maps=True,
-            needs_target_layer=True,
-            uses_target=False,
-        ),
-        MethodSpec(
-            "deepshap",
-            "DeepSHAP (shap.DeepExplainer on a prepared copy of the model)",
-            _deepshap,
-            needs_background=True,
-        ),
-        MethodSpec("saliency", "Saliency |df_t/dx| (Captum)", _saliency),
-        MethodSpec(
-            "integrated-gradients",
-            "Integrated gradients from a zero baseline (Captum)",
-            _integrated_gradients,
-        ),
-    )
-}
+_SPECS = (
+    MethodSpec(
+        name="ifim-sensitive",
+        description="iFIM task-sensitive map S(x) = x_sens (eq. 16)",
+        factory=ifim_factory("sensitive"),
+        constructor_options=IFIM_CONSTRUCTOR_OPTIONS,
+        attribute_options=IFIM_ATTRIBUTE_OPTIONS,
+        check_values=check_ifim_options,
+        uses_target=False,
+        has_spectrum=True,
+        low_map_method="ifim-insensitive",
+    ),
+    MethodSpec(
+        name="ifim-insensitive",
+        description="iFIM task-insensitive map I(x) = x - x_sens (eq. 17)",
+        factory=ifim_factory("insensitive"),
+        constructor_options=IFIM_CONSTRUCTOR_OPTIONS,
+        attribute_options=IFIM_ATTRIBUTE_OPTIONS,
+        check_values=check_ifim_options,
+        uses_target=False,
+    ),
+    MethodSpec(
+        name="gradcam",
+        description="Grad-CAM (pytorch-grad-cam)",
+        factory=cam_factory(GradCAM),
+        constructor_options=CAM_OPTIONS,
+        check_values=check_cam_options,
+        normalized_maps=True,
+        needs_target_layer=True,
+    ),
+    MethodSpec(
+        name="gradcam++",
+        description="Grad-CAM++ (pytorch-grad-cam)",
+        factory=cam_factory(GradCAMPlusPlus),
+        constructor_options=CAM_OPTIONS,
+        check_values=check_cam_options,
+        normalized_maps=True,
+        needs_target_layer=True,
+    ),
+    MethodSpec(
+        name="scorecam",
+        description="Score-CAM (pytorch-grad-cam)",
+        factory=cam_factory(ScoreCAM),
+        constructor_options=SCORE_CAM_OPTIONS,
+        check_values=check_cam_options,
+        normalized_maps=True,
+        needs_target_layer=True,
+    ),
+    MethodSpec(
+        name="xgradcam",
+        description="XGrad-CAM (pytorch-grad-cam)",
+        factory=cam_factory(XGradCAM),
+        constructor_options=CAM_OPTIONS,
+        check_values=check_cam_options,
+        normalized_maps=True,
+        needs_target_layer=True,
+    ),
+    MethodSpec(
+        name="eigencam",
+        description="Eigen-CAM (pytorch-grad-cam), class-agnostic",
+        factory=cam_factory(EigenCAM),
+        constructor_options=CAM_OPTIONS,
+        check_values=check_cam_options,
+        normalized_maps=True,
+        needs_target_layer=True,
+        uses_target=False,
+    ),
+    MethodSpec(
+        name="deepshap",
+        description="DeepSHAP (shap.DeepExplainer on a prepared copy of the model)",
+        factory=deepshap_factory,
+        constructor_options=DEEPSHAP_OPTIONS,
+        check_values=check_deepshap_options,
+        needs_background=True,
+    ),
+    MethodSpec(
+        name="saliency",
+        description="Saliency |df_t/dx| (Captum)",
+        factory=saliency_factory,
+        attribute_options=SALIENCY_ATTRIBUTE_OPTIONS,
+        check_values=check_saliency_options,
+    ),
+    MethodSpec(
+        name="integrated-gradients",
+        description="Integrated gradients from a zero baseline (Captum)",
+        factory=integrated_gradients_factory,
+        constructor_options=INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS,
+        attribute_options=INTEGRATED_GRADIENTS_ATTRIBUTE_OPTIONS,
+        check_values=check_integrated_gradients_options,
+    ),
+)
+
+#: Every method by name, in registry order, read-only.
+_REGISTRY: Mapping[str, MethodSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
 
 
 def available_methods() -> list[str]:
-    """Names of every registered method, in a fixed order."""
+    """Names of every registered method, in registry order (the paper's method first)."""
     return list(_REGISTRY)
 
 
@@ -125,9 +171,10 @@ def build_method(
         name: One of :func:`available_methods`.
         model: The classifier, returning (N, C) outputs; not modified by any method.
         target_layer: For the CAMs: a submodule of ``model`` or its name; ``None`` takes
-            :func:`default_target_layer`. Ignored by the other methods.
+            :func:`~captum_ifim.default_target_layer`. Ignored by the other methods.
         background: For ``"deepshap"``: reference inputs (B, ...). Ignored otherwise.
-        **kwargs: Options of the method, split between its constructor and its
+        **kwargs: Options of the method (``spec.options``), checked first by
+            :meth:`MethodSpec.check_options` and split between its constructor and its
             ``attribute`` call: ``output``, ``energy``, ``internal_batch_size``,
             ``eigenvalue_rtol``, ``eigenvalue_atol``, ``class_mass`` (iFIM); ``normalization``,
             ``reshape_transform`` and Score-CAM's ``batch_size`` (CAMs);
@@ -139,9 +186,11 @@ def build_method(
         A :class:`RegisteredMethod`.
 
     Raises:
-        ValueError: Unknown name, a missing background, a target layer that is not part
-            of the model.
-        TypeError: An option the method does not take.
+        UnknownOptionError: An option the method does not take (a ``TypeError`` and a
+            ``ValueError``).
+        ValueError: Unknown name, a bad option value, a missing background, a target
+            layer that is not part of the model.
+        TypeError: A model that is not an ``nn.Module``, an option value of a wrong type.
 
     Example:
         >>> import torch
@@ -158,5 +207,12 @@ def build_method(
     spec = get_method_spec(name)
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
-    method, attribute_kwargs = spec.factory(model, target_layer, background, **kwargs)
-    return RegisteredMethod(spec, model, method, attribute_kwargs)
+    spec.check_options(kwargs)
+    layer = choose_target_layer(model, target_layer) if spec.needs_target_layer else None
+    if spec.needs_background and background is None:
+        raise ValueError(f"expected background= reference inputs (B, ...) for {name!r}")
+    constructor, attribute = spec.split_options(kwargs)
+    method, fixed = spec.factory(
+        model, layer, background if spec.needs_background else None, constructor
+    )
+    return RegisteredMethod(spec, model, method, {**fixed, **attribute})
