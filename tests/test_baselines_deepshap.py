@@ -238,7 +238,9 @@ def test_bad_background_and_targets_are_refused():
     with pytest.raises(ValueError, match="additivity_tolerance"):
         DeepSHAP(model, torch.zeros(1, 1, 8, 8), additivity_tolerance=0)
     explainer = DeepSHAP(model, torch.zeros(2, 1, 8, 8))
-    with pytest.raises(ValueError, match="shaped like the background"):
+    # What is expected (the background's shape per sample), then what came (the inputs).
+    expected = r"expected inputs shaped like the background, \(N, 1, 8, 8\), got inputs of "
+    with pytest.raises(ValueError, match=expected + r"shape \(2, 1, 4, 4\)"):
         explainer.attribute(torch.zeros(2, 1, 4, 4))
     with pytest.raises(ValueError, match=r"expected targets in \[0, 3\)"):
         explainer.attribute(torch.zeros(2, 1, 8, 8), target=[0, 5])

@@ -261,3 +261,149 @@ def test_deletion_respects_the_batch_bound():
     model.batch_sizes = []
     M.deletion_auc(model, x, a, steps=3, max_examples_per_batch=3)
     assert max(model.batch_sizes) == 3 and model.calls == 2 * 4  # clean + 3 steps, 2 chunks
+
+
+# One check per convention (issue 16): output heads, choices, chunk bounds -----------------
+
+#: Name -> call(model, x, y, attributions, **options) for every function taking ``output=``.
+OUTPUT_RUNNERS = {
+    "deletion": lambda m, x, y, a, **o: M.deletion_auc(m, x, a, y, steps=4, **o).auc,
+    "insertion": lambda m, x, y, a, **o: M.insertion_auc(m, x, a, y, steps=4, **o).auc,
+    "fgsm": lambda m, x, y, a, **o: M.fgsm(m, x, y, 0.1, **o),
+    "contrastive": lambda m, x, y, a, **o: (
+        M.contrastive_perturbation(m, x, y, a, fractions=(0.1,), **o).ratio
+    ),
+    "kl-fidelity": lambda m, x, y, a, **o: M.kl_fidelity(m, x, (0.1,), **o).measured,
+    "local-kl": lambda m, x, y, a, **o: M.local_kl(m, x, a, (0.1,), **o),
+    "adversarial": lambda m, x, y, a, **o: torch.tensor(
+        M.adversarial_correlation(m, lambda i, target: i, x, y, 0.1, **o).mean
+    ),
+}
+
+
+class _Softmaxed(nn.Module):
+    """The block model's softmax (``output="probs"``) or log-softmax (``"log_probs"``)."""
+
+    def __init__(self, log: bool) -> None:
+        super().__init__()
+        self.logits, self.log = BlockModel(), log
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.logits(x)
+        return z.log_softmax(dim=1) if self.log else z.softmax(dim=1)
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_RUNNERS))
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("probs", "expected probabilities in"), ("log_probs", "sum to 1")],
+)
+def test_logits_read_as_probabilities_are_refused_everywhere(name, output, message):
+    """Before: deletion, insertion and FGSM returned numbers for logits read as
+    probabilities (FGSM left every input unchanged); the iFIM's check refuses them."""
+    model, x, y, a = _setup()
+    copies = [t.clone() for t in (x, y, a)]
+    with pytest.raises(ValueError, match=message):
+        OUTPUT_RUNNERS[name](model, x, y, a, output=output)
+    for original, now in zip(copies, (x, y, a), strict=True):
+        assert torch.equal(original, now) and not now.requires_grad
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_RUNNERS))
+def test_an_unknown_head_is_refused_before_any_forward_pass(name):
+    model, x, y, a = _setup()
+    with pytest.raises(ValueError, match="output to be one of"):
+        OUTPUT_RUNNERS[name](model, x, y, a, output="softmax")
+    assert model.calls == 0
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_RUNNERS))
+@pytest.mark.parametrize("output", ["probs", "log_probs"])
+def test_probability_heads_give_the_numbers_of_the_logits(name, output):
+    """The check refuses only misfits: a softmax model read as ``"probs"`` (log-softmax as
+    ``"log_probs"``) gives what its logits give."""
+    model, x, y, a = _setup()
+    softmaxed = _Softmaxed(log=output == "log_probs").double().eval()
+    expected = OUTPUT_RUNNERS[name](model, x, y, a)
+    got = OUTPUT_RUNNERS[name](softmaxed, x, y, a, output=output)
+    torch.testing.assert_close(got, expected, equal_nan=True, rtol=1e-6, atol=1e-9)
+
+
+def test_an_unknown_magnitude_is_refused():
+    """Before: ``magnitude="sq"`` was silently read as ``"squared"``."""
+    _, x, _, a = _setup()
+    mask = torch.ones(x.shape[0], 8, 8)
+    for call in (
+        lambda: M.energy_in_mask(a, mask, magnitude="sq"),
+        lambda: M.spatial_saliency(a, magnitude="sq"),
+    ):
+        with pytest.raises(
+            ValueError, match=r"expected magnitude to be one of \('abs', 'squared'\)"
+        ):
+            call()
+    squared = M.energy_in_mask(a, mask, magnitude="squared")
+    torch.testing.assert_close(squared, torch.ones(x.shape[0], dtype=torch.float64))
+
+
+def _linear_model() -> nn.Module:
+    """The same 64 -> 2 linear classifier at every call (fixed weights)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2)).double().eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.linspace(-1, 1, 128, dtype=torch.float64).view(2, 64))
+        model[1].bias.zero_()
+    return model
+
+
+#: Name -> call(model, x, y, attributions, bound) for every ``max_examples_per_batch``.
+BOUND_RUNNERS = {
+    "compute-maps": lambda m, x, y, a, b: M.compute_maps(
+        lambda i, target: i * 2, x, y, max_examples_per_batch=b
+    ),
+    "deletion": lambda m, x, y, a, b: (
+        M.deletion_auc(m, x, a, y, steps=2, max_examples_per_batch=b).auc
+    ),
+    "insertion": lambda m, x, y, a, b: (
+        M.insertion_auc(m, x, a, y, steps=2, max_examples_per_batch=b).auc
+    ),
+    "fgsm": lambda m, x, y, a, b: M.fgsm(m, x, y, 0.1, max_examples_per_batch=b),
+    "contrastive": lambda m, x, y, a, b: (
+        M.contrastive_perturbation(m, x, y, a, fractions=(0.1,), max_examples_per_batch=b).ratio
+    ),
+    "kl-fidelity": lambda m, x, y, a, b: (
+        M.kl_fidelity(m, x, (0.1,), max_examples_per_batch=b).measured
+    ),
+    "local-kl": lambda m, x, y, a, b: M.local_kl(m, x, a, (0.1,), max_examples_per_batch=b),
+    "adversarial": lambda m, x, y, a, b: (
+        M.adversarial_correlation(
+            m, lambda i, target: i, x, y, 0.1, max_examples_per_batch=b
+        ).per_example
+    ),
+    "randomization": lambda m, x, y, a, b: (
+        M.model_parameter_randomization(
+            _linear_model(),
+            lambda model: lambda i, target: model(i),
+            x,
+            y,
+            max_examples_per_batch=b,
+        ).pearson
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUND_RUNNERS))
+@pytest.mark.parametrize("bound", [0, -1, 2.0, True, "2"])
+def test_every_chunk_bound_is_none_or_a_positive_int(name, bound):
+    """Before: ``compute_maps`` failed inside ``torch.cat`` for -1 and read 0 as the whole
+    batch. One check everywhere, before anything runs."""
+    model, x, y, a = _setup()
+    with pytest.raises(ValueError, match="expected max_examples_per_batch to be a positive int"):
+        BOUND_RUNNERS[name](model, x, y, a, bound)
+    assert model.calls == 0
+
+
+@pytest.mark.parametrize("name", sorted(BOUND_RUNNERS))
+def test_chunked_equals_whole_batch(name):
+    model, x, y, a = _setup()
+    whole = BOUND_RUNNERS[name](model, x, y, a, None)
+    torch.testing.assert_close(BOUND_RUNNERS[name](model, x, y, a, 1), whole, equal_nan=True)
+    torch.testing.assert_close(BOUND_RUNNERS[name](model, x, y, a, 3), whole, equal_nan=True)

@@ -6,7 +6,8 @@ give the iFIM as
 
     F(x) = J^T M J,   J = d h / d x   (m x d).
 
-This is eq. 4 rewritten with fewer gradients (METHOD.md section 1):
+This is eq. 4 rewritten with fewer gradients (docs/theory.md, "C - 1 gradients suffice: the
+logit-difference form", and "Other output heads"):
 
 * softmax over logits z (``"logits"``; ``"probs"`` and ``"log_probs"`` use z = log p):
   rows ``s_c = z_c - z_r`` for the ``C - 1`` classes c != r, with r the most probable class,
@@ -40,11 +41,24 @@ def check_output_head(output: str) -> None:
         raise ValueError(f"expected output to be one of {OUTPUT_HEADS}, got {output!r}")
 
 
-def _validate_outputs(outputs: Tensor, output: OutputHead) -> None:
+def check_outputs(outputs: Tensor, output: OutputHead) -> None:
+    """Raise ``ValueError`` unless model outputs (N, C) fit the output head.
+
+    The one check of every place that reads outputs through a head (the iFIM and the
+    metrics): a known head, finite values (``-inf`` allowed for ``"log_probs"``), C >= 2 for
+    the softmax heads, and for ``"probs"``/``"log_probs"`` probabilities in [0, 1] whose rows
+    sum to 1, so that raw logits passed as ``"probs"`` are refused rather than read as
+    probabilities.
+    """
+    check_output_head(output)
     if not isinstance(outputs, Tensor) or outputs.dim() != 2:
         shape = tuple(outputs.shape) if isinstance(outputs, Tensor) else type(outputs).__name__
         raise ValueError(f"expected the model output to be a tensor of shape (N, C), got {shape}")
-    if not torch.isfinite(outputs).all() and output != "log_probs":
+    values = outputs.detach()
+    if output == "log_probs":
+        if values.isnan().any() or (values == float("inf")).any():
+            raise ValueError("expected log-probabilities without NaN or +inf, got some")
+    elif not torch.isfinite(values).all():
         raise ValueError("expected finite model outputs, got NaN or inf")
     num_outputs = outputs.shape[1]
     if output != "sigmoid" and num_outputs < 2:
@@ -139,9 +153,8 @@ def fisher_factor(
     Raises:
         ValueError: if the outputs are not (N, C) or do not fit the head.
     """
-    check_output_head(output)
     check_class_mass(class_mass)
-    _validate_outputs(outputs, output)
+    check_outputs(outputs, output)
     num_samples, num_classes = outputs.shape
     full_mass = outputs.new_ones(num_samples, dtype=torch.float64)
     if output == "sigmoid":

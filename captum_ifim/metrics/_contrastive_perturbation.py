@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor
 
-from captum_ifim._ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead, check_output_head
 from captum_ifim._validation import check_choice, check_eval_mode
 from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import (
@@ -47,7 +47,7 @@ from captum_ifim.metrics._validation import (
     check_input_tensor,
     check_labels,
     check_map,
-    check_positive_int,
+    check_max_examples_per_batch,
     resolve_spatial_dims,
 )
 
@@ -275,6 +275,7 @@ def contrastive_perturbation_predictions(
     test set; :func:`contrastive_perturbation` does both for one batch. Arguments are
     those of :func:`contrastive_perturbation`.
     """
+    check_output_head(output)
     check_input_tensor(inputs)
     spatial = resolve_spatial_dims(inputs.dim(), spatial_dims)
     check_map(high_attributions, inputs, spatial, "high_attributions")
@@ -283,7 +284,7 @@ def contrastive_perturbation_predictions(
     check_choice("low_rule", low_rule, LOW_RULES)
     check_choice("tie_break", tie_break, get_args(TieBreak))
     alphas = check_fractions(fractions)
-    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
+    check_max_examples_per_batch(max_examples_per_batch)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"expected seed to be an int, got {type(seed).__name__}")
     if noise is None:

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from captum_ifim._ifim._output_heads import OutputHead
-from captum_ifim._validation import check_eval_mode
+from captum_ifim._ifim._output_heads import OutputHead, check_output_head
+from captum_ifim._validation import check_eval_mode, check_positive_int
 from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import expand_to_input, pixel_ranks, spatial_saliency
 from captum_ifim.metrics._predictive import class_log_probs
@@ -27,7 +27,7 @@ from captum_ifim.metrics._validation import (
     check_input_tensor,
     check_labels,
     check_map,
-    check_positive_int,
+    check_max_examples_per_batch,
     resolve_spatial_dims,
 )
 
@@ -113,13 +113,14 @@ def perturbation_curve(
     max_examples_per_batch: int | None = None,
 ) -> PerturbationCurve:
     """The deletion or insertion curve; see :func:`deletion_auc` for the arguments."""
+    check_output_head(output)
     check_input_tensor(inputs)
     spatial = resolve_spatial_dims(inputs.dim(), spatial_dims)
     check_map(attributions, inputs, spatial)
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"expected mode 'deletion' or 'insertion', got {mode!r}")
     check_positive_int(steps, "steps")
-    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
+    check_max_examples_per_batch(max_examples_per_batch)
     base = _baseline_tensor(inputs, baseline, spatial)
     check_eval_mode(forward_func)
 

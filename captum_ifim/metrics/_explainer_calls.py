@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from captum_ifim.metrics._forward import chunk_bounds, slice_args
+from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
 
 
 def explain_fn(explainer: Any) -> Callable[..., Any]:
@@ -31,7 +32,21 @@ def compute_maps(
     additional_forward_args: Any = None,
     max_examples_per_batch: int | None = None,
 ) -> Tensor:
-    """Maps of ``inputs`` from an explainer, in chunks; checked to be finite tensors (N, ...)."""
+    """Maps of ``inputs`` from an explainer, in chunks; checked to be finite tensors (N, ...).
+
+    Args:
+        explainer: Anything with ``attribute(inputs, target=...)`` or such a callable.
+        inputs: (N, ...) finite floating inputs, N > 0.
+        target: Passed on per chunk (sliced when it is a list or a tensor of N targets).
+        additional_forward_args: Passed on per chunk, as in Captum.
+        max_examples_per_batch: At most this many inputs per explainer call; ``None`` does
+            the whole batch at once.
+
+    Returns:
+        The detached maps, N rows.
+    """
+    check_input_tensor(inputs)
+    check_max_examples_per_batch(max_examples_per_batch)
     explain = explain_fn(explainer)
     maps = []
     for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):

@@ -9,15 +9,15 @@ import torch
 from torch import Tensor
 
 from captum_ifim._captum_compat import _run_forward
-from captum_ifim._ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead, check_output_head
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import chunk_bounds, slice_args
 from captum_ifim.metrics._predictive import cross_entropy_sum, num_classes_of
 from captum_ifim.metrics._validation import (
     check_input_tensor,
     check_labels,
+    check_max_examples_per_batch,
     check_nonnegative,
-    check_positive_int,
 )
 
 
@@ -59,9 +59,10 @@ def fgsm(
         >>> bool(((x_adv - x).abs() <= 0.1 + 1e-7).all())
         True
     """
+    check_output_head(output)
     check_input_tensor(inputs)
     eps = check_nonnegative(epsilon, "epsilon")
-    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
+    check_max_examples_per_batch(max_examples_per_batch)
     if clamp is not None:
         if len(clamp) != 2 or not clamp[0] < clamp[1]:
             raise ValueError(f"expected clamp = (low, high) with low < high, got {clamp!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -13,15 +13,15 @@ from captum_ifim._captum_compat import (
     _run_forward,
     _tuple_splice_range,
 )
+from captum_ifim.metrics._validation import check_max_examples_per_batch
 
 
-def chunk_bounds(
-    num_examples: int, max_examples_per_batch: int | None
-) -> Iterator[tuple[int, int]]:
-    """``(start, stop)`` pairs covering ``range(num_examples)`` in chunks of at most the bound."""
+def chunk_bounds(num_examples: int, max_examples_per_batch: int | None) -> list[tuple[int, int]]:
+    """``(start, stop)`` pairs covering ``range(num_examples)`` in chunks of at most the bound
+    (``None``: one chunk); a bound that is not a positive int is refused here, at once."""
+    check_max_examples_per_batch(max_examples_per_batch)
     step = max_examples_per_batch or num_examples
-    for start in range(0, num_examples, step):
-        yield start, min(start + step, num_examples)
+    return [(start, min(start + step, num_examples)) for start in range(0, num_examples, step)]
 
 
 def slice_args(additional_forward_args: Any, start: int, stop: int) -> Any:

@@ -1,4 +1,4 @@
-"""Local KL fidelity of the iFIM (Sec. III-C, eq. 18; METHOD.md section 2).
+"""Local KL fidelity of the iFIM (Sec. III-C, eq. 18; docs/theory.md, "The local KL identity").
 
 Eq. 18: ``KL(p(.|x) || p(.|x + delta)) = 1/2 delta^T F(x) delta + o(|delta|^2)``. Along
 ``delta = eps * u`` with a unit direction u the prediction is ``1/2 eps^2 u^T F u``, which
@@ -20,11 +20,11 @@ import torch
 from torch import Tensor
 
 from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
-from captum_ifim._ifim._output_heads import OutputHead
+from captum_ifim._ifim._output_heads import OutputHead, check_output_head
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import model_outputs
 from captum_ifim.metrics._predictive import kl_divergence
-from captum_ifim.metrics._validation import check_input_tensor, check_positive_int
+from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ def local_kl(
     Returns:
         (N, E) float64.
     """
+    check_output_head(output)
+    check_input_tensor(inputs)
+    check_max_examples_per_batch(max_examples_per_batch)
     eps = _check_epsilons(epsilons)
     clean = model_outputs(forward_func, inputs, additional_forward_args, max_examples_per_batch)
     columns = []
@@ -128,8 +131,9 @@ def kl_fidelity(
         >>> bool(((res.ratio - 1).abs() < 1e-3).all())
         True
     """
+    check_output_head(output)
     check_input_tensor(inputs)
-    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
+    check_max_examples_per_batch(max_examples_per_batch)
     eps = _check_epsilons(epsilons)
     check_eval_mode(forward_func)
     num_examples = inputs.shape[0]

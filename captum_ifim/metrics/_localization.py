@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from captum_ifim.metrics._pixel_selection import Magnitude, spatial_saliency
+from captum_ifim._validation import check_choice
+from captum_ifim.metrics._pixel_selection import MAGNITUDES, Magnitude, spatial_saliency
 from captum_ifim.metrics._validation import check_map, resolve_spatial_dims
 
 
@@ -20,6 +21,7 @@ def _check(
     attributions: Tensor, masks: Tensor, spatial_dims: int | None, magnitude: Magnitude = "abs"
 ) -> tuple[Tensor, Tensor]:
     """Validate; return (scores (N, *spatial) float64, mask (N, *spatial) bool)."""
+    check_choice("magnitude", magnitude, MAGNITUDES)
     if not isinstance(attributions, Tensor):
         raise TypeError(f"expected attributions to be a torch.Tensor, got {type(attributions)}")
     if attributions.dim() < 2 or attributions.shape[0] == 0:

@@ -1,6 +1,6 @@
 """Spatial ranking of attribution maps: which pixel locations a map ranks highest or lowest.
 
-A *pixel* is a spatial location (METHOD.md section 3): a map of shape
+A *pixel* is a spatial location (paper Sec. IV-E; docs/metrics.md, "The registry"): a map of shape
 (N, *channel dims, *spatial dims) is reduced to one score per location by summing its
 magnitude over the channel dims, and a selected location is perturbed in every channel.
 """
@@ -8,14 +8,16 @@ magnitude over the channel dims, and a selected location is perturbed in every c
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
+from captum_ifim._validation import check_choice
 from captum_ifim.metrics._validation import check_fraction, resolve_spatial_dims
 
 Magnitude = Literal["abs", "squared"]
+MAGNITUDES: tuple[str, ...] = get_args(Magnitude)
 Which = Literal["top", "bottom"]
 
 
@@ -37,6 +39,7 @@ def spatial_saliency(
         >>> spatial_saliency(torch.tensor([[[[1.0, -2.0]], [[3.0, 0.0]]]])).tolist()
         [[[4.0, 2.0]]]
     """
+    check_choice("magnitude", magnitude, MAGNITUDES)
     spatial = resolve_spatial_dims(attributions.dim(), spatial_dims)
     values = attributions.abs() if magnitude == "abs" else attributions.square()
     channel_dims = tuple(range(1, attributions.dim() - spatial))

@@ -3,7 +3,9 @@
 The output heads are those of :class:`captum_ifim.IFIMDecomposition`: ``"logits"``,
 ``"probs"``, ``"log_probs"`` (softmax classifiers with C >= 2 outputs) and ``"sigmoid"``
 (independent Bernoulli per logit). Label-based metrics need classes: for ``"sigmoid"``
-only the single-logit binary model (classes 0 and 1) has them.
+only the single-logit binary model (classes 0 and 1) has them. Every function checks the
+outputs against the head with the iFIM's own check
+(:func:`~captum_ifim._ifim._output_heads.check_outputs`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from captum_ifim._ifim._output_heads import OutputHead, _as_logits, check_output_head
-
-
-def _check_outputs(outputs: Tensor) -> None:
-    if not isinstance(outputs, Tensor) or outputs.dim() != 2:
-        shape = tuple(outputs.shape) if isinstance(outputs, Tensor) else type(outputs).__name__
-        raise ValueError(f"expected model outputs of shape (N, C), got {shape}")
+from captum_ifim._ifim._output_heads import OutputHead, _as_logits, check_outputs
 
 
 def _bernoulli_log_probs(logits: Tensor) -> Tensor:
@@ -27,9 +23,13 @@ def _bernoulli_log_probs(logits: Tensor) -> Tensor:
 
 
 def num_classes_of(outputs: Tensor, output: OutputHead) -> int:
-    """The number of classes a label can take: C, or 2 for a single sigmoid logit."""
-    check_output_head(output)
-    _check_outputs(outputs)
+    """The number of classes a label can take: C, or 2 for a single sigmoid logit.
+
+    Raises:
+        ValueError: The outputs do not fit the head (the iFIM's check, so that e.g. logits
+            passed as ``"probs"`` are refused), or a multi-logit ``"sigmoid"`` model.
+    """
+    check_outputs(outputs, output)
     if output == "sigmoid":
         if outputs.shape[1] != 1:
             raise ValueError(
@@ -68,9 +68,8 @@ def kl_divergence(outputs_p: Tensor, outputs_q: Tensor, output: OutputHead) -> T
 
     For ``"sigmoid"`` the outputs are independent Bernoullis and the KL is their sum.
     """
-    check_output_head(output)
-    _check_outputs(outputs_p)
-    _check_outputs(outputs_q)
+    check_outputs(outputs_p, output)
+    check_outputs(outputs_q, output)
     if output == "sigmoid":
         log_p = _bernoulli_log_probs(outputs_p.double())
         log_q = _bernoulli_log_probs(outputs_q.double())

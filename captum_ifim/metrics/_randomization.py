@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from captum_ifim._validation import check_choice, check_eval_mode
 from captum_ifim.metrics._correlation import pearson_per_sample, spearman_per_sample
 from captum_ifim.metrics._explainer_calls import compute_maps
-from captum_ifim.metrics._validation import check_input_tensor, check_positive_int
+from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
 
 Order = Literal["cascading", "independent"]
 Reinit = Callable[[nn.Module, torch.Generator], None]
@@ -120,7 +120,7 @@ def model_parameter_randomization(
         raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
     check_input_tensor(inputs)
     check_choice("order", order, ("cascading", "independent"))
-    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
+    check_max_examples_per_batch(max_examples_per_batch)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"expected seed to be an int, got {type(seed).__name__}")
     check_eval_mode(model)

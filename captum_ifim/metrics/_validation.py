@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_ifim._validation import check_positive_int
+
 
 def check_input_tensor(inputs: Any, name: str = "inputs") -> None:
     """Raise unless ``inputs`` is one non-empty, finite, floating tensor with a batch dim."""
@@ -109,13 +111,13 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
     return values
 
 
-def check_positive_int(value: Any, name: str, allow_none: bool = False) -> None:
-    """Raise unless ``value`` is a positive int (or None when allowed)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        suffix = " or None" if allow_none else ""
-        raise ValueError(f"expected {name} to be a positive int{suffix}, got {value!r}")
+def check_max_examples_per_batch(max_examples_per_batch: Any) -> None:
+    """Raise unless the chunk bound is ``None`` (the whole batch) or a positive int.
+
+    The one check of every metric's ``max_examples_per_batch``: 0 and negative bounds are
+    refused, not read as "the whole batch".
+    """
+    check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
 
 
 def check_nonnegative(value: Any, name: str) -> float:
