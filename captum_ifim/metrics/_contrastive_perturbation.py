@@ -6,10 +6,10 @@ by noise eta(p) (eqs. 25-26) and the model's F1 score is measured on both pertur
 ``ratio = F1(low set perturbed) / F1(high set perturbed)``. Higher is better: perturbing
 the pixels a map ranks first should hurt more than perturbing those it ranks last.
 
-The low set (METHOD.md section 3, **Decision**): with a separate low map (iFIM: I(x)),
-``"bottomk_insensitive"`` is BottomK(|I(x)|) as eq. 24 is printed and
-``"topk_insensitive"`` is TopK(|I(x)|), in case eq. 24 is a typo. With one map (every
-other method) the low set is BottomK(|M|) of the same map, reported as
+The low set (eq. 24; docs/metrics.md, "Contrastive perturbation and the F1 ratio"): with a
+separate low map (iFIM: I(x)), ``"bottomk_insensitive"`` is BottomK(|I(x)|) as eq. 24 is
+printed and ``"topk_insensitive"`` is TopK(|I(x)|), in case eq. 24 is a typo. With one map
+(every other method) the low set is BottomK(|M|) of the same map, reported as
 ``"bottomk_same_map"``.
 
 Noise: one field eta of the inputs' shape, Gaussian with the given (dataset) mean and std,

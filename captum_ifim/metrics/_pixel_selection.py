@@ -1,8 +1,9 @@
 """Spatial ranking of attribution maps: which pixel locations a map ranks highest or lowest.
 
-A *pixel* is a spatial location (paper Sec. IV-E; docs/metrics.md, "The registry"): a map of shape
-(N, *channel dims, *spatial dims) is reduced to one score per location by summing its
-magnitude over the channel dims, and a selected location is perturbed in every channel.
+A *pixel* is a spatial location, as in k = ceil(alpha H W) of Sec. IV-E (docs/metrics.md,
+"The registry"): a map of shape (N, *channel dims, *spatial dims) is reduced to one score per
+location by summing its magnitude over the channel dims, and a selected location is
+perturbed in every channel.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SKS/BKS signal detection in lumpy backgrounds (Rolland & Barrett, JOSA A 9(5), 1992).
 
-Background (METHOD.md section 5):
+Background (Rolland & Barrett's lumpy model, a classic SKS/BKS task without anatomy):
     ``b(r) = B0 + sum_{n=1}^{K} a exp(-|r - c_n|^2 / (2 s^2))``, ``K ~ Poisson(Kbar)``, the
     lump centres ``c_n`` uniform over the image padded by ``pad`` pixels on every side (default
     ``3 s``, so lumps centred outside the image still reach it and the field is stationary up

@@ -1,8 +1,9 @@
 """SKS/BKS signal detection on real anatomy: MNI152 axial slices with Gaussian WM signals.
 
-Offline stand-in (METHOD.md section 5) for the HCP-based task of Sengupta & Anastasio,
-Sec. IV-A: "Gaussian signals with amplitudes ranging from 0.1 to 0.35 were randomly embedded
-within white matter regions ..., with each image containing at most one signal".
+Offline stand-in for the HCP-based task of Sengupta & Anastasio, Sec. IV-A (their images are
+not released; nilearn's wheel ships the MNI152 template): "Gaussian signals with amplitudes
+ranging from 0.1 to 0.35 were randomly embedded within white matter regions ..., with each
+image containing at most one signal".
 
 Backgrounds (signal-known-statistically / background-known-statistically):
     ``b = g * T[z](shift, flip) + n``: a random axial slice ``z`` of the MNI152 2009a T1
