@@ -503,10 +503,16 @@ def test_every_figure_is_a_png_and_the_report_embeds_it(written_run: Path) -> No
         "adversarial_correlation.png",
         "eigenvalue_spectrum.png",
         "seconds_per_image.png",
+        # 2 models x 2 seeds = 4 blocks, 4 methods: the ranks' critical-difference diagrams
+        "critical_difference.png",
+        "critical_difference_extra.png",
     }
     assert {p.name for p in figures.glob("*.png")} == names
     for name in names:
         _assert_png(figures / name)
+        # every figure also as PDF and SVG, for papers
+        assert (figures / name).with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+        assert b"<svg" in (figures / name).with_suffix(".svg").read_bytes()[:2000]
     report = (written_run / "report.md").read_text()
     embedded = set(re.findall(r"!\[[^\]]*\]\(figures/([^)]+)\)", report))
     assert embedded == names
@@ -554,12 +560,14 @@ def test_one_seed_no_masks_no_timing(tmp_path: Path) -> None:
         "f1_ratio.png",
         "adversarial_correlation.png",
         "eigenvalue_spectrum.png",
+        "critical_difference.png",  # two models: two blocks of one seed each
+        "critical_difference_extra.png",
     }
     for name in figures:
         _assert_png(run / "figures" / name)
     assert "the dataset has no masks, so no boxes are drawn" in report
     assert "no positive seconds-per-image rows: timing figure not drawn" in report
-    assert "some groups have a single seed, drawn without error bars" in report
+    assert "some groups have no bootstrap interval" in report  # no per-example values
     assert "`environment.json` is not in the run folder." in report
     summary = (run / "summary.md").read_text()
     tables = [line for line in summary.splitlines() if line.startswith("|")]

@@ -1,5 +1,5 @@
-"""Aggregation over seeds: mean, sample std and counts per (dataset, model, method, metric,
-setting), and the ``summary.csv`` that holds them."""
+"""Aggregation over seeds: mean, sample std, counts and the 95 % confidence interval per
+(dataset, model, method, metric, setting), and the ``summary.csv`` that holds them."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "n_min",
     "n_max",
     "n_total",
+    "ci_low",
+    "ci_high",
+    "ci_resampling",
 )
 
 
@@ -46,6 +49,11 @@ class SummaryRow:
         n_examples: Examples behind each of those seeds' values (the rows' ``n``), in the
             order of ``seeds``; they can differ, e.g. when some examples had no defined
             correlation, and are carried rather than averaged away.
+        values: The seeds' values, in the order of ``seeds``.
+        ci_low, ci_high: The 95 % bootstrap interval of ``mean`` (NaN: none), added by
+            :func:`~comparisons.reporting.summary_intervals`.
+        ci_resampling: What the interval resampled: ``"examples"`` (one seed),
+            ``"seeds+examples"``, ``"seeds"`` or ``""`` (no interval).
     """
 
     dataset: str
@@ -59,6 +67,10 @@ class SummaryRow:
     n_seeds_total: int
     seeds: tuple[int, ...]
     n_examples: tuple[int, ...]
+    values: tuple[float, ...] = ()
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    ci_resampling: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -79,6 +91,11 @@ class SummaryRow:
     def n_total(self) -> int:
         """Examples behind all the seeds' values together."""
         return sum(self.n_examples)
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether the mean has a (defined) confidence interval."""
+        return not (math.isnan(self.ci_low) or math.isnan(self.ci_high))
 
     @property
     def n_varies(self) -> bool:
@@ -132,6 +149,7 @@ def summarize(rows: Iterable[ResultRow]) -> list[SummaryRow]:
                 n_seeds_total=len(members),
                 seeds=tuple(r.seed for r in present),
                 n_examples=tuple(r.n for r in present),
+                values=tuple(r.value for r in present),
             )
         )
     return summary
@@ -165,6 +183,9 @@ def summary_csv(summary: Iterable[SummaryRow]) -> str:
                 s.n_min,
                 s.n_max,
                 s.n_total,
+                _csv_float(s.ci_low),
+                _csv_float(s.ci_high),
+                s.ci_resampling,
             ]
         )
     return buffer.getvalue()

@@ -1,0 +1,471 @@
+"""Paired comparisons of ``ifim-sensitive`` against every other method on the same examples.
+
+Every method of a (dataset, model, seed) is scored on the same test images with the same
+noise and FGSM inputs, so the comparison is paired by example. Per (dataset, model,
+metric, setting) and other method:
+
+- **difference**: reference minus method, the mean over seeds of each seed's difference of
+  the row's statistic on the examples both have (pairs with an undefined value dropped);
+- **interval**: 95 % percentile bootstrap of that difference, seeds then examples (the same
+  example indices for both methods; :mod:`._statistics`);
+- **p-value**, two-sided: a Wilcoxon signed-rank test of the per-example differences pooled
+  over seeds for per-example metrics; a paired permutation test for the set-level F1 rows
+  (each example's predictions swapped between the two methods at random, the statistic the
+  absolute mean-over-seeds difference, :func:`scipy.stats.permutation_test`; a permuted
+  statistic that is undefined counts as extreme). An F1 ratio that is infinite in a seed
+  has no test: its row says so and :data:`f1-difference` carries the comparison;
+- **Holm**: the p-values of one (dataset, model, metric, setting) are adjusted together
+  across the methods compared (statsmodels ``multipletests``, ``method="holm"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from comparisons.reporting._exports import ReportTable
+from comparisons.reporting._metric_directions import metric_direction
+from comparisons.reporting._number_format import format_significant
+from comparisons.reporting._statistics import (
+    N_RESAMPLES,
+    NO_INTERVAL,
+    seeded_rng,
+    two_level_interval,
+)
+from comparisons.reporting._statistics_samples import (
+    RowSample,
+    RunSamples,
+    f1_scores,
+    paired_positions,
+)
+from comparisons.reporting._summary import SummaryRow
+from comparisons.reporting._table_layout import (
+    PAPER_METRICS,
+    cells,
+    metric_settings,
+    order_methods,
+    unique,
+)
+
+#: The method every other is compared with.
+REFERENCE = "ifim-sensitive"
+#: Family-wise significance level of the Holm-adjusted tests.
+ALPHA = 0.05
+
+#: The columns of ``paired.csv``, in order.
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "model",
+    "metric",
+    "setting",
+    "reference",
+    "method",
+    "direction",
+    "reference_value",
+    "method_value",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "ci_resampling",
+    "test",
+    "p_value",
+    "p_holm",
+    "favours",
+    "n_seeds",
+    "seeds_favouring_reference",
+    "n_pairs",
+    "note",
+)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """The reference against one other method on one (dataset, model, metric, setting).
+
+    Attributes:
+        dataset, model, metric, setting: What was compared.
+        reference, method: The two methods; ``difference`` is reference minus method.
+        direction: The metric's direction (``"higher"`` or ``"lower"``).
+        reference_value, method_value: Each one's mean over seeds on the paired examples.
+        difference, ci_low, ci_high, ci_resampling: The difference and its interval.
+        test: ``"wilcoxon"``, ``"permutation"`` or ``""`` (none possible).
+        p_value: Two-sided, NaN without a test; ``p_holm`` Holm-adjusted.
+        favours: The method the difference favours when ``p_holm < ALPHA``, else ``""``.
+        n_seeds: Seeds with both methods; ``seeds_favouring_reference`` of them favour it.
+        n_pairs: Example pairs over all seeds.
+        note: Why there is no test, when there is none.
+    """
+
+    dataset: str
+    model: str
+    metric: str
+    setting: str
+    reference: str
+    method: str
+    direction: str
+    reference_value: float
+    method_value: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    ci_resampling: str
+    test: str
+    p_value: float
+    p_holm: float
+    favours: str
+    n_seeds: int
+    seeds_favouring_reference: int
+    n_pairs: int
+    note: str
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.favours)
+
+
+def _better(difference: float, direction: str) -> bool | None:
+    """Whether a reference-minus-method difference favours the reference (None: a tie)."""
+    if math.isnan(difference) or difference == 0:
+        return None
+    return difference > 0 if direction == "higher" else difference < 0
+
+
+def _encode(sample: RowSample) -> np.ndarray:
+    """One integer per example holding every predicted label of a set-level sample."""
+    code = np.zeros(sample.n, dtype=np.int64)
+    for part in sample.parts:
+        code = code * max(sample.classes, 2) + part.astype(np.int64)
+    return code
+
+
+def _decode(code: np.ndarray, parts: int, classes: int) -> list[np.ndarray]:
+    base = max(classes, 2)
+    decoded = []
+    for _ in range(parts):
+        decoded.append(code % base)
+        code = code // base
+    return decoded[::-1]
+
+
+def _set_statistic(kind: str, labels: np.ndarray, parts: list[np.ndarray], classes: int):
+    scores = [f1_scores(labels, p, classes) for p in parts]
+    with np.errstate(all="ignore"):
+        if kind == "f1":
+            return scores[0]
+        return scores[0] / scores[1] if kind == "f1-ratio" else scores[0] - scores[1]
+
+
+def _permutation_p(pairs: Sequence[tuple[RowSample, RowSample]], rng: np.random.Generator) -> float:
+    """Two-sided p of the paired permutation test of the mean-over-seeds difference."""
+    kind = pairs[0][0].statistic.kind
+    n_parts = len(pairs[0][0].statistic.parts)
+    bounds = np.cumsum([0] + [a.n for a, _ in pairs])
+    labels = [a.labels for a, _ in pairs]
+    classes = [a.classes for a, _ in pairs]
+
+    def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
+        differences = []
+        for i in range(len(pairs)):
+            window = slice(bounds[i], bounds[i + 1])
+            sx = _set_statistic(
+                kind, labels[i], _decode(x[..., window], n_parts, classes[i]), classes[i]
+            )
+            sy = _set_statistic(
+                kind, labels[i], _decode(y[..., window], n_parts, classes[i]), classes[i]
+            )
+            with np.errstate(all="ignore"):
+                differences.append(sx - sy)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.mean(np.stack(differences, axis=-1), axis=-1)
+        # An undefined permuted statistic (an F1 ratio 0/0) counts as extreme: conservative.
+        return np.where(np.isfinite(mean), np.abs(mean), np.inf)
+
+    x = np.concatenate([_encode(a) for a, _ in pairs])
+    y = np.concatenate([_encode(b) for _, b in pairs])
+    result = stats.permutation_test(
+        (x, y),
+        statistic,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=N_RESAMPLES,
+        alternative="greater",
+        rng=rng,
+    )
+    return float(result.pvalue)
+
+
+def _wilcoxon_p(pairs: Sequence[tuple[RowSample, RowSample]]) -> float:
+    differences = np.concatenate([a.parts[0] - b.parts[0] for a, b in pairs])
+    if differences.size == 0:
+        return math.nan
+    if np.all(differences == 0):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.wilcoxon(differences).pvalue)
+
+
+def compare_pair(
+    dataset: str,
+    model: str,
+    metric: str,
+    setting: str,
+    reference: dict[int, RowSample],
+    other: dict[int, RowSample],
+    method: str,
+    reference_name: str = REFERENCE,
+) -> PairedComparison:
+    """One comparison (``p_holm`` and ``favours`` are set by :func:`paired_comparisons`).
+
+    Args:
+        reference, other: The two methods' samples by seed.
+    """
+    direction = metric_direction(metric).direction
+    seeds = sorted(set(reference) & set(other))
+    pairs = []
+    for seed in seeds:
+        common = paired_positions(reference[seed], other[seed])
+        if common.size:
+            pairs.append((reference[seed].restricted(common), other[seed].restricted(common)))
+    base = {
+        "dataset": dataset,
+        "model": model,
+        "metric": metric,
+        "setting": setting,
+        "reference": reference_name,
+        "method": method,
+        "direction": direction,
+        "n_seeds": len(pairs),
+        "n_pairs": int(sum(a.n for a, _ in pairs)),
+        "p_holm": math.nan,
+        "favours": "",
+    }
+    if not pairs:
+        return PairedComparison(
+            **base,
+            reference_value=math.nan,
+            method_value=math.nan,
+            difference=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            ci_resampling="",
+            test="",
+            p_value=math.nan,
+            seeds_favouring_reference=0,
+            note="no examples in common",
+        )
+    values = np.array([[a.value(), b.value()] for a, b in pairs])
+    with np.errstate(all="ignore"):
+        seed_differences = values[:, 0] - values[:, 1]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference_value, method_value = np.nanmean(values, axis=0)
+        difference = float(np.nanmean(seed_differences))
+    favouring = sum(bool(_better(float(d), direction)) for d in seed_differences)
+
+    def statistic_of(a: RowSample, b: RowSample):
+        return lambda indices: a.evaluate(indices) - b.evaluate(indices)
+
+    rng = seeded_rng("paired", dataset, model, metric, setting, method)
+    finite = bool(np.all(np.isfinite(values)))
+    interval = (
+        two_level_interval([(a.n, statistic_of(a, b)) for a, b in pairs], rng)
+        if finite
+        else NO_INTERVAL
+    )
+    note, test, p_value = "", "", math.nan
+    if not finite:
+        note = "infinite or undefined in a seed (F1 after perturbing the high set is 0): no test"
+    elif pairs[0][0].statistic.set_level:
+        test, p_value = "permutation", _permutation_p(pairs, rng)
+    else:
+        test, p_value = "wilcoxon", _wilcoxon_p(pairs)
+    return PairedComparison(
+        **base,
+        reference_value=float(reference_value),
+        method_value=float(method_value),
+        difference=difference,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        ci_resampling=interval.resampling,
+        test=test,
+        p_value=p_value,
+        seeds_favouring_reference=favouring,
+        note=note,
+    )
+
+
+def holm_adjusted(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
+    """``p_holm`` and ``favours`` set within one family (one dataset, model, metric,
+    setting); comparisons without a p-value keep NaN."""
+    tested = [i for i, c in enumerate(comparisons) if not math.isnan(c.p_value)]
+    adjusted = [math.nan] * len(comparisons)
+    if tested:
+        # statsmodels' Holm branch calls gc.collect() on every call, which scans every live
+        # object (a third of a second in a report); frozen objects are not scanned.
+        gc.freeze()
+        try:
+            _, corrected, _, _ = multipletests(
+                [comparisons[i].p_value for i in tested], alpha=ALPHA, method="holm"
+            )
+        finally:
+            gc.unfreeze()
+        for i, p in zip(tested, corrected, strict=True):
+            adjusted[i] = float(p)
+    result = []
+    for comparison, p in zip(comparisons, adjusted, strict=True):
+        favours = ""
+        better = _better(comparison.difference, comparison.direction)
+        if not math.isnan(p) and p < ALPHA and better is not None:
+            favours = comparison.reference if better else comparison.method
+        result.append(replace(comparison, p_holm=p, favours=favours))
+    return result
+
+
+def compared_metrics(summary: Sequence[SummaryRow]) -> list[str]:
+    """The result-row metrics a paired comparison applies to: a direction (higher or lower)
+    and per-example values."""
+    from comparisons.metrics import row_statistic
+
+    return unique(
+        s.metric
+        for s in summary
+        if s.method
+        and metric_direction(s.metric).direction in ("higher", "lower")
+        and row_statistic(s.metric) is not None
+    )
+
+
+def paired_comparisons(
+    summary: Sequence[SummaryRow], samples: RunSamples, reference: str = REFERENCE
+) -> list[PairedComparison]:
+    """Every paired comparison of ``reference`` in the run, Holm-adjusted per family, in
+    table order (cells, metrics, settings, methods in registry order)."""
+    result: list[PairedComparison] = []
+    metrics = compared_metrics(summary)
+    for dataset, model in cells(summary):
+        for metric in metrics:
+            for setting in metric_settings(summary, metric, dataset, model):
+                rows = [
+                    s
+                    for s in summary
+                    if (s.dataset, s.model, s.metric, s.setting)
+                    == (dataset, model, metric, setting)
+                ]
+                methods = order_methods(s.method for s in rows)
+                if reference not in methods:
+                    continue
+                by_method = {
+                    m: {
+                        seed: sample
+                        for s in rows
+                        if s.method == m
+                        for seed in s.seeds
+                        if (sample := samples.sample(dataset, model, seed, m, metric, setting))
+                        is not None
+                    }
+                    for m in methods
+                }
+                if not by_method[reference]:
+                    continue
+                family = [
+                    compare_pair(
+                        dataset,
+                        model,
+                        metric,
+                        setting,
+                        by_method[reference],
+                        by_method[m],
+                        m,
+                        reference,
+                    )
+                    for m in methods
+                    if m != reference and by_method[m]
+                ]
+                result += holm_adjusted(family)
+    return result
+
+
+def paired_csv(comparisons: Sequence[PairedComparison]) -> str:
+    """``paired.csv`` with :data:`PAIRED_COLUMNS` (NaN written empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PAIRED_COLUMNS)
+    for c in comparisons:
+        writer.writerow(
+            [
+                ""
+                if isinstance(v, float) and math.isnan(v)
+                else (repr(v) if isinstance(v, float) else v)
+                for v in (getattr(c, column) for column in PAIRED_COLUMNS)
+            ]
+        )
+    return buffer.getvalue()
+
+
+def format_p(p: float) -> str:
+    """A p-value for a table: ``"<0.001"``, two significant digits otherwise."""
+    if math.isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else format_significant(p, 2)
+
+
+def _cell(c: PairedComparison | None) -> str:
+    if c is None:
+        return "—"
+    if math.isnan(c.difference):
+        return "n/a"
+    text = f"{format_significant(c.difference)}"
+    if not math.isnan(c.ci_low):
+        text += f" [{format_significant(c.ci_low)}, {format_significant(c.ci_high)}]"
+    if c.test:
+        text += f" p={format_p(c.p_holm)}"
+    else:
+        text += " (no test)"
+    if c.favours:
+        text = f"**{text}**" if c.favours == c.reference else f"{text} ✗"
+    return text
+
+
+def paired_table(
+    comparisons: Sequence[PairedComparison], dataset: str, model: str, metrics: Sequence[str]
+) -> ReportTable | None:
+    """Methods x (metric, setting): the difference to the reference, its interval and the
+    Holm-adjusted p; **bold** where the reference is significantly better, ✗ where the
+    method is; ``None`` when the cell has no comparison of these metrics."""
+    mine = [
+        c for c in comparisons if (c.dataset, c.model) == (dataset, model) and c.metric in metrics
+    ]
+    if not mine:
+        return None
+    columns = list(dict.fromkeys((c.metric, c.setting) for c in mine))
+    columns.sort(key=lambda ms: list(metrics).index(ms[0]))
+    methods = order_methods(c.method for c in mine)
+    index = {(c.method, c.metric, c.setting): c for c in mine}
+    reference = mine[0].reference
+    header = ["method", *(f"{m} {s}".strip() for m, s in columns)]
+    rows = tuple(
+        (method, *(_cell(index.get((method, m, s))) for m, s in columns)) for method in methods
+    )
+    kind = "paper" if set(metrics) <= {*PAPER_METRICS, "f1-difference"} else "extra"
+    return ReportTable(
+        name=f"paired_{kind}__{_safe(dataset)}__{_safe(model)}",
+        title=f"{dataset} / {model}: {reference} minus each method",
+        header=tuple(header),
+        rows=rows,
+    )
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._+-" else "_" for ch in name)

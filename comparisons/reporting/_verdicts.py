@@ -1,0 +1,281 @@
+"""The paper's two claims as verdicts per (dataset, model), from the paired comparisons.
+
+- **Fig. 3** (Sec. IV-E): "the iFIM achieved the highest [F1] ratio among all evaluated
+  methods". At each alpha, the F1 ratio as the paper defines it; where any method's ratio
+  is infinite or undefined in a seed (its F1 after perturbing the high set is 0), the
+  finite dF1 = F1(low perturbed) - F1(high perturbed) ranks the methods instead, and the
+  verdict says so.
+- **Fig. 4** (Sec. IV-F): "the task-sensitive iFIM-map exhibited the lowest
+  clean/adversarial correlation", at each FGSM epsilon.
+
+At one setting the claim is **supported** when ``ifim-sensitive`` is better than every other
+method with a Holm-adjusted p below :data:`~comparisons.reporting._paired.ALPHA`,
+**contradicted** when some method is better than it at that level, and **inconclusive**
+otherwise. Over the settings of a (dataset, model): contradicted if any setting is,
+supported if all are, inconclusive otherwise. The protocol is fixed before the verdicts are
+read: nothing here changes what is measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from comparisons.reporting._exports import ReportTable
+from comparisons.reporting._number_format import format_significant
+from comparisons.reporting._paired import ALPHA, REFERENCE, PairedComparison, format_p
+from comparisons.reporting._summary import SummaryRow
+from comparisons.reporting._table_layout import cells, metric_settings
+
+Verdict = Literal["supported", "contradicted", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of the paper's claims: its figure, metric and wording."""
+
+    figure: str
+    metric: str
+    fallback: str
+    words: str
+
+
+#: The paper's two claims, in the order of its figures.
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Fig. 3", "f1-ratio", "f1-difference", "the iFIM has the highest F1 ratio"),
+    Claim(
+        "Fig. 4",
+        "adversarial-correlation",
+        "",
+        "the iFIM map has the lowest clean/adversarial correlation",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SettingVerdict:
+    """A claim at one setting of one (dataset, model).
+
+    Attributes:
+        claim: The claim.
+        dataset, model, setting: Where.
+        metric: The metric judged (the claim's, or dF1 where the ratio is infinite).
+        verdict: ``"supported"``, ``"contradicted"`` or ``"inconclusive"``.
+        reference_value, ci_low, ci_high: ``ifim-sensitive``'s mean over seeds and its
+            interval (from the summary).
+        better, worse, unresolved: The methods ``ifim-sensitive`` is significantly better
+            than, worse than, and not separated from (Holm-adjusted p < alpha).
+        comparisons: The paired comparisons behind it.
+        reason: Why the claim's own metric was replaced, or why nothing was compared.
+    """
+
+    claim: Claim
+    dataset: str
+    model: str
+    setting: str
+    metric: str
+    verdict: Verdict
+    reference_value: float
+    ci_low: float
+    ci_high: float
+    better: tuple[str, ...]
+    worse: tuple[str, ...]
+    unresolved: tuple[str, ...]
+    comparisons: tuple[PairedComparison, ...]
+    reason: str = ""
+
+    def sentence(self) -> str:
+        """The verdict with the numbers behind it."""
+        value = format_significant(self.reference_value)
+        if not math.isnan(self.ci_low):
+            value += f" [{format_significant(self.ci_low)}, {format_significant(self.ci_high)}]"
+        where = f"{self.dataset} / {self.model}, {self.setting}"
+        metric = self.metric + (f" ({self.reason})" if self.reason else "")
+        text = f"{where}, {metric}: **{self.verdict}**. {REFERENCE} {value}"
+        if not self.comparisons:
+            return f"{text}; nothing to compare."
+        total = len(self.comparisons)
+        text += f"; better than {len(self.better)} of {total} methods at Holm p < {ALPHA:g}"
+        by_method = {c.method: c for c in self.comparisons}
+        if self.worse:
+            text += ", worse than " + ", ".join(_versus(by_method[m]) for m in self.worse)
+        if self.unresolved:
+            text += "; not separated from " + ", ".join(
+                _versus(by_method[m]) for m in self.unresolved
+            )
+        return text + "."
+
+
+def _versus(c: PairedComparison) -> str:
+    p = f"p={format_p(c.p_holm)}" if c.test else "no test"
+    return f"{c.method} ({format_significant(c.method_value)}, {p})"
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim over the settings of one (dataset, model)."""
+
+    claim: Claim
+    dataset: str
+    model: str
+    verdict: Verdict
+    settings: tuple[SettingVerdict, ...]
+
+
+def _combine(verdicts: Sequence[Verdict]) -> Verdict:
+    if not verdicts:
+        return "inconclusive"
+    if "contradicted" in verdicts:
+        return "contradicted"
+    if all(v == "supported" for v in verdicts):
+        return "supported"
+    return "inconclusive"
+
+
+def _infinite_methods(summary: Sequence[SummaryRow], where: tuple[str, str, str, str]) -> list[str]:
+    return [
+        s.method
+        for s in summary
+        if (s.dataset, s.model, s.metric, s.setting) == where
+        and s.method
+        and any(not math.isfinite(v) for v in s.values)
+    ]
+
+
+def setting_verdict(
+    claim: Claim,
+    summary: Sequence[SummaryRow],
+    comparisons: Sequence[PairedComparison],
+    dataset: str,
+    model: str,
+    setting: str,
+) -> SettingVerdict:
+    """The claim at one setting (see the module docstring)."""
+    metric, reason = claim.metric, ""
+    infinite = _infinite_methods(summary, (dataset, model, claim.metric, setting))
+    if infinite and claim.fallback:
+        metric = claim.fallback
+        reason = (
+            f"ranked by {claim.fallback}: the F1 ratio is infinite or undefined in a seed for "
+            f"{len(infinite)} method(s)"
+        )
+    chosen = tuple(
+        c
+        for c in comparisons
+        if (c.dataset, c.model, c.metric, c.setting) == (dataset, model, metric, setting)
+    )
+    better = tuple(c.method for c in chosen if c.favours == c.reference)
+    worse = tuple(c.method for c in chosen if c.favours == c.method)
+    unresolved = tuple(c.method for c in chosen if not c.favours)
+    if not chosen:
+        verdict: Verdict = "inconclusive"
+        reason = reason or "no paired comparison (no per-example values or no other method)"
+    elif worse:
+        verdict = "contradicted"
+    elif not unresolved:
+        verdict = "supported"
+    else:
+        verdict = "inconclusive"
+    own = next(
+        (
+            s
+            for s in summary
+            if (s.dataset, s.model, s.method, s.metric, s.setting)
+            == (dataset, model, REFERENCE, metric, setting)
+        ),
+        None,
+    )
+    return SettingVerdict(
+        claim=claim,
+        dataset=dataset,
+        model=model,
+        setting=setting,
+        metric=metric,
+        verdict=verdict,
+        reference_value=math.nan if own is None else own.mean,
+        ci_low=math.nan if own is None else own.ci_low,
+        ci_high=math.nan if own is None else own.ci_high,
+        better=better,
+        worse=worse,
+        unresolved=unresolved,
+        comparisons=chosen,
+        reason=reason,
+    )
+
+
+def claim_verdicts(
+    summary: Sequence[SummaryRow], comparisons: Sequence[PairedComparison]
+) -> list[ClaimVerdict]:
+    """Both claims for every (dataset, model) that has the claim's metric."""
+    result = []
+    for dataset, model in cells(summary):
+        for claim in CLAIMS:
+            settings = metric_settings(summary, claim.metric, dataset, model)
+            if not settings:
+                continue
+            per_setting = tuple(
+                setting_verdict(claim, summary, comparisons, dataset, model, setting)
+                for setting in settings
+            )
+            verdict = _combine([v.verdict for v in per_setting])
+            result.append(ClaimVerdict(claim, dataset, model, verdict, per_setting))
+    return result
+
+
+def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
+    """(dataset, model, claim) x (verdict, per-setting verdicts with the metric judged and
+    the counts); ``None`` without verdicts."""
+    if not verdicts:
+        return None
+    rows = []
+    for v in verdicts:
+        for s in v.settings:
+            value = format_significant(s.reference_value)
+            if not math.isnan(s.ci_low):
+                value += f" [{format_significant(s.ci_low)}, {format_significant(s.ci_high)}]"
+            rows.append(
+                (
+                    f"{v.dataset} / {v.model}",
+                    v.claim.figure,
+                    f"**{v.verdict}**",
+                    s.setting,
+                    s.metric,
+                    s.verdict,
+                    value,
+                    str(len(s.better)),
+                    str(len(s.worse)),
+                    str(len(s.unresolved)),
+                )
+            )
+    return ReportTable(
+        name="verdicts",
+        title=f"The paper's claims at alpha = {ALPHA:g} (Holm-adjusted paired tests)",
+        header=(
+            "dataset / model",
+            "claim",
+            "overall",
+            "setting",
+            "judged by",
+            "verdict",
+            f"{REFERENCE} [95% CI]",
+            "better than",
+            "worse than",
+            "not separated",
+        ),
+        rows=tuple(rows),
+    )
+
+
+def verdicts_markdown(verdicts: Sequence[ClaimVerdict]) -> str:
+    """One bullet per claim and (dataset, model), one sub-bullet per setting."""
+    if not verdicts:
+        return "The run has no F1-ratio or adversarial-correlation rows to judge.\n"
+    lines = []
+    for v in verdicts:
+        lines.append(
+            f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}**.'
+        )
+        lines += [f"    - {s.sentence()}" for s in v.settings]
+    return "\n".join(lines) + "\n"
