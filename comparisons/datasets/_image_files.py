@@ -1,4 +1,8 @@
-"""Reading grayscale image files (JPEG/PNG) into a float tensor with PIL."""
+"""Reading image files (PNG, JPEG, TIFF, BMP, NumPy ``.npy``) into float arrays with PIL.
+
+:func:`read_grayscale` reads the public datasets' JPEG/PNG files, resized to squares;
+:func:`read_image` reads one file of a user's dataset at its own size and channels.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,16 @@ from PIL import Image
 from torch import Tensor
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpeg", ".jpg", ".png"})
+#: Every file type :func:`read_image` reads.
+READABLE_SUFFIXES: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy"}
+)
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L"
 
 
-def list_images(folder: Path) -> list[Path]:
-    """The image files directly in ``folder`` (suffixes in ``IMAGE_SUFFIXES``), sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def list_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """The image files directly in ``folder`` (suffixes in ``suffixes``), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
 
 
 def read_grayscale(paths: Sequence[Path], image_size: int) -> Tensor:
@@ -44,3 +53,93 @@ def _sixteen_to_eight(img: Image.Image) -> Image.Image:
     """16-bit grayscale (some PNGs) to 8 bits by its full range."""
     values = np.asarray(img, dtype=np.float64)
     return Image.fromarray(np.round(values / 65535.0 * 255.0).astype(np.uint8), mode="L")
+
+
+def read_image(path: Path) -> tuple[np.ndarray, bool]:
+    """One image file at its own size: (C, H, W) float32 with C = 1 (grayscale) or 3 (RGB).
+
+    8-bit files are scaled to [0, 1] by 255 and 16-bit ones by 65535 (the second value
+    returned is then ``True``: the values lie in [0, 1]); 32-bit float TIFFs and float
+    ``.npy`` arrays are kept as they are (``False``). Alpha channels are dropped, palette
+    and other colour modes become RGB. A ``.npy`` holds (H, W), (H, W, C) or (C, H, W)
+    with C = 1 or 3.
+
+    Raises:
+        ValueError: The file cannot be read as one 2-D image (the message names it).
+    """
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    try:
+        with Image.open(path) as img:
+            if getattr(img, "n_frames", 1) > 1:
+                raise ValueError(
+                    f"expected a single 2-D image in {path}, got a file of {img.n_frames} "
+                    "frames (volumes: use the 'nifti' dataset)"
+                )
+            return _pil_array(img)
+    except (OSError, SyntaxError) as error:  # PIL's errors for unreadable files
+        raise ValueError(f"expected an image file readable by PIL, got {path}: {error}") from error
+
+
+def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """(C, ...) with C in {1, 3} to ``channels`` (1: ITU-R 601 luma; 3: gray repeated)."""
+    if image.shape[0] == channels:
+        return image
+    if channels == 1:
+        return np.tensordot(_LUMA, image, axes=1)[None].astype(np.float32)
+    return np.repeat(image, 3, axis=0)
+
+
+def _pil_array(img: Image.Image) -> tuple[np.ndarray, bool]:
+    mode = img.mode
+    if mode.startswith("I;16"):
+        values = np.asarray(img, dtype=np.float32) / 65535.0
+        return values[None], True
+    if mode == "I":
+        values = np.asarray(img, dtype=np.float64)
+        if values.min() >= 0 and values.max() <= 65535:
+            return (values / 65535.0).astype(np.float32)[None], True
+        return values.astype(np.float32)[None], False
+    if mode == "F":
+        return np.asarray(img, dtype=np.float32)[None], False
+    if mode in ("1", "L", "LA"):
+        gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+        return gray[None], True
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)), True
+
+
+def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"expected a NumPy .npy array file, got {path}: {error}") from error
+    if array.dtype == np.bool_:
+        array = array.astype(np.float32)  # 0 and 1: already in [0, 1]
+        flags_range = True
+    else:
+        flags_range = False
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"expected a numeric array in {path}, got dtype {array.dtype}")
+    if array.ndim == 2:
+        array = array[None]
+    elif array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3):
+        pass
+    elif array.ndim == 3 and array.shape[2] in (1, 3) and array.shape[0] not in (1, 3):
+        array = array.transpose(2, 0, 1)
+    else:
+        raise ValueError(
+            f"expected an array of shape (H, W), (H, W, C) or (C, H, W) with C = 1 or 3 in "
+            f"{path}, got {array.shape}"
+        )
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype)
+    values = array.astype(np.float32)
+    if scale is not None:
+        return np.ascontiguousarray(values / scale), True
+    return np.ascontiguousarray(values), flags_range
+
+
+def read_mask_image(path: Path) -> np.ndarray:
+    """A mask image as (H, W) bool: ``True`` where any channel is nonzero."""
+    image, _ = read_image(path)
+    return np.asarray((image > 0).any(axis=0))

@@ -9,11 +9,15 @@ from types import MappingProxyType
 from typing import Any
 
 from comparisons.datasets._chestxray8 import load_chestxray8
+from comparisons.datasets._csv_manifest import load_csv_manifest
 from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import load_kermany_oct
 from comparisons.datasets._lumpy import make_lumpy_sks
 from comparisons.datasets._medmnist import load_medmnist
 from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class
+from comparisons.datasets._mni_sks_3d import make_mni_sks_3d, make_mni_sks_3d_3class
+from comparisons.datasets._nifti import load_nifti
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,18 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 embedded=True,
             ),
             DatasetSpec(
+                "mni-sks-3d",
+                make_mni_sks_3d,
+                "MNI152 sub-volumes (3-D), Gaussian white-matter signal absent vs present",
+                embedded=True,
+            ),
+            DatasetSpec(
+                "mni-sks-3d-3class",
+                make_mni_sks_3d_3class,
+                "MNI152 sub-volumes (3-D), WM signal absent vs image-left vs image-right",
+                embedded=True,
+            ),
+            DatasetSpec(
                 "lumpy-sks",
                 make_lumpy_sks,
                 "Rolland-Barrett lumpy background, Gaussian signal absent vs present",
@@ -75,6 +91,24 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 "chestxray8",
                 load_chestxray8,
                 "NIH ChestX-ray8 on disk: cardiomegaly vs no finding",
+                embedded=False,
+            ),
+            DatasetSpec(
+                "image-folder",
+                load_image_folder,
+                "Your images on disk by class folder: root/<class>/* or root/<split>/<class>/*",
+                embedded=False,
+            ),
+            DatasetSpec(
+                "csv",
+                load_csv_manifest,
+                "Your images listed in a CSV manifest: path, label, optional mask and split",
+                embedded=False,
+            ),
+            DatasetSpec(
+                "nifti",
+                load_nifti,
+                "Your NIfTI volumes listed in a CSV manifest (nibabel), (N, 1, D, H, W)",
                 embedded=False,
             ),
             DatasetSpec(

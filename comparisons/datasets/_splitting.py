@@ -1,4 +1,4 @@
-"""Deterministic group-wise splits and per-class caps for the on-disk datasets."""
+"""Deterministic group-wise and stratified splits and per-class caps for the on-disk datasets."""
 
 from __future__ import annotations
 
@@ -29,6 +29,50 @@ def group_split(groups: Sequence[str], fraction: float, seed: int) -> tuple[np.n
     held = set(unique[order[:count]].tolist())
     is_held = np.array([g in held for g in groups], dtype=bool)
     return np.nonzero(~is_held)[0], np.nonzero(is_held)[0]
+
+
+def stratified_split(
+    labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """A seeded split that keeps each class's share in every split.
+
+    Per class (in label order), a seeded permutation sends ``round(test_fraction * n_c)``
+    examples to test and ``round(val_fraction * n_c)`` to validation, each at least one when
+    its fraction is > 0 and the class has an example left for training; the rest train.
+    ``test_fraction == 1`` sends everything to test (``val_fraction`` is then ignored).
+
+    Returns:
+        ``{"train": ..., "val": ..., "test": ...}`` ascending index arrays into ``labels``.
+
+    >>> parts = stratified_split(np.array([0, 0, 0, 0, 1, 1, 1, 1]), 0.25, 0.25, seed=0)
+    >>> [len(parts[s]) for s in SPLIT_NAMES]
+    [4, 2, 2]
+    """
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"expected {name} in [0, 1], got {value!r}")
+    if test_fraction < 1 and val_fraction + test_fraction > 1:
+        raise ValueError(
+            f"expected val_fraction + test_fraction <= 1, got {val_fraction} + {test_fraction}"
+        )
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {split: [] for split in SPLIT_NAMES}
+    for c in np.unique(labels):
+        idx = rng.permutation(np.nonzero(labels == c)[0])
+        counts: list[int] = []
+        for fraction in (test_fraction, val_fraction):
+            count = round(fraction * len(idx))
+            if 0 < fraction < 1 and count == 0 and len(idx) - sum(counts) > 1:
+                count = 1
+            counts.append(min(count, len(idx) - sum(counts)))
+        n_test, n_val = counts
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    return {
+        split: np.sort(np.concatenate(chunks)) if chunks else np.arange(0)
+        for split, chunks in parts.items()
+    }
 
 
 def per_split_caps(max_per_class: int | Mapping[str, int] | None) -> dict[str, int | None]:
