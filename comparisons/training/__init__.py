@@ -4,6 +4,9 @@ from comparisons.training._cache_key import (
     cache_identity,
     cache_key,
     dataset_fingerprint,
+    file_fingerprint,
+    given_model_identity,
+    state_fingerprint,
     tensor_fingerprint,
 )
 from comparisons.training._checkpoint_cache import (
@@ -32,9 +35,12 @@ __all__ = [
     "classification_metrics",
     "dataset_fingerprint",
     "evaluate",
+    "file_fingerprint",
     "fit",
+    "given_model_identity",
     "load_checkpoint",
     "save_checkpoint",
+    "state_fingerprint",
     "tensor_fingerprint",
     "train_model",
 ]

@@ -1,4 +1,10 @@
-"""The checkpoint cache key: a hash of everything that determines the trained weights."""
+"""The checkpoint cache key: a hash of everything that determines the trained weights.
+
+A model given with its weights is not trained; its identity (:func:`given_model_identity`)
+is where it came from and a hash of its weights (:func:`file_fingerprint` of the file, or
+:func:`state_fingerprint` of a model given in Python), so that a run folder never mixes the
+results of two different weights under one model name.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from comparisons.datasets._dataset import ImageDataset, ImageSplit
 from comparisons.training._config import TrainingConfig
@@ -94,6 +101,41 @@ def cache_identity(
     }
 
 
+def file_fingerprint(path: str | Path) -> dict[str, Any]:
+    """The name, size and SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def state_fingerprint(model: nn.Module) -> dict[str, Any]:
+    """The class and a hash of every tensor of ``model.state_dict()`` (names, shapes, dtypes
+    and bytes), for a model given in Python rather than as a file."""
+    tensors = {name: tensor_fingerprint(t) for name, t in model.state_dict().items()}
+    digest = hashlib.sha256(json.dumps(tensors, sort_keys=True).encode()).hexdigest()
+    return {"class": f"{type(model).__module__}.{type(model).__qualname__}", "sha256": digest}
+
+
+def given_model_identity(source: Mapping[str, Any], weights: Mapping[str, Any]) -> dict[str, Any]:
+    """The record that identifies a model used as given (hashed by :func:`cache_key`).
+
+    Args:
+        source: Where its architecture came from (registry name, factory or zoo name, and
+            options, preprocessing), JSON-serialisable.
+        weights: :func:`file_fingerprint` of its weights file, or :func:`state_fingerprint`.
+    """
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return {
+        "format": CACHE_FORMAT,
+        "given": _jsonable(dict(source), "the model's source"),
+        "weights": _jsonable(dict(weights), "the weights' fingerprint"),
+        "torch": f"{major}.{minor}",
+    }
+
+
 def cache_key(identity: Mapping[str, Any]) -> str:
     """A 24-hex-digit SHA-256 of an identity from :func:`cache_identity`."""
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
@@ -110,6 +152,8 @@ def checkpoint_stem(model_name: str, dataset_name: str, seed: int, key: str) -> 
 
 
 def _as_bytes(tensor: Tensor) -> memoryview:
+    if tensor.numel() == 0:  # an empty split (a test-only dataset): no bytes
+        return memoryview(b"")
     if tensor.dtype == torch.bool:
         tensor = tensor.to(torch.uint8)
     if tensor.dtype == torch.bfloat16:
