@@ -23,6 +23,7 @@ from comparisons.reporting._reading import reading_findings, reading_markdown
 from comparisons.reporting._run_description import (
     environment_markdown,
     methods_markdown,
+    metrics_without_rows,
     run_markdown,
 )
 from comparisons.reporting._spectrum_figure import write_spectrum
@@ -131,6 +132,7 @@ def _report_markdown(
     ]
     notes = [n for results in figures.values() for r in results for n in r.notes]
     notes += [f"`{m}` is not in the run folder." for m in run.missing]
+    notes += metrics_without_rows(run.config, run.rows)
     lines += ["## Not drawn or missing", ""]
     lines += [f"- {n}" for n in unique(notes)] if notes else ["Nothing: every part was drawn."]
     lines.append("")

@@ -94,6 +94,35 @@ def run_markdown(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_without_rows(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> list[str]:
+    """Notes for the config's metrics that wrote no row for a (dataset, model) with method
+    rows; for a metric that needs ground-truth masks (energy in mask, pointing game) the
+    note says so: the data have no masks, or no evaluated image has a signal."""
+    from comparisons.metrics import get_harness_metric
+
+    listed = configured(config).get("metrics", [])
+    cells = list(dict.fromkeys((r.dataset, r.model) for r in rows if r.method))
+    notes = []
+    for name in listed:
+        try:
+            entry = get_harness_metric(name)
+        except ValueError:  # a metric this version does not know
+            continue
+        produced = {spec.name for spec in entry.rows}
+        found = {(r.dataset, r.model) for r in rows if r.method and r.metric in produced}
+        missing = [f"{d} / {m}" for d, m in cells if (d, m) not in found]
+        if not missing:
+            continue
+        reason = (
+            "it needs ground-truth masks: the data have none, or no evaluated image has a "
+            "signal in its mask"
+            if entry.info.needs_mask
+            else "it applied to no method of the run there"
+        )
+        notes.append(f"`{name}` has no rows for {_code(missing)}: {reason}.")
+    return notes
+
+
 def environment_markdown(environment: Mapping[str, Any]) -> str:
     """``environment.json`` as a two-column table."""
     if not environment:

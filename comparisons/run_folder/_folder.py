@@ -99,6 +99,18 @@ class RunFolder:
     def has_model(self, key: str) -> bool:
         return self.layout.model(key).is_file()
 
+    def model_record(self, key: str) -> dict[str, Any] | None:
+        """The training record :meth:`write_model` stored for ``key``, or ``None``."""
+        path = self.layout.model(key)
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:  # an unusable file: recover() quarantines it
+            return None
+        training = record.get("training") if isinstance(record, dict) else None
+        return training if isinstance(training, dict) else None
+
     def count_cells(self) -> int:
         return len(list(self.layout.cells_dir.glob("*.json")))
 

@@ -1,0 +1,318 @@
+"""The harness from Python: :func:`compare` a trained model on your data, :func:`load_results`.
+
+:func:`compare` builds the same config a TOML file would (a ``[[datasets]]`` entry for data
+given in Python, a ``[[models]]`` entry for the model, each named by a hash of its contents),
+checks it with :func:`comparisons._config.parse_config`, and runs it with the CLI's runner,
+so every method sees the same images, model and noise as in a ``python -m comparisons run``
+of the same data, and the rows agree value for value.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from comparisons._config import PYTHON_DATASET, parse_config, stable_hash
+from comparisons.datasets import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.run_folder import (
+    RESULT_COLUMNS,
+    ResultRow,
+    RunFolder,
+    RunLayout,
+    sorted_rows,
+)
+from comparisons.run_folder import load_results as load_results_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Data = ImageDataset | tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]
+
+
+def _frame(rows: Sequence[ResultRow]) -> pd.DataFrame:
+    """The rows as a DataFrame with :data:`~comparisons.run_folder.RESULT_COLUMNS`."""
+    import pandas as pd
+
+    frame = pd.DataFrame([asdict(r) for r in sorted_rows(rows)], columns=list(RESULT_COLUMNS))
+    return frame.astype({"seed": "int64", "n": "int64", "value": "float64"})
+
+
+def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every result row of a run folder, as a tidy DataFrame.
+
+    Reads the finished models and cells of a run folder (the same rows ``results.csv``
+    holds after ``python -m comparisons report``), or, for a folder holding only a
+    ``results.json``, that file.
+
+    Args:
+        run_dir: A run folder of ``python -m comparisons run`` or of :func:`compare`.
+
+    Returns:
+        One row per (dataset, model, seed, method, metric, setting), with the columns of
+        ``results.csv`` (:data:`comparisons.run_folder.RESULT_COLUMNS`); ``value`` is NaN
+        where undefined. Model rows (Table II: test accuracy, precision, recall) have an
+        empty ``method``.
+
+    Raises:
+        ValueError: ``run_dir`` is not a run folder.
+    """
+    path = Path(run_dir)
+    layout = RunLayout(path)
+    if layout.config_json.is_file():
+        return _frame(RunFolder.open(path).rows())
+    if layout.results_json.is_file():
+        return _frame(load_results_json(layout.results_json))
+    raise ValueError(
+        f"expected a run folder (with {layout.config_json.name} or {layout.results_json.name}),"
+        f" got {str(run_dir)!r}"
+    )
+
+
+def _check_tensors(data: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
+    if len(data) not in (2, 3) or not all(isinstance(t, Tensor) for t in data):
+        raise TypeError(
+            "expected data as an ImageDataset, (images, labels) or (images, labels, masks) "
+            f"tensors, got a tuple of {[type(t).__name__ for t in data]}"
+        )
+    images, labels = data[0], data[1]
+    masks = data[2] if len(data) == 3 else None
+    if images.dim() not in (4, 5) or not images.is_floating_point() or len(images) < 2:
+        raise ValueError(
+            f"expected images (N, C, H, W) or (N, C, D, H, W) floating point with N >= 2, got "
+            f"{tuple(images.shape)} {images.dtype}"
+        )
+    if labels.shape != (len(images),) or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(
+            f"expected integer labels of shape ({len(images)},), got {tuple(labels.shape)} "
+            f"{labels.dtype}"
+        )
+    if masks is not None and masks.shape != (len(images), *images.shape[2:]):
+        raise ValueError(
+            f"expected masks of shape {(len(images), *images.shape[2:])}, got {tuple(masks.shape)}"
+        )
+    return images, labels, masks
+
+
+def _empty(split: ImageSplit) -> ImageSplit:
+    return split.subset(slice(0, 0))
+
+
+def tensor_dataset(
+    images: Tensor,
+    labels: Tensor,
+    masks: Tensor | None = None,
+    *,
+    class_names: Sequence[str],
+    value_range: tuple[float, float] | None = None,
+    name: str = "data",
+) -> ImageDataset:
+    """A test-only :class:`ImageDataset` of tensors (no training or validation images).
+
+    The pixel mean and std (the noise of eqs. 25-26, the deletion baseline) are the test
+    images'. Masks are nonzero where the signal is.
+
+    Raises:
+        ValueError: Shapes that do not fit, or labels outside ``[0, len(class_names))``.
+    """
+    images, labels, masks = _check_tensors(
+        (images, labels) if masks is None else (images, labels, masks)
+    )
+    if len(class_names) < 2 or labels.min() < 0 or labels.max() >= len(class_names):
+        raise ValueError(
+            f"expected labels in [0, {len(class_names)}) (the classes {list(class_names)}), "
+            f"got labels from {int(labels.min())} to {int(labels.max())}"
+        )
+    test = ImageSplit(
+        images.detach().cpu().float(),
+        labels.detach().cpu().long(),
+        None if masks is None else masks.detach().cpu() != 0,
+    )
+    mean, std = pixel_statistics(test.images)
+    return ImageDataset(
+        name=name,
+        class_names=tuple(str(c) for c in class_names),
+        train=_empty(test),
+        val=_empty(test),
+        test=test,
+        pixel_mean=mean,
+        pixel_std=std,
+        value_range=value_range,
+        description=f"{len(test)} test images given in Python",
+    )
+
+
+def _class_count(model: nn.Module, images: Tensor) -> int:
+    """C of the model's (N, C) outputs on two of the images (on the model's device)."""
+    device = next((p.device for p in model.parameters()), images.device)
+    with torch.no_grad():
+        outputs = model.eval()(images[:2].to(device))
+    if not isinstance(outputs, Tensor) or outputs.dim() != 2:
+        raise ValueError(
+            f"expected the model to return (N, C) logits, got "
+            f"{getattr(outputs, 'shape', type(outputs).__name__)}"
+        )
+    return int(outputs.shape[1])
+
+
+def compare(
+    model: nn.Module,
+    data: Data,
+    *,
+    methods: str | Sequence[str] = "all",
+    metrics: str | Sequence[str] = "all",
+    output: str | os.PathLike[str] | None = None,
+    seeds: Sequence[int] = (0,),
+    eval_examples: int = 64,
+    device: str = "cpu",
+    class_names: Sequence[str] | None = None,
+    value_range: tuple[float, float] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    model_name: str = "model",
+    dataset_name: str = "data",
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    metric_options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
+    **run_options: Any,
+) -> pd.DataFrame:
+    """Benchmark the attribution methods on a trained model and your data.
+
+    The model is used as given (a copy, in eval mode: yours is left as found). Every method
+    explains the same ``eval_examples`` test images and every metric scores them, exactly
+    as ``python -m comparisons run`` does; the model's test precision and recall (Table II)
+    are among the rows. DeepSHAP's background is drawn from the data's training split, or,
+    without one (tensors), from test images that are not evaluated.
+
+    Args:
+        model: The trained classifier: (N, C, ...) images in, (N, num_classes) logits out.
+        data: An :class:`~comparisons.datasets.ImageDataset` from the loaders
+            (``load_dataset("image-folder", ...)``), or test tensors ``(images, labels)``
+            or ``(images, labels, masks)``: images (N, C, H, W) or (N, C, D, H, W), labels
+            (N,), masks (N, H, W) or (N, D, H, W), nonzero inside the signal (masks enable
+            the localization metrics).
+        methods, metrics: ``"all"`` or registry names (``python -m comparisons list``).
+        output: A run folder to write (the same files and ``report.md`` as the CLI), or to
+            resume when it holds this comparison; ``None``: a temporary folder, removed.
+        seeds: Seeds of the metrics' random draws (the model is the same for each).
+        eval_examples: Test images every method explains.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``.
+        class_names: For tensors: the class names (default ``"0"``, ``"1"``, ... for the
+            model's C outputs).
+        value_range: For tensors: the valid (low, high) pixel values (FGSM clamps to it).
+        preprocessing: What the model expects of the raw images, applied inside it
+            (``size``, ``channels``, ``mean``, ``std``; see
+            :class:`comparisons.models.InputPreprocessing`).
+        model_name, dataset_name: Their names in the rows.
+        method_options, metric_options: As ``[methods.options.<name>]`` and
+            ``[metrics.options.<name>]`` of a config.
+        progress: Show progress bars.
+        **run_options: Other ``[run]`` keys: ``batch_size``, ``figure_examples``,
+            ``background_examples``, ``map_target``, ``num_threads``, ``name``.
+
+    Returns:
+        The tidy rows, with the columns of ``results.csv``
+        (:data:`comparisons.run_folder.RESULT_COLUMNS`).
+
+    Raises:
+        ValueError, TypeError: Bad data, names or options, before anything runs.
+
+    >>> import torch
+    >>> from comparisons import compare
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    >>> images, labels = torch.rand(12, 1, 8, 8), torch.arange(12) % 2
+    >>> rows = compare(model, (images, labels), methods=["saliency"],
+    ...                metrics=["deletion-auc"], eval_examples=4, value_range=(0.0, 1.0))
+    >>> list(rows.columns)
+    ['dataset', 'model', 'seed', 'method', 'metric', 'setting', 'value', 'n']
+    >>> rows.loc[rows.metric == "deletion-auc", ["method", "n"]].values.tolist()
+    [['saliency', 4]]
+    """
+    from comparisons._runner import run
+    from comparisons.reporting import write_report
+    from comparisons.training import dataset_fingerprint, state_fingerprint
+
+    if not isinstance(model, nn.Module):
+        model = getattr(model, "model", model)  # a TrainedModel holds its model
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
+    model = copy.deepcopy(model).eval()
+    if isinstance(data, ImageDataset):
+        if class_names is not None or value_range is not None:
+            raise ValueError(
+                "expected class_names and value_range only with tensors, got them with an "
+                "ImageDataset (it has its own)"
+            )
+        dataset = data
+    elif isinstance(data, tuple):
+        images, labels, masks = _check_tensors(data)
+        names = class_names
+        if names is None:
+            names = [str(c) for c in range(_class_count(model, images))]
+        dataset = tensor_dataset(
+            images, labels, masks, class_names=names, value_range=value_range, name=dataset_name
+        )
+    else:
+        raise TypeError(
+            "expected data as an ImageDataset, (images, labels) or (images, labels, masks) "
+            f"tensors, got {type(data).__name__}"
+        )
+    config = parse_config(
+        {
+            "run": {
+                "name": run_options.pop("name", "compare"),
+                "seeds": list(seeds),
+                "device": device,
+                "eval_examples": eval_examples,
+                **run_options,
+            },
+            "datasets": [
+                {
+                    "name": PYTHON_DATASET,
+                    "options": {
+                        "label": dataset_name,
+                        "fingerprint": stable_hash(dataset_fingerprint(dataset)),
+                    },
+                }
+            ],
+            "models": [
+                {
+                    "name": model_name,
+                    "python_object": state_fingerprint(model)["sha256"][:16],
+                    "preprocessing": dict(preprocessing or {}),
+                }
+            ],
+            "methods": {
+                "names": methods if isinstance(methods, str) else list(methods),
+                "options": {k: dict(v) for k, v in (method_options or {}).items()},
+            },
+            "metrics": {
+                "names": metrics if isinstance(metrics, str) else list(metrics),
+                "options": {k: dict(v) for k, v in (metric_options or {}).items()},
+            },
+        }
+    )
+    datasets = {dataset_name: dataset}
+    models = {model_name: model}
+    if output is None:
+        with tempfile.TemporaryDirectory(prefix="comparisons-") as temporary:
+            folder = run(
+                config,
+                Path(temporary) / "run",
+                progress=progress,
+                python_datasets=datasets,
+                python_models=models,
+            )
+            return _frame(folder.rows())
+    folder = run(
+        config, Path(output), progress=progress, python_datasets=datasets, python_models=models
+    )
+    folder.write_tables()
+    write_report(folder.path)
+    return _frame(folder.rows())
