@@ -1,4 +1,10 @@
-"""Sphinx configuration of the captum-ifim documentation (offline: no intersphinx)."""
+"""Sphinx configuration of the captum-ifim documentation.
+
+The built site works with no network: no intersphinx, MathJax 3 copied into ``_static`` by
+sphinx-mathjax-offline, the PyData theme's fonts and icons from its own static files, and the
+gallery (``gallery/``, sphinx-gallery) executed at build time; an example whose source did not
+change since the last build is not run again.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the docs extra installs tomli
+    import tomli as tomllib
+
+import torch
 from sphinx.application import Sphinx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from captum_ifim import __version__  # noqa: E402
+
+_METADATA = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+#: The paper, where the package metadata names it ([project.urls] Paper of pyproject.toml).
+PAPER_URL = _METADATA["urls"]["Paper"]
+PAPER_TITLE = (
+    "Sengupta & Anastasio, Input-Dependent Fisher Information for Local Sensitivity Analysis "
+    "of Medical Image Classifiers"
+)
 
 project = "captum-ifim"
 author = "captum-ifim developers"
@@ -23,12 +43,24 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # sets mathjax_path to the bundled MathJax 3 (tex-chtml.js)
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
 ]
-source_suffix = {".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 # Run outputs copied in from the harness are included by results.md and performance.md, not
-# built as pages of their own; their tables nest headings as the report writes them.
-exclude_patterns = ["_build", "results/default/*.md", "performance_figures/*.md"]
+# built as pages of their own; their tables nest headings as the report writes them. The
+# gallery's sources are read by sphinx-gallery, which writes the pages to auto_examples/.
+exclude_patterns = [
+    "_build",
+    "results/default/*.md",
+    "performance_figures/*.md",
+    "gallery",
+    "slurm",
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
+]
 suppress_warnings = ["myst.header"]
 
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -44,11 +76,56 @@ autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_mock_imports: list[str] = []
 
-html_theme = "alabaster"
+# Copy buttons leave prompts and outputs behind (>>> and ... of doctests, $ of shells).
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = False
+
+
+# The gallery runs in this process: one torch thread (its models are tiny, more threads add
+# overhead, and the build shares small CI machines).
+torch.set_num_threads(1)
+
+sphinx_gallery_conf = {
+    "examples_dirs": "gallery",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "show_signature": False,
+    "min_reported_time": 1,
+    # The execution-time pages load jQuery and DataTables from CDNs: not built (the time of
+    # each example is at the end of its page).
+    "write_computation_times": False,
+}
+
+html_theme = "pydata_sphinx_theme"
 html_title = f"captum-ifim {__version__}"
-html_static_path: list[str] = []
-# MathJax is loaded from a CDN by the browser that opens the pages; the build itself
-# never touches the network.
+templates_path = ["_templates"]
+html_show_sourcelink = False
+html_context = {
+    # Follow the reader's light or dark setting (the theme's switcher overrides it).
+    "default_mode": "auto",
+    "paper_url": PAPER_URL,
+    "paper_title": PAPER_TITLE,
+}
+# The PyData theme already scrolls wide tables (pst-scrollable-table-container), code
+# blocks and display math inside the page; no custom CSS.
+html_theme_options = {
+    "header_links_before_dropdown": 6,
+    "navbar_align": "left",
+    "navbar_end": ["paper-link", "theme-switcher"],
+    "show_toc_level": 2,
+    # No empty "Section Navigation" column on pages without subpages: the article gets it.
+    "sidebar_includehidden": False,
+    # Nothing that fetches from another host: no version switcher (a JSON file from a
+    # server), no analytics, no Read the Docs ads.
+    "primary_sidebar_end": [],
+    "footer_start": ["copyright"],
+    "footer_end": [],
+    "secondary_sidebar_items": ["page-toc"],
+}
 
 
 def _skip_namedtuple_fields(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -34,3 +36,11 @@ def make_net():
         return SmoothConvNet(in_channels, num_classes, side).double().eval()
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def built_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML documentation, built once per session (tests/test_docs*.py share it)."""
+    from tests._docs_build import build_docs
+
+    return build_docs(tmp_path_factory.mktemp("docs_html"))
