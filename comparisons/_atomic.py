@@ -1,7 +1,13 @@
-"""Atomic file writes: a killed run leaves either the old file or the new one, never half."""
+"""Atomic file writes: a killed run leaves either the old file or the new one, never half.
+
+A write goes to a temporary file in the target's folder, is flushed and ``fsync``-ed, then
+moved over the target with ``os.replace``. A full disk (``ENOSPC``) or a read-only folder
+raises the ``OSError`` before the target is touched, and the temporary file is removed.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -34,9 +40,14 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    _write_atomically(path, lambda stream: stream.write(data))
+
+
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    _write_atomically(path, lambda stream: stream.write(text.encode()))
+    write_bytes(path, text.encode())
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -46,8 +57,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_torch(path: Path, data: Any) -> None:
-    """``torch.save`` ``data`` to ``path`` atomically."""
-    _write_atomically(path, lambda stream: torch.save(data, stream))
+    """``torch.save`` ``data`` to ``path`` atomically.
+
+    Serialised in memory first, so a failed write is the ``OSError`` itself (``torch.save``
+    into a file turns it into a ``RuntimeError`` without the file's name).
+    """
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def _nan_to_none(data: Any) -> Any:

@@ -1,4 +1,9 @@
-"""``python -m comparisons``: run, merge, report, list, speed."""
+"""``python -m comparisons``: run, merge, report, list, speed.
+
+Every failure is one logged line and an exit code of :class:`comparisons._exit_codes.ExitCode`
+(0 done, 1 cells failed, 2 bad config, 3 no such device here, 4 not writable or disk full,
+5 run folder locked, 6 unexpected, 130 interrupted).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from comparisons._exit_codes import DeviceUnavailableError, ExitCode, exit_code_of, one_line
+
+if TYPE_CHECKING:
+    from comparisons._config import HarnessConfig
 
 logger = logging.getLogger("comparisons")
 
@@ -30,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", type=Path, help="trained-model cache (default: runs/.cache)")
     run.add_argument("--device", help="override run.device: cpu, cuda, cuda:1, auto")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="check the config as a run would and print the plan, then exit (trains nothing)",
+    )
 
     merge = commands.add_parser("merge", help="join shard run folders into one")
     merge.add_argument("shards", nargs="+", type=Path, help="the shards' run folders")
@@ -51,7 +67,9 @@ def _report(folder_path: Path) -> Path:
 
     layout = RunLayout(Path(folder_path))
     if layout.config_json.is_file():
-        RunFolder.open(folder_path).write_tables()
+        folder = RunFolder.open(folder_path)
+        folder.recover()  # unreadable cells move aside (the report names them)
+        folder.write_tables()
     elif not layout.results_json.is_file():
         raise ValueError(
             f"expected a run folder (with {layout.config_json.name} or "
@@ -63,15 +81,18 @@ def _report(folder_path: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from comparisons._config import load_config
+    from comparisons._config import check_device_name, load_config
     from comparisons._run_plan import parse_shard
     from comparisons._runner import run
 
     config = load_config("quick" if args.quick else args.config)
     if args.device:
+        check_device_name(args.device)
         config = dataclasses.replace(config, device=args.device)
     shard = parse_shard(args.shard) if args.shard else None
     output = args.output or Path("runs") / config.name
+    if args.check:
+        return _check(config, output, shard)
     folder = run(
         config, output, shard=shard, cache_dir=args.cache_dir, progress=not args.no_progress
     )
@@ -91,7 +112,23 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         logger.info("report: %s", _report(output))
-    return 1 if folder.failed else 0
+    return ExitCode.CELLS_FAILED if folder.failed else ExitCode.OK
+
+
+def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> int:
+    """``run --check``: every check a run makes before training, then the plan on stdout."""
+    from comparisons._config_check import check_config
+    from comparisons._dry_run import describe_plan
+    from comparisons._runner import resolve_device
+
+    device_error = None
+    try:
+        resolve_device(config.device)
+    except DeviceUnavailableError as error:
+        device_error = error
+    check = check_config(config)
+    sys.stdout.write(describe_plan(config, output, check, shard=shard, device_error=device_error))
+    return ExitCode.OK
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -139,10 +176,16 @@ def main(argv: list[str] | None = None) -> int:
             return _merge(args)
         if args.command == "report":
             logger.info("report: %s", _report(args.run_dir))
-            return 0
+            return ExitCode.OK
         return _list()
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        logger.error("%s", error, exc_info=args.verbose)
-        return 2
+    except (Exception, KeyboardInterrupt) as error:
+        code = exit_code_of(error)
+        if code is ExitCode.UNEXPECTED:
+            logger.error("unexpected %s: %s", type(error).__name__, one_line(error), exc_info=True)
+        elif code is ExitCode.INTERRUPTED:
+            logger.error("interrupted: the finished cells are kept; run the same command to resume")
+        else:
+            logger.error("%s", one_line(error), exc_info=args.verbose)
+        return code
     finally:
         logging.captureWarnings(False)

@@ -2,13 +2,18 @@
 
 A config names what to run; :func:`load_config` reads a file (or the embedded ``default`` /
 ``quick`` configs shipped in this package) and checks every name against the registries, so a
-typo fails at once with the list of valid names instead of an hour into a run.
+typo fails at once with the list of valid names instead of an hour into a run, and every value
+that needs nothing built: run keys, the device's name, dataset and model option names, method
+options (``MethodSpec.check_options``), metric options (each harness entry's ``check``) and
+training options. What needs a dataset or a model built is checked by
+:func:`comparisons._config_check.check_config` before the first training step.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -194,6 +199,57 @@ def _model_datasets(entry: dict[str, Any], labels: list[str]) -> list[str] | Non
     return list(names)
 
 
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device_name(device: str) -> None:
+    """Raise ``ValueError`` unless ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or
+    ``cuda:<k>`` (whether this machine has it is checked when a run starts)."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise ValueError(
+            f"expected run.device 'auto', 'cpu', 'cuda', 'cuda:<k>' or 'mps', got {device!r}"
+        )
+
+
+def _check_dataset_option_names(entry: DatasetEntry) -> None:
+    from comparisons.datasets import DATASETS
+
+    spec = DATASETS[entry.name]
+    options = entry.load_options()
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} of dataset {entry.label!r} ({entry.name}): expected "
+            f"some of {sorted(spec.options)} (and 'label')"
+        )
+    missing = [name for name in spec.required if name not in options]
+    if missing:
+        raise ValueError(f"expected option(s) {missing} for dataset {entry.label!r} ({entry.name})")
+
+
+def _check_model_option_names(entry: ModelEntry) -> None:
+    from comparisons.models import get_model_spec
+
+    valid = get_model_spec(entry.name).options
+    unknown = sorted(set(entry.options) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} of model {entry.name!r}: expected some of {sorted(valid)}"
+        )
+
+
+def _check_metric_methods(name: str, options: Mapping[str, Any]) -> None:
+    methods = options.get("methods")
+    if methods is None:
+        return
+    valid = available_methods()
+    if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+        raise TypeError(f"expected metrics.options.{name}.methods to be a list of method names")
+    for method in methods:
+        if method not in valid:
+            raise _unknown(f"method in metrics.options.{name}.methods", method, valid)
+
+
 def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     """Validate a config given as nested dicts (the TOML layout) and resolve it.
 
@@ -225,6 +281,8 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
             raise ValueError(f"expected run.{key} >= 0, got {run[key]}")
     if run.get("map_target", "label") not in MAP_TARGETS:
         raise ValueError(f"expected run.map_target in {MAP_TARGETS}, got {run['map_target']!r}")
+    if "device" in run:
+        check_device_name(run["device"])
 
     datasets = _entries("datasets", data.get("datasets"), available_datasets(), ("name", "options"))
     dataset_entries = tuple(
@@ -240,6 +298,8 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
             )
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
+    for dataset_entry in dataset_entries:
+        _check_dataset_option_names(dataset_entry)
     models = _entries(
         "models",
         data.get("models"),
@@ -257,6 +317,8 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     )
     if len({m.name for m in model_entries}) != len(model_entries):
         raise ValueError(f"expected distinct model names, got {[m.name for m in model_entries]}")
+    for model_entry in model_entries:
+        _check_model_option_names(model_entry)
     methods_section = _table("methods", data.get("methods", {}))
     _check_keys("methods", methods_section, ("names", "options"))
     methods = _names("methods", methods_section, available_methods())
@@ -269,7 +331,11 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
 
     metric_options = _options("metrics", metrics_section, metrics)
     for name, options in metric_options.items():
-        check_metric_options(name, options)
+        try:
+            _check_metric_methods(name, options)
+            check_metric_options(name, options)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"[metrics.options.{name}]: {error}") from error
     method_options = _options("methods", methods_section, methods)
     for name, options in method_options.items():
         try:
@@ -277,7 +343,10 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         except (TypeError, ValueError) as error:
             raise ValueError(f"[methods.options.{name}]: {error}") from error
     for entry in model_entries:
-        TrainingConfig.from_dict(entry.training)
+        try:
+            TrainingConfig.from_dict(entry.training)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"[models.training] of {entry.name!r}: {error}") from error
     return HarnessConfig(
         name=run.get("name", "run"),
         seeds=tuple(seeds),

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from comparisons._run_plan import cells_of, groups_of
-from comparisons.run_folder import RunFolder
+from comparisons.run_folder import RunFolder, RunLayout, RunLock
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
 
     Raises:
         ValueError: No shards, a folder that is not a run, or shards of different configs.
+        RunFolderLockedError: A run or another merge is writing into ``output``.
     """
     if not shards:
         raise ValueError("expected at least one shard run folder to merge, got none")
@@ -33,17 +34,18 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
                 f"expected shards of one config, got {folder.path} with another config than "
                 f"{folders[0].path}"
             )
-    merged = RunFolder.create(output, config)
-    for folder in folders:
-        if folder.path.resolve() != merged.path.resolve():
-            merged.copy_finished_from(folder)
-    missing = [
-        cell.key
-        for group in groups_of(config)
-        for cell in cells_of(config, group)
-        if not merged.has_cell(cell.key)
-    ]
-    merged.write_tables()
+    with RunLock(RunLayout(Path(output))):  # no run or other merge writes into it meanwhile
+        merged = RunFolder.create(output, config)
+        for folder in folders:
+            if folder.path.resolve() != merged.path.resolve():
+                merged.copy_finished_from(folder)
+        missing = [
+            cell.key
+            for group in groups_of(config)
+            for cell in cells_of(config, group)
+            if not merged.has_cell(cell.key)
+        ]
+        merged.write_tables()
     if missing:
         logger.warning("%d cells are in no shard: %s", len(missing), ", ".join(missing[:10]))
     return merged, missing

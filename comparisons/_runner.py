@@ -3,7 +3,10 @@ metric on it, and write each cell to the run folder as it finishes.
 
 Nothing is lost when a run is killed: every cell is written to the run folder
 (:class:`comparisons.run_folder.RunFolder`) the moment it is done, and a restarted run skips
-the cells it finds. A run folder belongs to one config: restarting with another is refused.
+the cells it finds. A run folder belongs to one config: restarting with another is refused
+once a cell finished. Nothing is done twice: the run holds the folder's lock from start to
+end (a second run into it refuses), and the checkpoint cache trains each model once.
+Nothing fails late: the device and every option are checked before the first training step.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from captum_ifim import build_method, get_method_spec
 from captum_ifim.metrics import compute_maps, fgsm
-from comparisons._config import HarnessConfig, stable_hash
+from comparisons._config import HarnessConfig, check_device_name, stable_hash
+from comparisons._config_check import check_config
+from comparisons._exit_codes import DeviceUnavailableError, one_line
 from comparisons._group_models import GroupModel, group_model
 from comparisons._run_plan import cells_of, groups_of, shard_groups
 from comparisons.datasets import ImageDataset, load_dataset
 from comparisons.metrics import CellData, run_metric
-from comparisons.run_folder import CellKey, GroupKey, ResultRow, RunFolder
+from comparisons.run_folder import CellKey, GroupKey, ResultRow, RunFolder, RunLayout, RunLock
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +73,31 @@ class GroupData:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; a missing CUDA is a clear error."""
+    """``"auto"`` is CUDA when available, else the CPU.
+
+    Raises:
+        ValueError: Not a device name (``"tpu0"``).
+        DeviceUnavailableError: A device this machine does not have (``"cuda"`` without
+            CUDA, ``"cuda:3"`` with two GPUs, ``"mps"`` off Apple silicon).
+    """
+    check_device_name(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"expected an available device, got {device!r} (CUDA is not available)")
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceUnavailableError(
+                f"expected an available device, got {device!r}: CUDA is not available on this "
+                f"machine (torch {torch.__version__}); use device = 'cpu' or 'auto'"
+            )
+        if resolved.index is not None and resolved.index >= count:
+            raise DeviceUnavailableError(
+                f"expected an available device, got {device!r}: this machine has {count} "
+                "CUDA device(s)"
+            )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailableError(f"expected an available device, got {device!r}: no MPS")
     return resolved
 
 
@@ -247,13 +271,35 @@ def run(
         progress: Show progress bars.
 
     Returns:
-        The :class:`RunFolder`. Cells that failed are logged and listed in
-        ``RunFolder.failed``; a rerun retries them.
+        The :class:`RunFolder`. Cells that failed (an error, or a write of the cell that
+        failed: a full disk) are logged and listed in ``RunFolder.failed``; a rerun
+        retries them.
+
+    Raises:
+        ValueError, TypeError, FileNotFoundError: A bad option value or data path, found
+            before anything is trained or written (:func:`check_config`).
+        DeviceUnavailableError: ``config.device`` is not on this machine.
+        RunFolderLockedError: Another process is running into ``output``.
+        OSError: ``output`` cannot be written (read-only, full disk) outside a cell.
     """
-    folder = RunFolder.create(output, config)
     device = resolve_device(config.device)
+    check_config(config)
     if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+        torch.set_num_threads(config.num_threads)  # before environment.json records it
+    with RunLock(RunLayout(Path(output))):
+        folder = RunFolder.create(output, config)
+        _run_groups(config, folder, device, shard, cache_dir, progress)
+    return folder
+
+
+def _run_groups(
+    config: HarnessConfig,
+    folder: RunFolder,
+    device: torch.device,
+    shard: tuple[int, int] | None,
+    cache_dir: Path | None,
+    progress: bool,
+) -> None:
     cache = cache_dir if cache_dir is not None else folder.path.parent / ".cache"
     groups = groups_of(config)
     if shard is not None:
@@ -283,14 +329,25 @@ def run(
             data = _group_data(config, group, dataset, trained, device)
             for cell in cells:
                 bar.set_postfix_str(cell.key)
-                started = time.perf_counter()
-                try:
-                    record = run_cell(config, cell, data, device)
-                except Exception as error:  # a failed cell must not lose the others
-                    logger.exception("cell %s failed", cell.key)
-                    folder.record_failure(cell.key, error)
-                else:
-                    folder.write_cell(cell.key, record["rows"], record["examples"])
-                    logger.info("%s done in %.1f s", cell.key, time.perf_counter() - started)
+                _run_and_write_cell(config, cell, data, device, folder)
                 bar.update(1)
-    return folder
+
+
+def _run_and_write_cell(
+    config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device, folder: RunFolder
+) -> None:
+    """One cell, computed then written; a failure of either is recorded, never raised."""
+    started = time.perf_counter()
+    try:
+        record = run_cell(config, cell, data, device)
+    except Exception as error:  # a failed cell must not lose the others
+        logger.exception("cell %s failed", cell.key)
+        folder.record_failure(cell.key, error)
+        return
+    try:
+        folder.write_cell(cell.key, record["rows"], record["examples"])
+    except OSError as error:  # a full disk: the cell is not done, the next run retries it
+        logger.error("cell %s not written, retried on the next run: %s", cell.key, one_line(error))
+        folder.record_failure(cell.key, error)
+        return
+    logger.info("%s done in %.1f s", cell.key, time.perf_counter() - started)

@@ -174,7 +174,8 @@ def test_cache_loads_instead_of_training(
     x = dataset.test.images
     with torch.no_grad():
         assert torch.equal(trained.model(x), loaded.model(x))
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".pt"]  # no temp files
+    # The entry, the lock file it was trained under (kept: see entry_lock), no temp files.
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".lock", ".pt"]
     metadata = json.loads(trained.checkpoint.with_suffix(".json").read_text())
     assert metadata["key"] == trained.cache_key and metadata["identity"]["seed"] == 1
     train_model("shallow-cnn", dataset, TINY, seed=2, cache_dir=tmp_path, progress=False)

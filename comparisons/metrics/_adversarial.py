@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import adversarial_correlation
 from comparisons.metrics._cell_data import CellData, MetricValue, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_max_examples, check_positive
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -37,8 +39,14 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     ]
 
 
+def _check(options: Mapping[str, Any]) -> None:
+    check_positive(options, "epsilon_relative")
+    check_max_examples(options)
+
+
 ADVERSARIAL_CORRELATION = HarnessMetric(
     name="adversarial-correlation",
+    check=_check,
     runner=_run,
     defaults={"epsilon_relative": 0.01, "max_examples": None},
     rows=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor
 
 from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_count, check_max_examples, check_positive
 
 
 def _infidelity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -53,15 +55,30 @@ def _sensitivity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return [MetricValue("sensitivity-max", value, f"radius={radius:.4g}", n)]
 
 
+def _check_infidelity(options: Mapping[str, Any]) -> None:
+    check_count(options, "n_perturb_samples")
+    check_positive(options, "noise_relative")
+    check_max_examples(options)
+
+
 INFIDELITY = HarnessMetric(
     name="infidelity",
+    check=_check_infidelity,
     runner=_infidelity,
     defaults={"n_perturb_samples": 8, "noise_relative": 0.1, "max_examples": 16},
     rows=(RowSpec("infidelity"),),
 )
 
+
+def _check_sensitivity(options: Mapping[str, Any]) -> None:
+    check_count(options, "n_perturb_samples")
+    check_positive(options, "radius_relative")
+    check_max_examples(options)
+
+
 SENSITIVITY_MAX = HarnessMetric(
     name="sensitivity-max",
+    check=_check_sensitivity,
     runner=_sensitivity,
     defaults={"n_perturb_samples": 4, "radius_relative": 0.02, "max_examples": 8},
     rows=(RowSpec("sensitivity-max"),),

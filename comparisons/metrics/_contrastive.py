@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import contrastive_perturbation
 from comparisons.metrics._cell_data import CellData, MetricValue
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_choice, check_numbers, library_choices
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -37,8 +39,16 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return rows
 
 
+def _check(options: Mapping[str, Any]) -> None:
+    check_numbers(options, "fractions", 0.0, 1.0)
+    function = contrastive_perturbation
+    check_choice(options, "low_rule", library_choices(function, "low_rule"))
+    check_choice(options, "tie_break", library_choices(function, "tie_break"))
+
+
 CONTRASTIVE_PERTURBATION = HarnessMetric(
     name="contrastive-perturbation",
+    check=_check,
     runner=_run,
     # The paper's alphas (1, 2, 3 %) and its low-set rule (eq. 24 as printed, BottomK of
     # |I(x)|); the noise of eqs. 25-26 is Gaussian with the dataset's pixel mean and std.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import kl_fidelity
 from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_max_examples, check_numbers
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -24,8 +26,14 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return rows
 
 
+def _check(options: Mapping[str, Any]) -> None:
+    check_numbers(options, "epsilons", 0.0)
+    check_max_examples(options)
+
+
 KL_FIDELITY = HarnessMetric(
     name="kl-fidelity",
+    check=_check,
     runner=_run,
     # A check of the model's iFIM, not of a map: run once per model, in the iFIM's cell.
     defaults={

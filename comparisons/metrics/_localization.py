@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor
@@ -9,6 +10,7 @@ from torch import Tensor
 from captum_ifim.metrics import energy_in_mask, pointing_game
 from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_choice, check_count, library_choices
 
 
 def signal_present(cell: CellData) -> tuple[Tensor, Tensor] | None:
@@ -35,15 +37,26 @@ def _pointing(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return [MetricValue("pointing-game", value, f"tolerance={options['tolerance']}", n)]
 
 
+def _check_energy(options: Mapping[str, Any]) -> None:
+    check_choice(options, "magnitude", library_choices(energy_in_mask, "magnitude"))
+
+
 ENERGY_IN_MASK = HarnessMetric(
     name="energy-in-mask",
+    check=_check_energy,
     runner=_energy,
     defaults={"magnitude": "abs"},
     rows=(RowSpec("energy-in-mask"),),
 )
 
+
+def _check_pointing(options: Mapping[str, Any]) -> None:
+    check_count(options, "tolerance", minimum=0)
+
+
 POINTING_GAME = HarnessMetric(
     name="pointing-game",
+    check=_check_pointing,
     runner=_pointing,
     defaults={"tolerance": 0},
     rows=(RowSpec("pointing-game"),),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -10,6 +10,7 @@ import torch
 from captum_ifim.metrics import deletion_auc, insertion_auc
 from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_count, check_max_examples, library_choices
 
 
 def _curve_runner(
@@ -34,8 +35,22 @@ def _curve_runner(
     return run
 
 
+def _check(options: Mapping[str, Any]) -> None:
+    check_count(options, "steps")
+    check_max_examples(options)
+    baseline = options["baseline"]
+    choices = ("mean", *library_choices(deletion_auc, "baseline"))
+    if baseline not in choices and not (
+        isinstance(baseline, int | float) and not isinstance(baseline, bool)
+    ):
+        raise ValueError(
+            f"expected baseline to be a number or one of {list(choices)}, got {baseline!r}"
+        )
+
+
 DELETION_AUC = HarnessMetric(
     name="deletion-auc",
+    check=_check,
     runner=_curve_runner("deletion-auc", deletion_auc),
     defaults={"steps": 16, "baseline": "mean", "max_examples": None},
     rows=(RowSpec("deletion-auc"),),
@@ -43,6 +58,7 @@ DELETION_AUC = HarnessMetric(
 
 INSERTION_AUC = HarnessMetric(
     name="insertion-auc",
+    check=_check,
     runner=_curve_runner("insertion-auc", insertion_auc),
     defaults={"steps": 16, "baseline": "blur", "max_examples": None},
     rows=(RowSpec("insertion-auc"),),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import default_layers, model_parameter_randomization
 from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
+from comparisons.metrics._option_checks import check_count, check_max_examples
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -32,8 +34,14 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return rows
 
 
+def _check(options: Mapping[str, Any]) -> None:
+    check_max_examples(options)
+    check_count(options, "max_layers", minimum=0)
+
+
 MODEL_PARAMETER_RANDOMIZATION = HarnessMetric(
     name="model-parameter-randomization",
+    check=_check,
     runner=_run,
     defaults={"max_examples": 4, "max_layers": 0},
     rows=(RowSpec("randomization-similarity"),),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from captum_ifim import available_methods
+from comparisons._atomic import write_bytes
 
 #: PNG resolution of every figure.
 DPI = 150
@@ -32,9 +34,14 @@ class FigureResult:
 
 
 def save_figure(figure: Figure, path: Path) -> Path:
-    """Save as PNG at :data:`DPI` with fixed metadata (the same bytes on every run)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+    """Save as PNG at :data:`DPI` with fixed metadata (the same bytes on every run).
+
+    Drawn into memory, then written atomically: a full disk leaves the previous figure, never
+    a truncated or empty PNG.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=DPI, format="png", metadata={"Software": None})
+    write_bytes(path, buffer.getvalue())
     return path
 
 

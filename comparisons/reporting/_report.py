@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from comparisons._atomic import write_text
 from comparisons.reporting._bar_figures import write_adversarial_bars, write_f1_ratio_bars
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._map_grid_figure import write_map_grid
@@ -132,6 +133,7 @@ def _report_markdown(
     ]
     notes = [n for results in figures.values() for r in results for n in r.notes]
     notes += [f"`{m}` is not in the run folder." for m in run.missing]
+    notes += [f"Skipped {s}." for s in run.skipped]
     notes += metrics_without_rows(run.config, run.rows)
     lines += ["## Not drawn or missing", ""]
     lines += [f"- {n}" for n in unique(notes)] if notes else ["Nothing: every part was drawn."]
@@ -148,7 +150,8 @@ def write_report(run_dir: Path) -> Path:
 
     A pure function of the folder's inputs: a second call writes the same files. What cannot
     be drawn (a missing method, metric, mask file or a single seed's std) is skipped and
-    listed under "Not drawn or missing".
+    listed under "Not drawn or missing", with the unreadable files it skipped. Every file is
+    written atomically: a full disk leaves the previous ones intact.
 
     Args:
         run_dir: The run folder.
@@ -175,8 +178,8 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     run = read_run_contents(run_dir)
     summary = summarize(run.rows)
-    (run_dir / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
-    (run_dir / "summary.csv").write_text(summary_csv(summary), encoding="utf-8")
+    write_text(run_dir / "summary.md", summary_markdown(summary))
+    write_text(run_dir / "summary.csv", summary_csv(summary))
     figures_dir = run_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
     grids = []
@@ -196,7 +199,7 @@ def write_report(run_dir: Path) -> Path:
         "timing": [write_timing(summary, figures_dir / "seconds_per_image.png")],
     }
     report = run_dir / "report.md"
-    report.write_text(_report_markdown(run, summary, figures), encoding="utf-8")
+    write_text(report, _report_markdown(run, summary, figures))
     logger.info("wrote %s", report)
     return report
 

@@ -14,6 +14,14 @@ from comparisons.run_folder._contents import (
 from comparisons.run_folder._folder import RunFolder, method_facts
 from comparisons.run_folder._keys import CellKey, GroupKey
 from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._lock import (
+    RunLock,
+    check_not_locked,
+    describe_holder,
+    is_locked,
+    lock_holder,
+)
+from comparisons.run_folder._quarantine import QuarantinedFile, quarantined_files
 from comparisons.run_folder._rows import (
     RESULT_COLUMNS,
     ResultRow,
@@ -31,13 +39,20 @@ __all__ = [
     "CellKey",
     "ExampleFile",
     "GroupKey",
+    "QuarantinedFile",
     "ResultRow",
     "RunContents",
     "RunFolder",
     "RunLayout",
+    "RunLock",
+    "check_not_locked",
+    "describe_holder",
+    "is_locked",
     "load_results",
+    "lock_holder",
     "method_facts",
     "parse_example_name",
+    "quarantined_files",
     "read_run_contents",
     "results_csv",
     "row_from_record",

@@ -18,6 +18,7 @@ else:  # pragma: no cover - Python 3.10
 
 from comparisons.run_folder._keys import CellKey
 from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._quarantine import quarantined_files
 from comparisons.run_folder._rows import ResultRow, load_results
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class RunContents:
         environment: ``environment.json`` (``{}`` when missing).
         examples: The example files, sorted by (dataset, model, seed, method).
         missing: Files of the format that were not there (said in the report).
+        skipped: Files that were there but unreadable, one line each: the quarantined
+            cells, models and examples not recomputed yet, and unreadable example files.
     """
 
     path: Path
@@ -98,6 +101,7 @@ class RunContents:
     environment: dict[str, Any]
     examples: list[ExampleFile] = field(default_factory=list)
     missing: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
     def example(self, dataset: str, model: str, seed: int, method: str) -> ExampleFile | None:
         """The example file of one cell, or ``None``."""
@@ -120,14 +124,24 @@ def read_run_contents(run_dir: Path) -> RunContents:
     if not layout.results_json.is_file():
         raise FileNotFoundError(f"expected {layout.results_json}, got no such file")
     missing: list[str] = []
+    skipped = [  # results left out until a run recomputes them
+        f"`{q.original}`: {q.reason}; moved to `{q.moved_to}` (the next run recomputes it)"
+        for q in quarantined_files(layout)
+        if q.original.split("/")[0] in ("cells", "models")
+        and not (layout.root / q.original).exists()
+    ]
     methods = _read_json_object(layout.methods, missing)
     environment = _read_json_object(layout.environment, missing)
+    config_text, config = "", {}
     if layout.config_toml.is_file():
-        config_text = layout.config_toml.read_text(encoding="utf-8")
-        config = tomllib.loads(config_text)
+        try:
+            config_text = layout.config_toml.read_text(encoding="utf-8")
+            config = tomllib.loads(config_text)
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            skipped.append(f"`{layout.config_toml.name}`: not valid TOML ({error})")
+            config_text, config = "", {}
     else:
         missing.append(layout.config_toml.name)
-        config_text, config = "", {}
     examples = []
     if layout.examples_dir.is_dir():
         for path in sorted(layout.examples_dir.glob("*.pt")):
@@ -136,6 +150,12 @@ def read_run_contents(run_dir: Path) -> RunContents:
                 logger.warning(
                     "skipping %s: not named <dataset>__<model>__seed<k>__<method>.pt", path
                 )
+                continue
+            try:
+                parsed.load()
+            except ValueError as error:
+                logger.warning("skipping %s", error)
+                skipped.append(f"`{layout.examples_dir.name}/{path.name}`: unreadable ({error})")
                 continue
             examples.append(parsed)
     else:
@@ -152,6 +172,7 @@ def read_run_contents(run_dir: Path) -> RunContents:
         environment=environment,
         examples=examples,
         missing=tuple(missing),
+        skipped=tuple(skipped),
     )
 
 

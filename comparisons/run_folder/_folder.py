@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ from typing import Any
 import torch
 
 from captum_ifim import get_method_spec
-from comparisons._atomic import write_json, write_text, write_torch
+from comparisons._atomic import write_bytes, write_json, write_text, write_torch
 from comparisons._config import HarnessConfig, parse_config
 from comparisons._environment import environment_record
 from comparisons._toml_writer import dumps
 from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._quarantine import QuarantinedFile, quarantine
 from comparisons.run_folder._rows import (
     ResultRow,
     results_csv,
@@ -24,7 +26,43 @@ from comparisons.run_folder._rows import (
     sorted_rows,
 )
 
+logger = logging.getLogger(__name__)
+
 _JSON_SCALARS = (str, bool, int, float, type(None))
+
+
+def read_rows_file(path: Path) -> list[ResultRow]:
+    """The rows of one ``cells/*.json`` or ``models/*.json`` file.
+
+    Raises:
+        ValueError: The file is not a JSON object with a ``rows`` list of valid rows (the
+            message says what is wrong, not the file: the caller names it).
+        OSError: It cannot be read.
+    """
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"not valid JSON ({error})") from error
+    if not isinstance(content, dict) or not isinstance(content.get("rows"), list):
+        raise ValueError("expected a JSON object with a 'rows' list")
+    return [row_from_record(record) for record in content["rows"]]
+
+
+def read_examples_file(path: Path) -> dict[str, Any]:
+    """The dict of one ``examples/*.pt`` file (``torch.load``, tensors only).
+
+    Raises:
+        ValueError: Missing, truncated, or not a dict holding ``inputs`` and ``maps``.
+    """
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, foreign pickle, missing file: all unusable
+        raise ValueError(f"unreadable ({type(error).__name__}: {error})") from error
+    if not isinstance(content, dict) or not all(
+        isinstance(content.get(key), torch.Tensor) for key in ("inputs", "maps")
+    ):
+        raise ValueError("expected a dict with the tensors 'inputs' and 'maps'")
+    return content
 
 
 class RunFolder:
@@ -38,36 +76,101 @@ class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.layout = RunLayout(self.path)
+        self._unrecorded_failures: set[str] = set()
 
     @classmethod
     def create(cls, path: Path, config: HarnessConfig) -> RunFolder:
-        """Open ``path`` for ``config``: new, or a resume of the same config.
+        """Open ``path`` for ``config``: new, a resume of the same config, or a folder where
+        nothing finished yet, reused by a corrected config.
+
+        Unreadable cells, models and examples are moved to the quarantine first
+        (:meth:`recover`), so they count as not done.
 
         Raises:
-            ValueError: ``path`` holds a run of a different config (nothing is changed).
+            ValueError: ``path`` holds finished cells or models of another config (the
+                message names both fingerprints; nothing is changed).
+            OSError: The folder cannot be written.
         """
         folder = cls(path)
         layout = folder.layout
-        if layout.config_json.is_file():
-            stored = folder.fingerprint()
-            if stored != config.fingerprint():
-                raise ValueError(
-                    f"expected {folder.path} to hold a run of this config, got a run of "
-                    f"another config (fingerprint {stored} != {config.fingerprint()}): use "
-                    "another --output, or delete the folder to start over"
-                )
-            environment = json.loads(layout.environment.read_text())
+        if not layout.config_json.is_file():
+            folder.path.mkdir(parents=True, exist_ok=True)
+            folder._write_config(config, environment_record())
+            return folder
+        stored = folder._stored_fingerprint()
+        if stored == config.fingerprint():
+            folder.recover()
+            environment = folder._environment()
             environment.setdefault("resumed", []).append(environment_record()["started"])
             write_json(layout.environment, environment)
             return folder
-        folder.path.mkdir(parents=True, exist_ok=True)
+        cells, models = folder.finished()
+        if cells or models:
+            other = "an unreadable config.json" if stored is None else f"fingerprint {stored}"
+            raise ValueError(
+                f"expected {folder.path} to hold a run of this config "
+                f"(fingerprint {config.fingerprint()}), got a run of another config ({other}) "
+                f"with {len(cells)} finished cells and {len(models)} trained models: use "
+                "another --output, or delete the folder to start over"
+            )
+        folder.recover()
+        folder._reconfigure(config, stored)
+        return folder
+
+    def _write_config(self, config: HarnessConfig, environment: dict[str, Any]) -> None:
+        layout = self.layout
         write_text(layout.config_toml, dumps(config.to_dict()))
         write_json(
             layout.config_json, {"fingerprint": config.fingerprint(), "config": config.to_dict()}
         )
-        write_json(layout.environment, environment_record())
+        write_json(layout.environment, environment)
         write_json(layout.methods, {name: method_facts(name) for name in config.methods})
-        return folder
+
+    def _reconfigure(self, config: HarnessConfig, previous: str | None) -> None:
+        """A folder with nothing finished takes ``config``: the old failures and example
+        files move to the quarantine, the config files are rewritten, and
+        ``environment.json`` keeps a note of the change."""
+        reason = f"left by the previous config (fingerprint {previous})"
+        stale = [self.layout.config_toml, self.layout.config_json]
+        for directory in (self.layout.failed_dir, self.layout.examples_dir):
+            stale += sorted(directory.glob("*"))
+        for path in stale:
+            if path.is_file():
+                quarantine(self.layout, path, reason)
+        environment = environment_record()
+        environment["reconfigured"] = [
+            *self._environment().get("reconfigured", []),
+            {"time": environment["started"], "from": previous, "to": config.fingerprint()},
+        ]
+        self._write_config(config, environment)
+        logger.warning(
+            "%s held no finished cell of config %s: reused for this config (%s)",
+            self.path,
+            previous,
+            config.fingerprint(),
+        )
+
+    def _environment(self) -> dict[str, Any]:
+        """``environment.json``; an unreadable one is quarantined and starts afresh."""
+        path = self.layout.environment
+        try:
+            environment = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(environment, dict):
+                return environment
+            reason = "expected a JSON object"
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            reason = f"not valid JSON ({error})"
+        quarantine(self.layout, path, reason)
+        return {}
+
+    def _stored_fingerprint(self) -> str | None:
+        """The fingerprint in ``config.json``; ``None`` when it cannot be read."""
+        try:
+            return self.fingerprint()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
@@ -84,14 +187,25 @@ class RunFolder:
         return folder
 
     def config(self) -> HarnessConfig:
-        """The config this folder was created for."""
+        """The config this folder was created for.
+
+        Raises:
+            ValueError: ``config.json`` is unreadable (the message names it).
+        """
         return parse_config(self._config_record()["config"])
 
     def fingerprint(self) -> str:
         return str(self._config_record()["fingerprint"])
 
     def _config_record(self) -> dict[str, Any]:
-        return json.loads(self.layout.config_json.read_text())
+        path = self.layout.config_json
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"expected JSON in {path}, got an unreadable file: {error}") from error
+        if not isinstance(record, dict) or not {"config", "fingerprint"} <= set(record):
+            raise ValueError(f"expected 'config' and 'fingerprint' in {path}, got another JSON")
+        return record
 
     def has_cell(self, key: str) -> bool:
         return self.layout.cell(key).is_file()
@@ -114,6 +228,50 @@ class RunFolder:
     def count_cells(self) -> int:
         return len(list(self.layout.cells_dir.glob("*.json")))
 
+    def count_models(self) -> int:
+        return len(list(self.layout.models_dir.glob("*.json")))
+
+    def unusable_files(self) -> list[tuple[Path, str]]:
+        """The finished files that cannot be used, each with the reason (nothing is moved).
+
+        A model or cell file that is not valid JSON rows; a cell whose examples file is
+        missing or unreadable (then its examples file, if any, comes first, then the cell).
+        """
+        found: list[tuple[Path, str]] = []
+        for path in sorted(self.layout.models_dir.glob("*.json")):
+            found += _rows_problem(path)
+        for path in sorted(self.layout.cells_dir.glob("*.json")):
+            problem = _rows_problem(path)
+            if problem:
+                found += problem
+                continue
+            examples = self.layout.examples(path.stem)
+            try:
+                read_examples_file(examples)
+            except ValueError as error:
+                if examples.is_file():
+                    found.append((examples, str(error)))
+                found.append((path, f"its examples file {examples.name} is {error}"))
+        return found
+
+    def finished(self) -> tuple[set[str], set[str]]:
+        """The keys of the usable finished cells and models (read only: nothing is moved)."""
+        unusable = {path for path, _ in self.unusable_files()}
+        cells = {p.stem for p in self.layout.cells_dir.glob("*.json") if p not in unusable}
+        models = {p.stem for p in self.layout.models_dir.glob("*.json") if p not in unusable}
+        return cells, models
+
+    def recover(self) -> list[QuarantinedFile]:
+        """Move every unusable finished file (:meth:`unusable_files`) to the quarantine, so
+        it counts as not done and the next run recomputes it; each is logged with the file
+        name and the reason. Complete files are never touched: every write is atomic.
+
+        Returns:
+            What was moved.
+        """
+        moved = [quarantine(self.layout, path, reason) for path, reason in self.unusable_files()]
+        return [record for record in moved if record is not None]
+
     def write_model(self, key: str, rows: list[ResultRow], record: dict[str, Any]) -> None:
         """The rows and training record of a trained model (written once)."""
         if not self.has_model(key):
@@ -123,41 +281,71 @@ class RunFolder:
             )
 
     def write_cell(self, key: str, rows: list[ResultRow], examples: dict[str, Any]) -> None:
-        """A finished cell: its examples first, then its rows (the marker of completion)."""
+        """A finished cell: its examples first, then its rows (the marker of completion).
+
+        Raises:
+            OSError: A write failed (full disk, read-only folder); the cell is not marked
+                done, so a rerun computes it again.
+        """
         write_torch(self.layout.examples(key), examples)
         write_json(self.layout.cell(key), {"rows": [r.to_record() for r in rows]})
         self.layout.failure(key).unlink(missing_ok=True)
+        self._unrecorded_failures.discard(key)
 
     def record_failure(self, key: str, error: BaseException) -> None:
+        """Keep the traceback of a failed cell in ``failed/<key>.txt`` (retried on resume).
+
+        A failure that cannot be written (the disk is full) is logged instead.
+        """
         text = "".join(traceback.format_exception(error))
-        write_text(self.layout.failure(key), text)
+        try:
+            write_text(self.layout.failure(key), text)
+        except OSError as write_error:
+            self._unrecorded_failures.add(key)
+            logger.error("cannot record the failure of %s (%s)", key, write_error)
 
     @property
     def failed(self) -> list[str]:
-        """Keys of cells whose last attempt failed."""
-        return sorted(p.stem for p in self.layout.failed_dir.glob("*.txt"))
+        """Keys of cells whose last attempt failed (recorded in ``failed/``, or not
+        recordable: the disk was full)."""
+        recorded = {p.stem for p in self.layout.failed_dir.glob("*.txt")}
+        return sorted(recorded | self._unrecorded_failures)
 
     def copy_finished_from(self, source: RunFolder) -> None:
         """Copy ``source``'s finished models and cells that this folder lacks (merge).
 
-        A cell's examples are copied before its rows, each file atomically, so an
-        interrupted merge never leaves a cell that looks done without its examples.
+        A cell's examples and per-example values are copied before its rows, each file
+        atomically, so an interrupted merge never leaves a cell that looks done without
+        its examples.
+        Unreadable files of ``source`` are skipped with a warning (``source`` is not
+        changed), so their cells count as missing.
         """
         for source_path in sorted(source.layout.models_dir.glob("*.json")):
-            _copy_atomically(source_path, self.layout.model(source_path.stem))
+            if _usable(source_path, read_rows_file):
+                _copy_atomically(source_path, self.layout.model(source_path.stem))
         for source_path in sorted(source.layout.cells_dir.glob("*.json")):
             key = source_path.stem
-            if self.has_cell(key):
+            examples = source.layout.examples(key)
+            if self.has_cell(key) or not (
+                _usable(source_path, read_rows_file) and _usable(examples, read_examples_file)
+            ):
                 continue
-            _copy_atomically(source.layout.examples(key), self.layout.examples(key))
+            _copy_atomically(examples, self.layout.examples(key))
             _copy_atomically(source_path, self.layout.cell(key))
 
     def rows(self) -> list[ResultRow]:
-        """Every row of every finished model and cell, sorted."""
+        """Every row of every finished model and cell, sorted.
+
+        Never fails on one bad file: an unreadable one is moved to the quarantine (logged
+        with its name and the reason) and its rows are left out.
+        """
         rows = []
         for directory in (self.layout.models_dir, self.layout.cells_dir):
             for path in sorted(directory.glob("*.json")):
-                rows += [row_from_record(r) for r in json.loads(path.read_text())["rows"]]
+                try:
+                    rows += read_rows_file(path)
+                except (OSError, ValueError) as error:
+                    quarantine(self.layout, path, str(error))
         return sorted_rows(rows)
 
     def write_tables(self) -> None:
@@ -167,7 +355,17 @@ class RunFolder:
         write_text(self.layout.results_csv, results_csv(rows))
 
     def load_examples(self, key: str) -> dict[str, Any]:
-        return torch.load(self.layout.examples(key), weights_only=True)
+        """The examples of cell ``key``.
+
+        Raises:
+            ValueError: Missing or unreadable (the message names the file).
+        """
+        path = self.layout.examples(key)
+        try:
+            return read_examples_file(path)
+        except ValueError as error:
+            message = f"expected a readable examples file {path}, got one {error}"
+            raise ValueError(message) from error
 
 
 def method_facts(name: str) -> dict[str, Any]:
@@ -176,10 +374,23 @@ def method_facts(name: str) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if isinstance(v, _JSON_SCALARS)}
 
 
+def _rows_problem(path: Path) -> list[tuple[Path, str]]:
+    try:
+        read_rows_file(path)
+    except (OSError, ValueError) as error:
+        return [(path, str(error))]
+    return []
+
+
+def _usable(path: Path, read: Callable[[Path], object]) -> bool:
+    try:
+        read(path)
+    except (OSError, ValueError) as error:
+        logger.warning("skipping the unreadable %s: %s", path, error)
+        return False
+    return True
+
+
 def _copy_atomically(source: Path, target: Path) -> None:
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    shutil.copy2(source, temporary)
-    temporary.replace(target)
+    if not target.exists():
+        write_bytes(target, source.read_bytes())

@@ -9,6 +9,9 @@ Layout::
     examples/<cell>.pt         maps of the figure images (and the iFIM spectra)
     cells/<cell>.json          rows of one finished cell, written last: its marker of completion
     failed/<cell>.txt          the traceback of a cell that failed (retried on resume)
+    quarantine/<dir>/<file>.<time>   an unreadable file moved aside (recomputed on resume),
+                               with ``<file>.<time>.reason.json``: where it was and why
+    .lock, lock-holder.json    the lock a running run holds, and who holds it (pid, host, start)
     results.json, results.csv  the tidy table of every row
     report.md, summary.*, figures/   written by the report
 """
@@ -64,6 +67,30 @@ class RunLayout:
     @property
     def failed_dir(self) -> Path:
         return self.root / "failed"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def lock(self) -> Path:
+        """``.lock``: the file a running run holds a lock on (``filelock``)."""
+        return self.root / ".lock"
+
+    @property
+    def lock_holder(self) -> Path:
+        """``lock-holder.json``: pid, host and start time of the run holding the lock."""
+        return self.root / "lock-holder.json"
+
+    def quarantined(self, path: Path, stamp: str) -> Path:
+        """Where the unreadable ``path`` (inside the folder) is moved, at time ``stamp``."""
+        relative = path.relative_to(self.root)
+        return self.quarantine_dir / relative.parent / f"{relative.name}.{stamp}"
+
+    @staticmethod
+    def quarantine_reason(quarantined: Path) -> Path:
+        """The JSON record beside a quarantined file: its original path and the reason."""
+        return quarantined.with_name(f"{quarantined.name}.reason.json")
 
     def cell(self, key: str) -> Path:
         """``cells/<key>.json``: a finished cell's rows."""

@@ -20,7 +20,7 @@ from comparisons.training._classification_metrics import (
 )
 from comparisons.training._config import TrainingConfig
 from comparisons.training._fit import FitResult, evaluate, fit
-from comparisons.training._train_model import train_model
+from comparisons.training._train_model import model_build_options, train_model
 from comparisons.training._trained_model import TrainedModel, TrainingHistory
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "fit",
     "given_model_identity",
     "load_checkpoint",
+    "model_build_options",
     "save_checkpoint",
     "state_fingerprint",
     "tensor_fingerprint",

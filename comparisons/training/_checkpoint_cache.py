@@ -1,18 +1,21 @@
-"""Checkpoint files: a state dict (``torch.save``) and its JSON metadata, written atomically."""
+"""Checkpoint files: a state dict (``torch.save``) and its JSON metadata, written atomically,
+and a lock per entry so that processes sharing a cache train each model once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from torch import Tensor
 
 from comparisons._atomic import write_text, write_torch
@@ -38,6 +41,43 @@ class CheckpointFiles:
         folder = Path(folder)
         return cls(folder / f"{stem}.pt", folder / f"{stem}.json")
 
+    @property
+    def lock(self) -> Path:
+        """``<stem>.lock``: held while the entry is looked up and, if missing, trained."""
+        return self.metadata.with_suffix(".lock")
+
+
+@contextlib.contextmanager
+def entry_lock(files: CheckpointFiles) -> Iterator[bool]:
+    """Hold the lock of one cache entry: a second process waits here until the first has
+    trained and stored the model, then finds it in the cache.
+
+    Yields:
+        Whether the lock is held; ``False`` when the cache folder cannot be written (a
+        read-only cache is read without a lock, and its entries are not written).
+    """
+    lock = FileLock(str(files.lock), thread_local=False)
+    held = False
+    try:
+        files.lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info(
+                "waiting for another process to train %s (it holds %s)",
+                files.weights.stem,
+                files.lock,
+            )
+            lock.acquire()
+        held = True
+    except OSError as error:
+        logger.debug("no lock on the cache entry %s (%s)", files.lock, error)
+    try:
+        yield held
+    finally:
+        if held:
+            lock.release()
+
 
 def save_checkpoint(
     files: CheckpointFiles, state_dict: Mapping[str, Tensor], metadata: Mapping[str, Any]
@@ -46,6 +86,9 @@ def save_checkpoint(
 
     Each file goes to a temporary file in the same folder and is moved into place with
     ``os.replace``, so a killed run leaves either the old entry or the new one.
+
+    Raises:
+        OSError: The cache cannot be written (read-only, full); no entry is left half.
     """
     files.weights.parent.mkdir(parents=True, exist_ok=True)
     cpu_state = {name: value.detach().cpu() for name, value in state_dict.items()}

@@ -8,6 +8,7 @@ import os
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from comparisons.models import build_model, get_model_spec
 from comparisons.training._cache_key import cache_identity, cache_key, checkpoint_stem
 from comparisons.training._checkpoint_cache import (
     CheckpointFiles,
+    entry_lock,
     load_checkpoint,
     save_checkpoint,
 )
@@ -49,7 +51,10 @@ def train_model(
     seeded from it, dropout from a forked global RNG (the caller's RNG state is left as
     found). With ``cache_dir``, a run whose key (model and options, the dataset's
     fingerprint, the config, the seed, torch major.minor; see ``cache_identity``) is
-    already stored is loaded instead of trained; a new run is stored atomically.
+    already stored is loaded instead of trained; a new run is stored atomically. Processes
+    sharing a cache train each entry once: the lookup and the training hold the entry's lock
+    (``<stem>.lock``), so a second process waits, then loads. A cache that cannot be written
+    (read-only, full) is warned about once per folder; the model is then kept in memory only.
 
     Args:
         model_name: One of ``comparisons.models.available_models()``.
@@ -79,6 +84,32 @@ def train_model(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"expected an int seed, got {type(seed).__name__}")
     get_model_spec(model_name)  # an unknown name fails before any hashing
+    options = model_build_options(model_options, config, dataset)
+    device = torch.device(device)
+    identity = cache_identity(model_name, options, dataset, config, seed)
+    key = cache_key(identity)
+    run = _Run(model_name, dataset, config, seed, options, device, progress, key, identity)
+    if cache_dir is None:
+        return _train(run, None)
+    files = CheckpointFiles.at(cache_dir, checkpoint_stem(model_name, dataset.name, seed, key))
+    # Held while looking up and training: a second process sharing the cache waits here,
+    # then loads what the first one stored, so each model is trained once.
+    with entry_lock(files):
+        cached = _load(files, key, model_name, dataset, seed, options, config, device)
+        if cached is not None:
+            return cached
+        return _train(run, files)
+
+
+def model_build_options(
+    model_options: Mapping[str, Any] | None, config: TrainingConfig, dataset: ImageDataset
+) -> dict[str, Any]:
+    """The options ``build_model`` gets: ``model_options``, and with
+    ``config.standardize_inputs`` the dataset's pixel mean and std.
+
+    Raises:
+        ValueError: ``input_mean``/``input_std`` given with ``standardize_inputs=True``.
+    """
     options = dict(model_options or {})
     if config.standardize_inputs:
         given = sorted({"input_mean", "input_std"} & set(options))
@@ -88,23 +119,34 @@ def train_model(
                 f"come from the dataset), got {options}"
             )
         options.update(input_mean=dataset.pixel_mean, input_std=dataset.pixel_std)
-    device = torch.device(device)
-    identity = cache_identity(model_name, options, dataset, config, seed)
-    key = cache_key(identity)
-    files = None
-    if cache_dir is not None:
-        files = CheckpointFiles.at(cache_dir, checkpoint_stem(model_name, dataset.name, seed, key))
-        cached = _load(files, key, model_name, dataset, seed, options, config, device)
-        if cached is not None:
-            return cached
+    return options
 
+
+@dataclass(frozen=True)
+class _Run:
+    """One training run's inputs, resolved."""
+
+    model_name: str
+    dataset: ImageDataset
+    config: TrainingConfig
+    seed: int
+    options: dict[str, Any]
+    device: torch.device
+    progress: bool
+    key: str
+    identity: dict[str, Any]
+
+
+def _train(run: _Run, files: CheckpointFiles | None) -> TrainedModel:
+    """Train ``run`` and store it in the cache (``files``), where the cache can be written."""
+    model_name, dataset, seed, device = run.model_name, run.dataset, run.seed, run.device
     model = build_model(
         model_name,
         dataset.in_channels,
         dataset.num_classes,
         dataset.image_size,
         seed=seed,
-        **options,
+        **run.options,
     ).to(device)
     devices = []
     if device.type == "cuda":
@@ -117,14 +159,14 @@ def train_model(
             model,
             dataset.train,
             dataset.val,
-            config,
+            run.config,
             generator,
             device=device,
-            progress=progress,
+            progress=run.progress,
             description=f"{model_name} seed {seed}",
         )
     seconds = time.perf_counter() - started
-    _, predictions = evaluate(model, dataset.test, config.eval_batch_size, device=device)
+    _, predictions = evaluate(model, dataset.test, run.config.eval_batch_size, device=device)
     metrics = classification_metrics(dataset.test.labels, predictions, dataset.num_classes)
     logger.info(
         "trained %s on %s (seed %d) in %.1f s: best epoch %d, test accuracy %.4f",
@@ -135,30 +177,57 @@ def train_model(
         result.best_epoch,
         metrics.accuracy,
     )
+    stored = False
     if files is not None:
         metadata = {
-            "key": key,
-            "identity": identity,
+            "key": run.key,
+            "identity": run.identity,
             "history": result.history.to_dict(),
             "best_epoch": result.best_epoch,
             "seconds": seconds,
             "test_metrics": metrics.to_dict(),
         }
-        save_checkpoint(files, result.best_state, metadata)
+        stored = _store(files, result.best_state, metadata)
     return TrainedModel(
         model=model,
         model_name=model_name,
-        model_options=options,
+        model_options=run.options,
         seed=seed,
-        config=config,
+        config=run.config,
         history=result.history,
         best_epoch=result.best_epoch,
         seconds=seconds,
         test_metrics=metrics,
-        cache_key=key,
+        cache_key=run.key,
         from_cache=False,
-        checkpoint=None if files is None else files.weights,
+        checkpoint=files.weights if stored else None,
     )
+
+
+#: Cache folders already warned about in this process (one warning per folder).
+_UNWRITABLE_CACHES: set[str] = set()
+
+
+def _store(files: CheckpointFiles, state: Mapping[str, Any], metadata: dict[str, Any]) -> bool:
+    """Save a trained model in the cache; a cache that cannot be written (read-only, full)
+    is warned about once per folder and the model is kept in memory only."""
+    try:
+        save_checkpoint(files, state, metadata)
+    except OSError as error:
+        folder = str(files.weights.parent)
+        message = (
+            f"the checkpoint cache {folder} cannot be written ({error.strerror or error}): "
+            "trained models are kept in memory for this run only (give --cache-dir a "
+            "writable folder to keep them)"
+        )
+        if folder not in _UNWRITABLE_CACHES:
+            _UNWRITABLE_CACHES.add(folder)
+            logger.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+        else:
+            logger.debug(message)
+        return False
+    return True
 
 
 def _load(

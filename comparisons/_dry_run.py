@@ -1,0 +1,127 @@
+"""``run --check``: a config checked as a run would check it, and its plan, without training.
+
+The plan says what a run of the config into its output folder would do: the groups (one
+trained model each) and their cells, how many are already done there, whether the folder
+can be resumed, reused or is refused, and the size of the work (cells x metrics, training
+steps). Nothing is written: not the folder, not the lock, not the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from comparisons._config import HarnessConfig
+from comparisons._config_check import ConfigCheck
+from comparisons._exit_codes import DeviceUnavailableError
+from comparisons._run_plan import cells_of, groups_of, shard_groups
+from comparisons.metrics import get_harness_metric
+from comparisons.run_folder import RunFolder, describe_holder, is_locked, lock_holder
+
+
+def _folder_state(config: HarnessConfig, output: Path) -> tuple[str, RunFolder | None]:
+    """One line on the output folder, and the folder when its cells count for this config."""
+    folder = RunFolder(output)
+    if not output.exists():
+        return "new (created by the run)", None
+    if not folder.layout.config_json.is_file():
+        return "exists, holds no run yet (the run starts it)", None
+    try:
+        stored = folder.fingerprint()
+    except (OSError, ValueError, KeyError):
+        stored = None
+    unusable = folder.unusable_files()
+    note = (
+        f"; {len(unusable)} unreadable file(s), moved aside and recomputed by the run"
+        if unusable
+        else ""
+    )
+    if is_locked(folder.layout):
+        note += f"; LOCKED by {describe_holder(lock_holder(folder.layout))} (a run now exits 5)"
+    if stored == config.fingerprint():
+        return f"resumes this config{note}", folder
+    finished, models = folder.finished()
+    if finished or models:
+        return (
+            f"REFUSED: holds {len(finished)} finished cells and {len(models)} trained models of "
+            f"another config (fingerprint {stored} != {config.fingerprint()}; a run exits 2)"
+            f"{note}",
+            None,
+        )
+    return f"reused: nothing of config {stored} finished there, this config replaces it{note}", None
+
+
+def _metric_runs(config: HarnessConfig, method: str) -> int:
+    """How many of the config's metrics run on a cell of ``method``."""
+    count = 0
+    for name in config.metrics:
+        methods = get_harness_metric(name).resolved_options(config.metric_options.get(name, {}))
+        if methods["methods"] is None or method in methods["methods"]:
+            count += 1
+    return count
+
+
+def describe_plan(
+    config: HarnessConfig,
+    output: Path,
+    check: ConfigCheck,
+    *,
+    shard: tuple[int, int] | None = None,
+    device_error: DeviceUnavailableError | None = None,
+) -> str:
+    """The plan of a run of ``config`` into ``output`` as text, one fact a line."""
+    from comparisons.training import TrainingConfig
+
+    state, folder = _folder_state(config, Path(output))
+    groups = groups_of(config)
+    if shard is not None:
+        groups = shard_groups(groups, *shard)
+    device = f"{config.device}" + (
+        f" -- NOT AVAILABLE here ({device_error}; a run here exits 3)" if device_error else ""
+    )
+    lines = [
+        f"config {config.name!r} (fingerprint {config.fingerprint()}): valid",
+        f"output {output}: {state}",
+        f"device {device}",
+        "datasets:",
+    ]
+    for entry in config.datasets:
+        shape = check.shapes.get(entry.label)
+        shape_text = "x".join(map(str, shape)) if shape else "read from disk by the run"
+        count = check.num_train.get(entry.label)
+        lines.append(
+            f"  {entry.label} ({entry.name}): images {shape_text}, "
+            f"{'?' if count is None else count} training images"
+        )
+    entries = {m.name: m for m in config.models}
+    total_cells = done_cells = metric_runs = to_train = steps = 0
+    unknown_steps = False
+    lines.append(
+        f"groups ({len(groups)}{'' if shard is None else f' of shard {shard[0]}/{shard[1]}'}):"
+    )
+    for group in groups:
+        cells = cells_of(config, group)
+        done = [c for c in cells if folder is not None and folder.has_cell(c.key)]
+        trained = folder is not None and folder.has_model(group.key)
+        total_cells += len(cells)
+        done_cells += len(done)
+        metric_runs += sum(_metric_runs(config, c.method) for c in cells if c not in done)
+        if not trained:
+            to_train += 1
+            training = TrainingConfig.from_dict(entries[group.model].training)
+            count = check.num_train.get(group.dataset)
+            if count is None:
+                unknown_steps = True
+            else:
+                steps += training.epochs * math.ceil(count / training.batch_size)
+        lines.append(
+            f"  {group.key}: model {'done' if trained else 'to train or load'}, "
+            f"{len(done)}/{len(cells)} cells done"
+        )
+    lines += [
+        f"cells: {total_cells} ({done_cells} done, {total_cells - done_cells} to run) with "
+        f"{len(config.metrics)} metrics: {metric_runs} metric runs to do",
+        f"models: {to_train} to train (those already in the checkpoint cache are loaded), "
+        f"{steps}{'+' if unknown_steps else ''} optimizer steps at most",
+    ]
+    return "\n".join(lines) + "\n"
