@@ -53,15 +53,24 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="rewrite the tables and report of a run")
     report.add_argument("run_dir", type=Path)
+    report.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        choices=["latex", "markdown", "csv"],
+        help="write the report's tables under tables/ in this format (repeat for several; "
+        "default: all three)",
+    )
 
     commands.add_parser("list", help="the datasets, models, methods and metrics by name")
     commands.add_parser("speed", help="the speed benchmark (python -m comparisons speed -h)")
     return parser
 
 
-def _report(folder_path: Path) -> Path:
-    """The tables of a run folder from its cells, then its report; a folder holding only
-    ``results.json`` (tables copied elsewhere) gets its report from that file."""
+def _report(folder_path: Path, formats: list[str] | None = None) -> Path:
+    """The tables of a run folder from its cells, then its report (its tables also in
+    ``formats``, default all); a folder holding only ``results.json`` (tables copied
+    elsewhere) gets its report from that file."""
     from comparisons.reporting import write_report
     from comparisons.run_folder import RunFolder, RunLayout
 
@@ -75,6 +84,8 @@ def _report(folder_path: Path) -> Path:
             f"expected a run folder (with {layout.config_json.name} or "
             f"{layout.results_json.name}), got {str(folder_path)!r}"
         )
+    if formats:
+        return write_report(folder_path, formats)
     return write_report(folder_path)
 
 
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "merge":
             return _merge(args)
         if args.command == "report":
-            logger.info("report: %s", _report(args.run_dir))
+            logger.info("report: %s", _report(args.run_dir, args.formats))
             return ExitCode.OK
         return _list()
     except (Exception, KeyboardInterrupt) as error:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -31,8 +32,17 @@ from comparisons._exit_codes import DeviceUnavailableError, one_line
 from comparisons._group_models import GroupModel, group_model
 from comparisons._run_plan import cells_of, groups_of, shard_groups
 from comparisons.datasets import ImageDataset, load_dataset
-from comparisons.metrics import CellData, run_metric
-from comparisons.run_folder import CellKey, GroupKey, ResultRow, RunFolder, RunLayout, RunLock
+from comparisons.metrics import CellData, MetricValue, run_metric
+from comparisons.run_folder import (
+    CellKey,
+    ExampleBlock,
+    GroupKey,
+    ResultRow,
+    RunFolder,
+    RunLayout,
+    RunLock,
+    per_example_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +62,7 @@ class GroupData:
     figure_index: Tensor
     background: Tensor
     noise_seed: int
+    test_indices: Tensor
     _adversarial: dict[float, Tensor] = field(default_factory=dict)
 
     @property
@@ -130,7 +141,8 @@ def _group_data(
     trained: GroupModel,
     device: torch.device,
 ) -> GroupData:
-    test = dataset.test.subset(evaluation_indices(len(dataset.test), config.eval_examples))
+    test_indices = evaluation_indices(len(dataset.test), config.eval_examples)
+    test = dataset.test.subset(test_indices)
     inputs = test.images.to(device)
     labels = test.labels.to(device)
     predictions = _predict(trained.model, inputs, config.batch_size)
@@ -148,6 +160,7 @@ def _group_data(
         figure_index=figure_indices(test.labels, config.figure_examples),
         background=background,
         noise_seed=int(stable_hash(group.key), 16) % 2**31,
+        test_indices=test_indices,
     )
 
 
@@ -174,7 +187,8 @@ def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torc
     """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
 
     Returns:
-        The cell record: ``rows`` (tidy results) and ``examples`` (for the figures).
+        The cell record: ``rows`` (tidy results), ``examples`` (for the figures) and
+        ``per_example`` (the per-example values behind the rows, a table).
     """
     spec = get_method_spec(cell.method)
     factory = _method_factory(config, cell.method, data.background)
@@ -207,13 +221,36 @@ def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torc
         batch_size=config.batch_size,
         adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
     )
-    values = [("seconds-per-image", seconds / len(data.inputs), "", len(data.inputs))]
+    count = len(data.inputs)
+    values = [MetricValue("seconds-per-image", seconds / count, "", count)]
     for metric in config.metrics:
         started = time.perf_counter()
-        for value in run_metric(metric, cell_data, config.metric_options.get(metric, {})):
-            values.append((value.metric, value.value, value.setting, value.n))
-        logger.debug("%s: %s in %.2f s", cell.key, metric, time.perf_counter() - started)
-    rows = [_row(cell.group, cell.method, *value) for value in values]
+        produced = run_metric(metric, cell_data, config.metric_options.get(metric, {}))
+        elapsed = time.perf_counter() - started
+        values += produced
+        if produced:  # what the metric cost on this cell (a metric that does not apply: none)
+            values.append(MetricValue("metric-seconds", elapsed, f"metric={metric}", count))
+        logger.debug("%s: %s in %.2f s", cell.key, metric, elapsed)
+    rows = [_row(cell.group, cell.method, v.metric, v.value, v.setting, v.n) for v in values]
+    per_example = per_example_table(
+        [
+            ExampleBlock(
+                v.examples.name,
+                v.setting,
+                (
+                    np.arange(len(v.examples.values))
+                    if v.examples.positions is None
+                    else v.examples.positions.cpu().numpy()
+                ),
+                v.examples.values.detach().double().cpu().numpy(),
+            )
+            for v in values
+            if v.examples is not None
+        ],
+        data.test_indices.cpu().numpy(),
+        data.labels.cpu().numpy(),
+        data.dataset.num_classes,
+    )
 
     index = data.figure_index.to(data.inputs.device)
     examples: dict[str, Any] = {
@@ -225,7 +262,7 @@ def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torc
     }
     if spec.has_spectrum:
         examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
-    return {"rows": rows, "examples": examples}
+    return {"rows": rows, "examples": examples, "per_example": per_example}
 
 
 def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
@@ -345,7 +382,7 @@ def _run_and_write_cell(
         folder.record_failure(cell.key, error)
         return
     try:
-        folder.write_cell(cell.key, record["rows"], record["examples"])
+        folder.write_cell(cell.key, record["rows"], record["examples"], record["per_example"])
     except OSError as error:  # a full disk: the cell is not done, the next run retries it
         logger.error("cell %s not written, retried on the next run: %s", cell.key, one_line(error))
         folder.record_failure(cell.key, error)

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import adversarial_correlation
-from comparisons.metrics._cell_data import CellData, MetricValue, first
+from comparisons.metrics._cell_data import CellData, ExampleValues, MetricValue, first
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_max_examples, check_positive
+from comparisons.metrics._row_statistic import mean_of
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -31,7 +32,13 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     setting = f"eps={epsilon:.4g}"
     total = summary.num_valid + summary.num_undefined
     return [
-        MetricValue("adversarial-correlation", summary.mean, setting, summary.num_valid),
+        MetricValue(
+            "adversarial-correlation",
+            summary.mean,
+            setting,
+            summary.num_valid,
+            ExampleValues("adversarial-correlation", summary.per_example),
+        ),
         MetricValue("adversarial-correlation-std", summary.std, setting, summary.num_valid),
         MetricValue(
             "adversarial-correlation-undefined", float(summary.num_undefined), setting, total
@@ -55,6 +62,7 @@ ADVERSARIAL_CORRELATION = HarnessMetric(
             "lower",
             "the library gives no direction (low = sensitive, high = stable); the paper reads "
             "lower as better (Fig. 4)",
+            mean_of("adversarial-correlation"),
         ),
         RowSpec("adversarial-correlation-std", "none", "a spread"),
         RowSpec("adversarial-correlation-undefined", "none", "a count of constant maps"),

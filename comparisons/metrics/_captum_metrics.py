@@ -9,9 +9,10 @@ import torch
 from captum.metrics import infidelity, sensitivity_max
 from torch import Tensor
 
-from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._cell_data import CellData, MetricValue, first, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_count, check_max_examples, check_positive
+from comparisons.metrics._row_statistic import mean_of
 
 
 def _infidelity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -34,8 +35,7 @@ def _infidelity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         max_examples_per_batch=cell.batch_size * options["n_perturb_samples"],
         normalize=True,
     )
-    value, n = finite_mean(values)
-    return [MetricValue("infidelity", value, f"noise_std={std:.4g}", n)]
+    return [mean_value("infidelity", values, f"noise_std={std:.4g}")]
 
 
 def _sensitivity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -51,8 +51,7 @@ def _sensitivity(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
             max_examples_per_batch=cell.batch_size,
             target=first(cell.targets, count),
         )
-    value, n = finite_mean(values)
-    return [MetricValue("sensitivity-max", value, f"radius={radius:.4g}", n)]
+    return [mean_value("sensitivity-max", values, f"radius={radius:.4g}")]
 
 
 def _check_infidelity(options: Mapping[str, Any]) -> None:
@@ -66,9 +65,8 @@ INFIDELITY = HarnessMetric(
     check=_check_infidelity,
     runner=_infidelity,
     defaults={"n_perturb_samples": 8, "noise_relative": 0.1, "max_examples": 16},
-    rows=(RowSpec("infidelity"),),
+    rows=(RowSpec("infidelity", statistic=mean_of("infidelity")),),
 )
-
 
 def _check_sensitivity(options: Mapping[str, Any]) -> None:
     check_count(options, "n_perturb_samples")
@@ -81,5 +79,5 @@ SENSITIVITY_MAX = HarnessMetric(
     check=_check_sensitivity,
     runner=_sensitivity,
     defaults={"n_perturb_samples": 4, "radius_relative": 0.02, "max_examples": 8},
-    rows=(RowSpec("sensitivity-max"),),
+    rows=(RowSpec("sensitivity-max", statistic=mean_of("sensitivity-max")),),
 )

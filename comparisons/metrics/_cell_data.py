@@ -14,13 +14,35 @@ from comparisons.datasets import ImageDataset
 
 
 @dataclass(frozen=True)
+class ExampleValues:
+    """The per-example values behind one result row, written to the run folder.
+
+    Attributes:
+        name: What the values are: the row's own metric (values it is the finite mean of)
+            or a block of predicted labels (``"prediction-high-perturbed"``, ...) that a
+            set-level score such as F1 is computed from (see :class:`RowStatistic`).
+        values: (n,) the values (float64 on disk; labels as whole numbers).
+        positions: (n,) rows of the cell's ``inputs`` they belong to; ``None``: the first n.
+    """
+
+    name: str
+    values: Tensor
+    positions: Tensor | None = None
+
+
+@dataclass(frozen=True)
 class MetricValue:
-    """One value of the tidy table, before the cell's keys are added."""
+    """One value of the tidy table, before the cell's keys are added.
+
+    ``examples`` holds the per-example values the value was computed from, when it has
+    them (a spread or a count has none).
+    """
 
     metric: str
     value: float
     setting: str = ""
     n: int = 0
+    examples: ExampleValues | None = None
 
 
 @dataclass
@@ -81,3 +103,13 @@ def finite_mean(values: Tensor) -> tuple[float, int]:
     values = values.double().flatten()
     finite = values[torch.isfinite(values)]
     return (float(finite.mean()) if finite.numel() else math.nan), int(finite.numel())
+
+
+def mean_value(
+    metric: str, values: Tensor, setting: str = "", positions: Tensor | None = None
+) -> MetricValue:
+    """The row of ``metric``: the mean over the finite ``values`` (n: how many), with the
+    values themselves attached (``positions``: their rows in the cell's inputs)."""
+    value, n = finite_mean(values)
+    flat = values.detach().double().flatten().cpu()
+    return MetricValue(metric, value, setting, n, ExampleValues(metric, flat, positions))

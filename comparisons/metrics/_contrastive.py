@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from captum_ifim.metrics import contrastive_perturbation
-from comparisons.metrics._cell_data import CellData, MetricValue
+from captum_ifim.metrics import contrastive_perturbation_predictions, f1_ratio
+from comparisons.metrics._cell_data import CellData, ExampleValues, MetricValue
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_choice, check_numbers, library_choices
+from comparisons.metrics._row_statistic import (
+    PREDICTION_CLEAN,
+    PREDICTION_HIGH,
+    PREDICTION_LOW,
+    RowStatistic,
+)
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
-    result = contrastive_perturbation(
+    predictions = contrastive_perturbation_predictions(
         cell.model,
         cell.inputs,
         cell.labels,
@@ -26,22 +32,43 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         tie_break=options["tie_break"],
         max_examples_per_batch=cell.batch_size,
     )
+    result = f1_ratio(predictions)
     rows = []
     n = result.num_examples
     for i, alpha in enumerate(result.fractions):
         setting = f"alpha={alpha:g}"
+        high, low = float(result.f1_high[i]), float(result.f1_low[i])
         rows += [
             MetricValue("f1-ratio", float(result.ratio[i]), setting, n),
-            MetricValue("f1-clean", result.f1_clean, setting, n),
-            MetricValue("f1-high-perturbed", float(result.f1_high[i]), setting, n),
-            MetricValue("f1-low-perturbed", float(result.f1_low[i]), setting, n),
+            MetricValue("f1-difference", low - high, setting, n),
+            MetricValue(
+                "f1-clean",
+                result.f1_clean,
+                setting,
+                n,
+                ExampleValues(PREDICTION_CLEAN, predictions.clean),
+            ),
+            MetricValue(
+                "f1-high-perturbed",
+                high,
+                setting,
+                n,
+                ExampleValues(PREDICTION_HIGH, predictions.high[i]),
+            ),
+            MetricValue(
+                "f1-low-perturbed",
+                low,
+                setting,
+                n,
+                ExampleValues(PREDICTION_LOW, predictions.low[i]),
+            ),
         ]
     return rows
 
 
 def _check(options: Mapping[str, Any]) -> None:
     check_numbers(options, "fractions", 0.0, 1.0)
-    function = contrastive_perturbation
+    function = contrastive_perturbation_predictions
     check_choice(options, "low_rule", library_choices(function, "low_rule"))
     check_choice(options, "tie_break", library_choices(function, "tie_break"))
 
@@ -58,9 +85,27 @@ CONTRASTIVE_PERTURBATION = HarnessMetric(
         "tie_break": "random",
     },
     rows=(
-        RowSpec("f1-ratio"),
-        RowSpec("f1-clean", "none", "the model's F1 on clean inputs: the same for every method"),
-        RowSpec("f1-high-perturbed", "none", "a part of the ratio"),
-        RowSpec("f1-low-perturbed", "none", "a part of the ratio"),
+        RowSpec("f1-ratio", statistic=RowStatistic("f1-ratio", (PREDICTION_LOW, PREDICTION_HIGH))),
+        # dF1 = F1(low perturbed) - F1(high perturbed): finite where the ratio is infinite
+        # (high-set F1 of 0), so methods can still be ranked there; same direction.
+        RowSpec(
+            "f1-difference",
+            statistic=RowStatistic("f1-difference", (PREDICTION_LOW, PREDICTION_HIGH)),
+        ),
+        RowSpec(
+            "f1-clean",
+            "none",
+            "the model's F1 on clean inputs: the same for every method",
+            RowStatistic("f1", (PREDICTION_CLEAN,)),
+        ),
+        RowSpec(
+            "f1-high-perturbed",
+            "none",
+            "a part of the ratio",
+            RowStatistic("f1", (PREDICTION_HIGH,)),
+        ),
+        RowSpec(
+            "f1-low-perturbed", "none", "a part of the ratio", RowStatistic("f1", (PREDICTION_LOW,))
+        ),
     ),
 )

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from captum_ifim.metrics import MetricInfo, get_metric_info
+from comparisons.metrics._row_statistic import RowStatistic
 
 if TYPE_CHECKING:
     from comparisons.metrics._cell_data import CellData, MetricValue
@@ -34,11 +35,15 @@ class RowSpec:
             otherwise the harness's decision: ``"higher"``, ``"lower"``, ``"ideal"`` or
             ``"none"`` (no best: counts, parts of a metric).
         reason: Why the harness decides, when it does.
+        statistic: How the row follows from the per-example values the runner attaches
+            (recomputed by the report on resamples); ``None``: the row has none (a spread,
+            a count).
     """
 
     name: str
     direction: Direction | None = None
     reason: str = ""
+    statistic: RowStatistic | None = None
 
 
 @dataclass(frozen=True)

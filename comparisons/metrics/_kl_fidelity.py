@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import kl_fidelity
-from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._cell_data import CellData, MetricValue, first, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_max_examples, check_numbers
+from comparisons.metrics._row_statistic import mean_of
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -19,11 +20,10 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         tuple(options["epsilons"]),
         max_examples_per_batch=cell.batch_size,
     )
-    rows = []
-    for j, eps in enumerate(result.epsilons.tolist()):
-        value, n = finite_mean(result.ratio[:, j])
-        rows.append(MetricValue("kl-fidelity", value, f"eps={eps:g}", n))
-    return rows
+    return [
+        mean_value("kl-fidelity", result.ratio[:, j], f"eps={eps:g}")
+        for j, eps in enumerate(result.epsilons.tolist())
+    ]
 
 
 def _check(options: Mapping[str, Any]) -> None:
@@ -41,5 +41,5 @@ KL_FIDELITY = HarnessMetric(
         "methods": ["ifim-sensitive"],
         "max_examples": None,
     },
-    rows=(RowSpec("kl-fidelity"),),
+    rows=(RowSpec("kl-fidelity", statistic=mean_of("kl-fidelity")),),
 )

@@ -8,33 +8,39 @@ from typing import Any
 from torch import Tensor
 
 from captum_ifim.metrics import energy_in_mask, pointing_game
-from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean
+from comparisons.metrics._cell_data import CellData, MetricValue, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_choice, check_count, library_choices
+from comparisons.metrics._row_statistic import mean_of
 
 
-def signal_present(cell: CellData) -> tuple[Tensor, Tensor] | None:
-    """The maps and masks of the examples with a signal, or ``None`` when there are none."""
+def signal_present(cell: CellData) -> tuple[Tensor, Tensor, Tensor] | None:
+    """The maps and masks of the examples with a signal and their rows in the cell's
+    inputs, or ``None`` when there are none."""
     if cell.masks is None:
         return None
     present = cell.masks.flatten(1).any(dim=1)
-    return (cell.maps[present], cell.masks[present]) if bool(present.any()) else None
+    if not bool(present.any()):
+        return None
+    return cell.maps[present], cell.masks[present], present.nonzero().flatten().cpu()
 
 
 def _energy(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     signal = signal_present(cell)
     if signal is None:
         return []
-    value, n = finite_mean(energy_in_mask(*signal, magnitude=options["magnitude"]))
-    return [MetricValue("energy-in-mask", value, "", n)]
+    maps, masks, positions = signal
+    values = energy_in_mask(maps, masks, magnitude=options["magnitude"])
+    return [mean_value("energy-in-mask", values, "", positions)]
 
 
 def _pointing(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     signal = signal_present(cell)
     if signal is None:
         return []
-    value, n = finite_mean(pointing_game(*signal, tolerance=options["tolerance"]))
-    return [MetricValue("pointing-game", value, f"tolerance={options['tolerance']}", n)]
+    maps, masks, positions = signal
+    values = pointing_game(maps, masks, tolerance=options["tolerance"])
+    return [mean_value("pointing-game", values, f"tolerance={options['tolerance']}", positions)]
 
 
 def _check_energy(options: Mapping[str, Any]) -> None:
@@ -46,9 +52,8 @@ ENERGY_IN_MASK = HarnessMetric(
     check=_check_energy,
     runner=_energy,
     defaults={"magnitude": "abs"},
-    rows=(RowSpec("energy-in-mask"),),
+    rows=(RowSpec("energy-in-mask", statistic=mean_of("energy-in-mask")),),
 )
-
 
 def _check_pointing(options: Mapping[str, Any]) -> None:
     check_count(options, "tolerance", minimum=0)
@@ -59,5 +64,5 @@ POINTING_GAME = HarnessMetric(
     check=_check_pointing,
     runner=_pointing,
     defaults={"tolerance": 0},
-    rows=(RowSpec("pointing-game"),),
+    rows=(RowSpec("pointing-game", statistic=mean_of("pointing-game")),),
 )

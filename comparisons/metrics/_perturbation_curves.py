@@ -8,9 +8,10 @@ from typing import Any
 import torch
 
 from captum_ifim.metrics import deletion_auc, insertion_auc
-from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._cell_data import CellData, MetricValue, first, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_count, check_max_examples, library_choices
+from comparisons.metrics._row_statistic import mean_of
 
 
 def _curve_runner(
@@ -29,8 +30,7 @@ def _curve_runner(
             generator=torch.Generator().manual_seed(cell.noise_seed),
             max_examples_per_batch=cell.batch_size,
         )
-        value, n = finite_mean(curve.auc)
-        return [MetricValue(metric, value, f"baseline={baseline}", n)]
+        return [mean_value(metric, curve.auc, f"baseline={baseline}")]
 
     return run
 
@@ -53,7 +53,7 @@ DELETION_AUC = HarnessMetric(
     check=_check,
     runner=_curve_runner("deletion-auc", deletion_auc),
     defaults={"steps": 16, "baseline": "mean", "max_examples": None},
-    rows=(RowSpec("deletion-auc"),),
+    rows=(RowSpec("deletion-auc", statistic=mean_of("deletion-auc")),),
 )
 
 INSERTION_AUC = HarnessMetric(
@@ -61,5 +61,5 @@ INSERTION_AUC = HarnessMetric(
     check=_check,
     runner=_curve_runner("insertion-auc", insertion_auc),
     defaults={"steps": 16, "baseline": "blur", "max_examples": None},
-    rows=(RowSpec("insertion-auc"),),
+    rows=(RowSpec("insertion-auc", statistic=mean_of("insertion-auc")),),
 )

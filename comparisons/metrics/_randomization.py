@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from captum_ifim.metrics import default_layers, model_parameter_randomization
-from comparisons.metrics._cell_data import CellData, MetricValue, finite_mean, first
+from comparisons.metrics._cell_data import CellData, MetricValue, first, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_count, check_max_examples
+from comparisons.metrics._row_statistic import mean_of
 
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
@@ -27,11 +28,10 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         seed=cell.noise_seed,
         max_examples_per_batch=cell.batch_size,
     )
-    rows = []
-    for i, layer in enumerate(result.layers):
-        value, n = finite_mean(result.spearman_abs[i])
-        rows.append(MetricValue("randomization-similarity", value, f"layer={layer}", n))
-    return rows
+    return [
+        mean_value("randomization-similarity", result.spearman_abs[i], f"layer={layer}")
+        for i, layer in enumerate(result.layers)
+    ]
 
 
 def _check(options: Mapping[str, Any]) -> None:
@@ -44,5 +44,5 @@ MODEL_PARAMETER_RANDOMIZATION = HarnessMetric(
     check=_check,
     runner=_run,
     defaults={"max_examples": 4, "max_layers": 0},
-    rows=(RowSpec("randomization-similarity"),),
+    rows=(RowSpec("randomization-similarity", statistic=mean_of("randomization-similarity")),),
 )

@@ -16,6 +16,7 @@ from comparisons.metrics._kl_fidelity import KL_FIDELITY
 from comparisons.metrics._localization import ENERGY_IN_MASK, POINTING_GAME
 from comparisons.metrics._perturbation_curves import DELETION_AUC, INSERTION_AUC
 from comparisons.metrics._randomization import MODEL_PARAMETER_RANDOMIZATION
+from comparisons.metrics._row_statistic import RowStatistic
 
 _ENTRIES = (
     CONTRASTIVE_PERTURBATION,
@@ -44,7 +45,15 @@ if _missing or _unknown:
     )
 
 #: Rows the runner itself writes for every cell (not a metric of the library).
-CELL_ROWS: tuple[RowSpec, ...] = (RowSpec("seconds-per-image", "lower", "time is a cost"),)
+CELL_ROWS: tuple[RowSpec, ...] = (
+    RowSpec("seconds-per-image", "lower", "time is a cost"),
+    RowSpec(
+        "metric-seconds",
+        "none",
+        "seconds one metric took on the cell (setting metric=<name>): a cost of the "
+        "evaluation, not a quality of the method, so never ranked",
+    ),
+)
 
 
 def _row_directions() -> Mapping[str, ResolvedDirection]:
@@ -61,6 +70,22 @@ def _row_directions() -> Mapping[str, ResolvedDirection]:
 
 #: Every declared result-row metric's direction.
 ROW_DIRECTIONS: Mapping[str, ResolvedDirection] = _row_directions()
+
+#: How each result row with per-example values follows from them (rows without are absent).
+ROW_STATISTICS: Mapping[str, RowStatistic] = MappingProxyType(
+    {
+        row.name: row.statistic
+        for entry in HARNESS_METRICS.values()
+        for row in entry.rows
+        if row.statistic is not None
+    }
+)
+
+
+def row_statistic(metric: str) -> RowStatistic | None:
+    """How result-row ``metric`` is computed from per-example values; ``None`` when it has
+    none (spreads, counts, timings, model facts, rows of older runs)."""
+    return ROW_STATISTICS.get(metric)
 
 
 def row_direction(metric: str) -> ResolvedDirection:

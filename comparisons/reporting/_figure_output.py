@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
@@ -33,8 +33,17 @@ class FigureResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+#: Every figure is also written as these vector formats beside its PNG (for papers), with
+#: the metadata that would change between runs removed.
+VECTOR_FORMATS: dict[str, dict[str, None]] = {
+    "pdf": {"CreationDate": None},
+    "svg": {"Date": None},
+}
+
+
 def save_figure(figure: Figure, path: Path) -> Path:
-    """Save as PNG at :data:`DPI` with fixed metadata (the same bytes on every run).
+    """Save as PNG at :data:`DPI`, and as PDF and SVG beside it (``path`` with the suffix
+    replaced), with fixed metadata (the same bytes on every run).
 
     Drawn into memory, then written atomically: a full disk leaves the previous figure, never
     a truncated or empty PNG.
@@ -42,6 +51,11 @@ def save_figure(figure: Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, dpi=DPI, format="png", metadata={"Software": None})
     write_bytes(path, buffer.getvalue())
+    for extension, metadata in VECTOR_FORMATS.items():
+        buffer = io.BytesIO()
+        with rc_context({"svg.hashsalt": "captum-ifim", "svg.fonttype": "path"}):
+            figure.savefig(buffer, format=extension, metadata=metadata)
+        write_bytes(path.with_suffix(f".{extension}"), buffer.getvalue())
     return path
 
 

@@ -41,12 +41,7 @@ from comparisons.reporting._statistics import (
     seeded_rng,
     two_level_interval,
 )
-from comparisons.reporting._statistics_samples import (
-    RowSample,
-    RunSamples,
-    f1_scores,
-    paired_positions,
-)
+from comparisons.reporting._statistics_samples import RowSample, RunSamples, paired_positions
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import (
     PAPER_METRICS,
@@ -139,60 +134,26 @@ def _better(difference: float, direction: str) -> bool | None:
     return difference > 0 if direction == "higher" else difference < 0
 
 
-def _encode(sample: RowSample) -> np.ndarray:
-    """One integer per example holding every predicted label of a set-level sample."""
-    code = np.zeros(sample.n, dtype=np.int64)
-    for part in sample.parts:
-        code = code * max(sample.classes, 2) + part.astype(np.int64)
-    return code
-
-
-def _decode(code: np.ndarray, parts: int, classes: int) -> list[np.ndarray]:
-    base = max(classes, 2)
-    decoded = []
-    for _ in range(parts):
-        decoded.append(code % base)
-        code = code // base
-    return decoded[::-1]
-
-
-def _set_statistic(kind: str, labels: np.ndarray, parts: list[np.ndarray], classes: int):
-    scores = [f1_scores(labels, p, classes) for p in parts]
-    with np.errstate(all="ignore"):
-        if kind == "f1":
-            return scores[0]
-        return scores[0] / scores[1] if kind == "f1-ratio" else scores[0] - scores[1]
-
-
 def _permutation_p(pairs: Sequence[tuple[RowSample, RowSample]], rng: np.random.Generator) -> float:
-    """Two-sided p of the paired permutation test of the mean-over-seeds difference."""
-    kind = pairs[0][0].statistic.kind
-    n_parts = len(pairs[0][0].statistic.parts)
+    """Two-sided p of the paired permutation test of the mean-over-seeds difference: each
+    example's code (its label and the method's predictions) swapped between the methods."""
     bounds = np.cumsum([0] + [a.n for a, _ in pairs])
-    labels = [a.labels for a, _ in pairs]
-    classes = [a.classes for a, _ in pairs]
 
     def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
         differences = []
-        for i in range(len(pairs)):
-            window = slice(bounds[i], bounds[i + 1])
-            sx = _set_statistic(
-                kind, labels[i], _decode(x[..., window], n_parts, classes[i]), classes[i]
-            )
-            sy = _set_statistic(
-                kind, labels[i], _decode(y[..., window], n_parts, classes[i]), classes[i]
-            )
-            with np.errstate(all="ignore"):
-                differences.append(sx - sy)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):
+            for i, (a, b) in enumerate(pairs):
+                window = slice(bounds[i], bounds[i + 1])
+                differences.append(
+                    a.statistic_of_codes(x[..., window]) - b.statistic_of_codes(y[..., window])
+                )
             mean = np.mean(np.stack(differences, axis=-1), axis=-1)
         # An undefined permuted statistic (an F1 ratio 0/0) counts as extreme: conservative.
         return np.where(np.isfinite(mean), np.abs(mean), np.inf)
 
-    x = np.concatenate([_encode(a) for a, _ in pairs])
-    y = np.concatenate([_encode(b) for _, b in pairs])
+    x = np.concatenate([a.codes for a, _ in pairs])
+    y = np.concatenate([b.codes for _, b in pairs])
     result = stats.permutation_test(
         (x, y),
         statistic,

@@ -1,5 +1,6 @@
-"""``write_report``: a run folder in, ``summary.md``, ``summary.csv``, ``figures/*.png`` and
-``report.md`` out."""
+"""``write_report``: a run folder in; ``summary.md``, ``summary.csv``, ``paired.csv``,
+``ranks.csv``, ``seed_intervals.csv``, ``tables/`` (markdown, LaTeX, CSV), ``figures/`` (PNG,
+PDF, SVG) and ``report.md`` out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from comparisons._atomic import write_text
-from comparisons.reporting._bar_figures import write_adversarial_bars, write_f1_ratio_bars
+from comparisons.reporting._bar_figures import (
+    write_adversarial_bars,
+    write_f1_difference_bars,
+    write_f1_ratio_bars,
+)
+from comparisons.reporting._cost_figure import write_cost
+from comparisons.reporting._critical_difference_figure import (
+    PAPER_RANKED,
+    write_critical_difference,
+)
+from comparisons.reporting._exports import TABLE_FORMATS, check_formats, write_tables
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._map_grid_figure import write_map_grid
 from comparisons.reporting._markdown_tables import (
@@ -19,6 +30,7 @@ from comparisons.reporting._markdown_tables import (
     paper_metrics_table,
     precision_recall_table,
     summary_markdown,
+    summary_report_tables,
 )
 from comparisons.reporting._reading import reading_findings, reading_markdown
 from comparisons.reporting._run_description import (
@@ -28,6 +40,16 @@ from comparisons.reporting._run_description import (
     run_markdown,
 )
 from comparisons.reporting._spectrum_figure import write_spectrum
+from comparisons.reporting._statistics_report import (
+    RunStatistics,
+    paired_section,
+    ranks_section,
+    run_statistics,
+    statistics_section,
+    statistics_tables,
+    verdicts_section,
+    write_statistics_files,
+)
 from comparisons.reporting._summary import SummaryRow, summarize, summary_csv
 from comparisons.reporting._table_layout import cells, unique
 from comparisons.reporting._timing_figure import write_timing
@@ -64,19 +86,23 @@ def _section(title: str, table: str | None) -> list[str]:
 
 
 def _report_markdown(
-    run: RunContents, summary: Sequence[SummaryRow], figures: dict[str, list[FigureResult]]
+    run: RunContents, statistics: RunStatistics, figures: dict[str, list[FigureResult]]
 ) -> str:
+    summary: Sequence[SummaryRow] = statistics.summary
     name = run.config.get("run", {}).get("name", run.path.name)
     datasets = unique(s.dataset for s in summary)
     lines = [
         f"# Comparison report: {name}",
         "",
         "The iFIM decomposition (Sengupta & Anastasio) against the baseline attribution "
-        "methods. Tables: mean ± sample std over seeds (3 significant digits; the mean alone "
-        "for a single seed), **bold** = best mean per column (↑ higher, ↓ lower, →1 closest "
-        "to 1); [k/N] = only k of N seeds had a value; † = the seeds' values summarise "
-        "different numbers of examples. All tables are also in `summary.md`, every group's "
-        "numbers in `summary.csv`.",
+        "methods. Tables: mean over seeds [95 % bootstrap interval: seeds, then examples "
+        "within each seed] (3 significant digits; mean ± sample std over seeds where a row "
+        "has no interval, the mean alone for one such seed), **bold** = best mean per column "
+        "(↑ higher, ↓ lower, →1 closest to 1; an F1-ratio column with an infinite mean is "
+        "bolded by dF1); [k/N] = only k of N seeds had a value; † = the seeds' values "
+        "summarise different numbers of examples. All tables are also in `summary.md` and "
+        "in `tables/` as markdown, LaTeX (booktabs) and CSV; every group's numbers in "
+        "`summary.csv`, every paired test in `paired.csv`; every figure also as PDF and SVG.",
         "",
         "## What was run",
         "",
@@ -102,7 +128,13 @@ def _report_markdown(
     for dataset, model in cells(summary):
         lines += _section(f"{dataset} / {model}", paper_metrics_table(summary, dataset, model))
     lines += _embed(figures["f1"][0], run.path, "F1 ratio")
+    lines += _embed(figures["f1-difference"][0], run.path, "dF1")
     lines += _embed(figures["adversarial"][0], run.path, "adversarial correlation")
+    lines += verdicts_section(statistics)
+    lines += paired_section(statistics)
+    lines += ranks_section(
+        statistics, figures["ranks"], lambda result, alt: _embed(result, run.path, alt)
+    )
     lines += ["## Maps (Figs. 1 and 2)", ""]
     for result in figures["grids"]:
         lines += _embed(result, run.path, "map grid")
@@ -120,6 +152,8 @@ def _report_markdown(
             lines += _section(f"{dataset} / {model}: {title}", table)
     lines += ["## Attribution time", ""]
     lines += _embed(figures["timing"][0], run.path, "seconds per image")
+    lines += ["## Where the time went", ""]
+    lines += _embed(figures["cost"][0], run.path, "seconds per method and metric")
     lines += [
         "## Reading the results",
         "",
@@ -127,14 +161,16 @@ def _report_markdown(
         "higher, adversarial correlation lower).",
         "",
         reading_markdown(reading_findings(summary)),
+        *statistics_section(statistics),
         "## Methods",
         "",
         methods_markdown(run.methods, unique(r.method for r in run.rows)),
     ]
     notes = [n for results in figures.values() for r in results for n in r.notes]
     notes += [f"`{m}` is not in the run folder." for m in run.missing]
-    notes += [f"Skipped {s}." for s in run.skipped]
     notes += metrics_without_rows(run.config, run.rows)
+    notes += [f"Skipped {s}." for s in run.skipped]
+    notes += [f"Per-example values not used: {p}." for p in statistics.problems]
     lines += ["## Not drawn or missing", ""]
     lines += [f"- {n}" for n in unique(notes)] if notes else ["Nothing: every part was drawn."]
     lines.append("")
@@ -143,10 +179,11 @@ def _report_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(run_dir: Path) -> Path:
-    """Write ``summary.md``, ``summary.csv``, ``figures/*.png`` and ``report.md`` into a run
-    folder, from its ``results.json``, ``methods.json``, ``config.toml``,
-    ``environment.json`` and ``examples/*.pt``.
+def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
+    """Write ``summary.md``, ``summary.csv``, ``paired.csv``, ``ranks.csv``,
+    ``seed_intervals.csv``, ``tables/*``, ``figures/*`` and ``report.md`` into a run folder,
+    from its ``results.json``, ``methods.json``, ``config.toml``, ``environment.json``,
+    ``examples/*.pt`` and ``per_example/*.csv.gz``.
 
     A pure function of the folder's inputs: a second call writes the same files. What cannot
     be drawn (a missing method, metric, mask file or a single seed's std) is skipped and
@@ -155,13 +192,16 @@ def write_report(run_dir: Path) -> Path:
 
     Args:
         run_dir: The run folder.
+        formats: The formats every report table is also written in under ``tables/``:
+            some of ``"markdown"``, ``"latex"`` (booktabs) and ``"csv"``.
 
     Returns:
         The path of ``report.md``.
 
     Raises:
         FileNotFoundError: No ``results.json``.
-        ValueError: A malformed file.
+        ValueError: A malformed file, or an unknown format (checked before anything is
+            written).
 
     Example:
         >>> import json, tempfile
@@ -175,11 +215,14 @@ def write_report(run_dir: Path) -> Path:
         >>> write_report(run).name, (run / "figures" / "f1_ratio.png").is_file()
         ('report.md', True)
     """
+    formats = check_formats(formats)
     run_dir = Path(run_dir)
     run = read_run_contents(run_dir)
-    summary = summarize(run.rows)
+    statistics = run_statistics(run)
+    summary = statistics.summary
     write_text(run_dir / "summary.md", summary_markdown(summary))
     write_text(run_dir / "summary.csv", summary_csv(summary))
+    write_statistics_files(statistics, run_dir)
     figures_dir = run_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
     grids = []
@@ -192,14 +235,30 @@ def write_report(run_dir: Path) -> Path:
     figures = {
         "grids": grids,
         "f1": [write_f1_ratio_bars(summary, figures_dir / "f1_ratio.png")],
+        "f1-difference": [write_f1_difference_bars(summary, figures_dir / "f1_difference.png")],
         "adversarial": [
             write_adversarial_bars(summary, figures_dir / "adversarial_correlation.png")
         ],
         "spectrum": [write_spectrum(run, figures_dir / "eigenvalue_spectrum.png")],
         "timing": [write_timing(summary, figures_dir / "seconds_per_image.png")],
+        "cost": [write_cost(run.rows, figures_dir / "metric_seconds.png")],
+        "ranks": [
+            write_critical_difference(
+                statistics.analyses, figures_dir / "critical_difference.png", PAPER_RANKED
+            ),
+            write_critical_difference(
+                [a for a in statistics.analyses if a.metric not in PAPER_RANKED],
+                figures_dir / "critical_difference_extra.png",
+            ),
+        ],
     }
+    write_tables(
+        [*summary_report_tables(summary), *statistics_tables(statistics)],
+        run_dir / "tables",
+        formats,
+    )
     report = run_dir / "report.md"
-    write_text(report, _report_markdown(run, summary, figures))
+    write_text(report, _report_markdown(run, statistics, figures))
     logger.info("wrote %s", report)
     return report
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from captum_ifim import available_methods
 from captum_ifim.metrics import available_metrics
-from comparisons.reporting._markdown_tables import markdown_table
+from comparisons.reporting._exports import markdown_table
 from comparisons.reporting._table_layout import order_methods, unique
 from comparisons.run_folder import ResultRow
 

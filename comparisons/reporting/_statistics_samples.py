@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -20,38 +21,51 @@ from comparisons.metrics import RowStatistic, row_statistic
 from comparisons.run_folder import CellKey, GroupKey, RunContents
 
 
-def f1_scores(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
-    """F1 along the last axis, as the library's ``f1`` (scikit-learn) computes it.
+def code_counts(codes: np.ndarray, size: int) -> np.ndarray:
+    """How often each code in [0, size) occurs along the last axis: (..., n) -> (..., size),
+    with one ``bincount`` over all rows at once."""
+    codes = np.asarray(codes, dtype=np.int64)
+    leading, n = codes.shape[:-1], codes.shape[-1]
+    flat = codes.reshape(-1, n)
+    offsets = flat + size * np.arange(flat.shape[0], dtype=np.int64)[:, None]
+    counts = np.bincount(offsets.ravel(), minlength=flat.shape[0] * size)
+    return counts.reshape(*leading, size)
+
+
+def f1_from_confusion(confusion: np.ndarray, classes: int) -> np.ndarray:
+    """F1 from confusion counts (..., C, C) indexed [true, predicted], as the library's
+    ``f1`` (scikit-learn) computes it.
 
     Binary with positive class 1 for two classes; otherwise the macro mean over the classes
     present in the labels or the predictions. A class's F1 is 2 TP / (2 TP + FP + FN), 0
     where that is 0 / 0 (scikit-learn's ``zero_division=0``).
+    """
+    tp = np.diagonal(confusion, axis1=-2, axis2=-1)
+    denominator = confusion.sum(axis=-2) + confusion.sum(axis=-1)  # 2 TP + FP + FN
+    with np.errstate(all="ignore"):
+        score = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+    if classes == 2:
+        return score[..., 1].astype(np.float64)
+    present = denominator > 0
+    count = present.sum(axis=-1)
+    with np.errstate(all="ignore"):
+        return np.where(count > 0, (score * present).sum(axis=-1) / np.maximum(count, 1), 0.0)
+
+
+def f1_scores(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
+    """F1 along the last axis (see :func:`f1_from_confusion`).
 
     Args:
-        labels, predictions: (..., n) integer labels (broadcast against each other).
+        labels, predictions: (..., n) integer labels in [0, classes) (broadcast together).
         classes: The number of classes.
 
     Returns:
         (...) float64.
     """
     labels, predictions = np.broadcast_arrays(labels, predictions)
-    wanted = [1] if classes == 2 else range(classes)
-    scores, present = [], []
-    for c in wanted:
-        true_c, predicted_c = labels == c, predictions == c
-        tp = np.sum(true_c & predicted_c, axis=-1)
-        fp = np.sum(~true_c & predicted_c, axis=-1)
-        fn = np.sum(true_c & ~predicted_c, axis=-1)
-        denominator = 2 * tp + fp + fn
-        with np.errstate(all="ignore"):
-            scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
-        present.append(denominator > 0)
-    score, used = np.stack(scores, axis=-1), np.stack(present, axis=-1)
-    if classes == 2:
-        return score[..., 0].astype(np.float64)
-    count = used.sum(axis=-1)
-    with np.errstate(all="ignore"):
-        return np.where(count > 0, (score * used).sum(axis=-1) / np.maximum(count, 1), 0.0)
+    codes = labels.astype(np.int64) * classes + predictions.astype(np.int64)
+    counts = code_counts(codes, classes * classes)
+    return f1_from_confusion(counts.reshape(*counts.shape[:-1], classes, classes), classes)
 
 
 def finite_means(values: np.ndarray) -> np.ndarray:
@@ -85,20 +99,39 @@ class RowSample:
     def n(self) -> int:
         return int(self.positions.size)
 
-    def evaluate(self, indices: np.ndarray | None = None) -> np.ndarray:
-        """The statistic on the examples ``indices`` (..., n) (all of them for ``None``)."""
-        if indices is None:
-            indices = np.arange(self.n)
-        parts = [part[indices] for part in self.parts]
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """(n,) for a set-level statistic: each example's true label and predicted labels as
+        one number, ``label * C^p + part_0 * C^(p-1) + ...`` (``p`` parts, ``C`` classes)."""
+        code = self.labels.astype(np.int64)
+        for part in self.parts:
+            code = code * self.classes + part.astype(np.int64)
+        return code
+
+    def statistic_of_codes(self, codes: np.ndarray) -> np.ndarray:
+        """A set-level statistic from example codes (..., n) (:attr:`codes`, resampled or
+        swapped with another method's): counted once, F1 of each part from the counts."""
+        c, parts = self.classes, len(self.parts)
+        counts = code_counts(codes, c ** (parts + 1))
+        counts = counts.reshape(*counts.shape[:-1], *([c] * (parts + 1)))
+        scores = []
+        for j in range(parts):
+            others = tuple(-parts + k for k in range(parts) if k != j)
+            confusion = counts.sum(axis=others) if others else counts
+            scores.append(f1_from_confusion(confusion, c))
         kind = self.statistic.kind
-        if kind == "mean":
-            return finite_means(parts[0])
-        labels = self.labels[indices]
-        scores = [f1_scores(labels, p.astype(np.int64), self.classes) for p in parts]
         if kind == "f1":
             return scores[0]
         with np.errstate(all="ignore"):
             return scores[0] / scores[1] if kind == "f1-ratio" else scores[0] - scores[1]
+
+    def evaluate(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """The statistic on the examples ``indices`` (..., n) (all of them for ``None``)."""
+        if indices is None:
+            indices = np.arange(self.n)
+        if self.statistic.kind == "mean":
+            return finite_means(self.parts[0][indices])
+        return self.statistic_of_codes(self.codes[indices])
 
     def value(self) -> float:
         """The row's value from the per-example values (equal to the stored row)."""

@@ -21,6 +21,12 @@ from comparisons.run_folder._lock import (
     is_locked,
     lock_holder,
 )
+from comparisons.run_folder._per_example import (
+    PER_EXAMPLE_COLUMNS,
+    ExampleBlock,
+    per_example_table,
+    read_per_example,
+)
 from comparisons.run_folder._quarantine import QuarantinedFile, quarantined_files
 from comparisons.run_folder._rows import (
     RESULT_COLUMNS,
@@ -35,8 +41,10 @@ from comparisons.run_folder._rows import (
 )
 
 __all__ = [
+    "PER_EXAMPLE_COLUMNS",
     "RESULT_COLUMNS",
     "CellKey",
+    "ExampleBlock",
     "ExampleFile",
     "GroupKey",
     "QuarantinedFile",
@@ -52,7 +60,9 @@ __all__ = [
     "lock_holder",
     "method_facts",
     "parse_example_name",
+    "per_example_table",
     "quarantined_files",
+    "read_per_example",
     "read_run_contents",
     "results_csv",
     "row_from_record",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 if sys.version_info >= (3, 11):
@@ -18,6 +19,7 @@ else:  # pragma: no cover - Python 3.10
 
 from comparisons.run_folder._keys import CellKey
 from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._per_example import read_per_example
 from comparisons.run_folder._quarantine import quarantined_files
 from comparisons.run_folder._rows import ResultRow, load_results
 
@@ -91,6 +93,8 @@ class RunContents:
         missing: Files of the format that were not there (said in the report).
         skipped: Files that were there but unreadable, one line each: the quarantined
             cells, models and examples not recomputed yet, and unreadable example files.
+        per_example: ``per_example/<cell>.csv.gz`` files by cell (runs from before they
+            existed have none); read with :meth:`load_per_example`.
     """
 
     path: Path
@@ -102,6 +106,17 @@ class RunContents:
     examples: list[ExampleFile] = field(default_factory=list)
     missing: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+    per_example: dict[CellKey, Path] = field(default_factory=dict)
+
+    def load_per_example(self, cell: CellKey) -> pd.DataFrame | None:
+        """The per-example table of ``cell`` (:data:`PER_EXAMPLE_COLUMNS`), ``None`` when
+        the cell has no file.
+
+        Raises:
+            ValueError: The file is unreadable (the message names it).
+        """
+        path = self.per_example.get(cell)
+        return None if path is None else read_per_example(path)
 
     def example(self, dataset: str, model: str, seed: int, method: str) -> ExampleFile | None:
         """The example file of one cell, or ``None``."""
@@ -161,6 +176,12 @@ def read_run_contents(run_dir: Path) -> RunContents:
     else:
         missing.append(f"{layout.examples_dir.name}/")
     examples.sort(key=lambda e: (e.dataset, e.model, e.seed, e.method))
+    per_example = {}
+    for path in sorted(layout.per_example_dir.glob("*.csv.gz")):
+        try:
+            per_example[CellKey.parse(path.name.removesuffix(".csv.gz"))] = path
+        except ValueError:
+            logger.warning("skipping %s: not named <cell key>.csv.gz", path)
     if not all(isinstance(v, dict) for v in methods.values()):
         raise ValueError(f"expected {layout.methods} to map each method name to its facts")
     return RunContents(
@@ -173,6 +194,7 @@ def read_run_contents(run_dir: Path) -> RunContents:
         examples=examples,
         missing=tuple(missing),
         skipped=tuple(skipped),
+        per_example=per_example,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from captum_ifim import get_method_spec
@@ -18,6 +19,7 @@ from comparisons._config import HarnessConfig, parse_config
 from comparisons._environment import environment_record
 from comparisons._toml_writer import dumps
 from comparisons.run_folder._layout import RunLayout
+from comparisons.run_folder._per_example import per_example_bytes
 from comparisons.run_folder._quarantine import QuarantinedFile, quarantine
 from comparisons.run_folder._rows import (
     ResultRow,
@@ -280,14 +282,24 @@ class RunFolder:
                 {"rows": [r.to_record() for r in rows], "training": record},
             )
 
-    def write_cell(self, key: str, rows: list[ResultRow], examples: dict[str, Any]) -> None:
-        """A finished cell: its examples first, then its rows (the marker of completion).
+    def write_cell(
+        self,
+        key: str,
+        rows: list[ResultRow],
+        examples: dict[str, Any],
+        per_example: pd.DataFrame | None = None,
+    ) -> None:
+        """A finished cell: its examples and per-example values (a table from
+        :func:`~comparisons.run_folder.per_example_table`) first, then its rows (the marker
+        of completion).
 
         Raises:
             OSError: A write failed (full disk, read-only folder); the cell is not marked
                 done, so a rerun computes it again.
         """
         write_torch(self.layout.examples(key), examples)
+        if per_example is not None:
+            write_bytes(self.layout.per_example(key), per_example_bytes(per_example))
         write_json(self.layout.cell(key), {"rows": [r.to_record() for r in rows]})
         self.layout.failure(key).unlink(missing_ok=True)
         self._unrecorded_failures.discard(key)
@@ -331,6 +343,8 @@ class RunFolder:
             ):
                 continue
             _copy_atomically(examples, self.layout.examples(key))
+            if source.layout.per_example(key).is_file():
+                _copy_atomically(source.layout.per_example(key), self.layout.per_example(key))
             _copy_atomically(source_path, self.layout.cell(key))
 
     def rows(self) -> list[ResultRow]:

@@ -7,13 +7,15 @@ Layout::
     methods.json               per method: the registry's facts (normalized maps, ...)
     models/<group>.json        rows and training record of one trained model
     examples/<cell>.pt         maps of the figure images (and the iFIM spectra)
+    per_example/<cell>.csv.gz  every per-example value and prediction behind the cell's rows
     cells/<cell>.json          rows of one finished cell, written last: its marker of completion
     failed/<cell>.txt          the traceback of a cell that failed (retried on resume)
     quarantine/<dir>/<file>.<time>   an unreadable file moved aside (recomputed on resume),
                                with ``<file>.<time>.reason.json``: where it was and why
     .lock, lock-holder.json    the lock a running run holds, and who holds it (pid, host, start)
     results.json, results.csv  the tidy table of every row
-    report.md, summary.*, figures/   written by the report
+    report.md, summary.*, figures/   written by the report, with paired.csv, ranks.csv,
+                               seed_intervals.csv and tables/ (markdown, LaTeX, CSV)
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class RunLayout:
         return self.root / "failed"
 
     @property
+    def per_example_dir(self) -> Path:
+        return self.root / "per_example"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.root / "quarantine"
 
@@ -103,6 +109,10 @@ class RunLayout:
     def examples(self, key: str) -> Path:
         """``examples/<key>.pt``: a cell's figure maps."""
         return self.examples_dir / f"{key}.pt"
+
+    def per_example(self, key: str) -> Path:
+        """``per_example/<key>.csv.gz``: the per-example values behind a cell's rows."""
+        return self.per_example_dir / f"{key}.csv.gz"
 
     def failure(self, key: str) -> Path:
         """``failed/<key>.txt``: the traceback of a cell's last failed attempt."""
