@@ -5,6 +5,7 @@ Nemenyi's pairwise p-values: methods joined by a bar are not separated at alpha 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from comparisons.reporting._figure_output import FigureResult, method_colors, sa
 from comparisons.reporting._number_format import format_significant
 from comparisons.reporting._paired import format_p
 from comparisons.reporting._ranks import RankAnalysis
+
+_LABEL_RANK = re.compile(r"\s*\([^()]*\)\s*")
 
 #: The paper's metrics first (dF1 where the F1 ratio can be infinite), then the others.
 PAPER_RANKED: tuple[str, ...] = ("f1-difference", "f1-ratio", "adversarial-correlation")
@@ -37,10 +40,10 @@ def critical_difference_figure(analyses: Sequence[RankAnalysis]) -> Figure | Non
             marker_props={"color": "black"},
             elbow_props={"color": "grey"},
         )
-        for text in ax.texts:
-            for method, color in colors.items():
-                if method in text.get_text():
-                    text.set_color(color)
+        for text in ax.texts:  # labels "<method> (<rank>)" or "(<rank>) <method>"
+            name = _LABEL_RANK.sub("", text.get_text()).strip()
+            if name in colors:
+                text.set_color(colors[name])
         statistic = (
             "n/a" if math.isnan(analysis.statistic) else format_significant(analysis.statistic)
         )

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from comparisons.metrics import row_statistic
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._metric_directions import metric_direction
 from comparisons.reporting._number_format import format_significant
@@ -297,8 +298,6 @@ def holm_adjusted(comparisons: Sequence[PairedComparison]) -> list[PairedCompari
 def compared_metrics(summary: Sequence[SummaryRow]) -> list[str]:
     """The result-row metrics a paired comparison applies to: a direction (higher or lower)
     and per-example values."""
-    from comparisons.metrics import row_statistic
-
     return unique(
         s.metric
         for s in summary
@@ -419,10 +418,11 @@ def paired_table(
     rows = tuple(
         (method, *(_cell(index.get((method, m, s))) for m, s in columns)) for method in methods
     )
-    kind = "paper" if set(metrics) <= {*PAPER_METRICS, "f1-difference"} else "extra"
+    paper = set(metrics) <= {*PAPER_METRICS, "f1-difference"}
+    kind, which = ("paper", "the paper's metrics") if paper else ("extra", "the other metrics")
     return ReportTable(
         name=f"paired_{kind}__{_safe(dataset)}__{_safe(model)}",
-        title=f"{dataset} / {model}: {reference} minus each method",
+        title=f"{dataset} / {model}: {reference} minus each method, {which}",
         header=tuple(header),
         rows=rows,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,11 +159,3 @@ def read_per_example(path: Path) -> pd.DataFrame:
     table["metric"] = table["metric"].astype(object)
     table["setting"] = table["setting"].astype(object)
     return table
-
-
-def block_values(
-    table: pd.DataFrame, metric: str, setting: str, columns: Sequence[str] = ("position", "value")
-) -> pd.DataFrame:
-    """The rows of one (metric, setting) block, sorted by position."""
-    selected = table[(table["metric"] == metric) & (table["setting"] == setting)]
-    return selected.sort_values("position")[list(columns)].reset_index(drop=True)
