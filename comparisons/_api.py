@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -149,6 +150,21 @@ def tensor_dataset(
     )
 
 
+def _warn_failures(folder: RunFolder) -> None:
+    """A warning naming the cells that failed (their rows are missing) and why."""
+    if not folder.failed:
+        return
+    reasons = []
+    for key in folder.failed:
+        text = folder.layout.failure(key).read_text(encoding="utf-8").strip().splitlines()
+        reasons.append(f"{key}: {text[-1] if text else 'unknown error'}")
+    warnings.warn(
+        f"{len(reasons)} cell(s) failed and have no rows: " + "; ".join(reasons),
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def _class_count(model: nn.Module, images: Tensor) -> int:
     """C of the model's (N, C) outputs on two of the images (on the model's device)."""
     device = next((p.device for p in model.parameters()), images.device)
@@ -222,6 +238,10 @@ def compare(
 
     Raises:
         ValueError, TypeError: Bad data, names or options, before anything runs.
+
+    Warns:
+        RuntimeWarning: Cells that failed (a method or metric that raised): they have no
+            rows; their tracebacks are in ``output/failed/``, and a rerun retries them.
 
     >>> import torch
     >>> from comparisons import compare
@@ -309,10 +329,12 @@ def compare(
                 python_datasets=datasets,
                 python_models=models,
             )
+            _warn_failures(folder)
             return _frame(folder.rows())
     folder = run(
         config, Path(output), progress=progress, python_datasets=datasets, python_models=models
     )
+    _warn_failures(folder)
     folder.write_tables()
     write_report(folder.path)
     return _frame(folder.rows())

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,6 +43,32 @@ _RUN_KEYS = {
     "num_threads": int,
 }
 _TOP_KEYS = ("run", "datasets", "models", "methods", "metrics")
+#: The dataset name of data given in Python to :func:`comparisons.compare` (not a registry
+#: name: such a config runs only through ``compare``, which passes the data again).
+PYTHON_DATASET = "python"
+_MODEL_KEYS = (
+    "name",
+    "options",
+    "training",
+    "datasets",
+    "factory",
+    "zoo",
+    "weights",
+    "trust_pickle",
+    "preprocessing",
+    "python_object",
+)
+#: ModelEntry fields added after the first configs, left out of ``to_dict`` at their
+#: defaults so that the fingerprints of older configs do not change.
+_OPTIONAL_MODEL_FIELDS = {
+    "factory": None,
+    "zoo": None,
+    "weights": None,
+    "trust_pickle": False,
+    "preprocessing": {},
+    "python_object": None,
+}
+_FREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 @dataclass(frozen=True)
@@ -60,16 +86,65 @@ class DatasetEntry:
     def load_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if k != "label"}
 
+    @property
+    def in_python(self) -> bool:
+        """Data given in Python to :func:`comparisons.compare` (:data:`PYTHON_DATASET`)."""
+        return self.name == PYTHON_DATASET
+
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model to train: a name of ``comparisons.models``, its options, its training, and
-    the labels of the datasets it runs on (``None``: every dataset of the config)."""
+    """A model to run: where it comes from, its options, how it is trained or which weights
+    it is given, the preprocessing it expects, and the labels of the datasets it runs on
+    (``None``: every dataset of the config).
+
+    Attributes:
+        name: A name of ``comparisons.models``, or, for a model from ``factory``, ``zoo``,
+            a whole-model checkpoint or Python, the model's free name in the results.
+        options: Keyword options of the registry builder, the factory or the zoo model.
+        training: The training protocol (a model without weights is trained).
+        datasets: The dataset labels it runs on, or ``None`` for all.
+        factory: ``"package.module:callable"`` building the model, or ``None``.
+        zoo: ``"torchvision:<name>"``, ``"timm:<name>"`` or ``"monai:<Class>"``, or ``None``.
+        weights: A weights file (safetensors or a state dict): the model is used as given,
+            not trained. With ``trust_pickle``, also a pickled model or TorchScript.
+        trust_pickle: Allow a weights file whose loading runs code (a pickle, TorchScript).
+        preprocessing: What the model expects of its inputs (``size``, ``channels``,
+            ``mean``, ``std``; see :class:`comparisons.models.InputPreprocessing`), applied
+            inside the model to the dataset's raw images.
+        python_object: The fingerprint of a model given in Python to
+            :func:`comparisons.compare` (then it is passed again, not built).
+    """
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     datasets: list[str] | None = None
+    factory: str | None = None
+    zoo: str | None = None
+    weights: str | None = None
+    trust_pickle: bool = False
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    python_object: str | None = None
+
+    @property
+    def source(self) -> str:
+        """``"registry"``, ``"factory"``, ``"zoo"``, ``"file"`` (a whole model in the
+        weights file) or ``"python"``."""
+        if self.python_object is not None:
+            return "python"
+        if self.factory is not None:
+            return "factory"
+        if self.zoo is not None:
+            return "zoo"
+        if self.weights is not None and self.trust_pickle and not _registered_model(self.name):
+            return "file"
+        return "registry"
+
+    @property
+    def is_given(self) -> bool:
+        """Used as given (weights or a Python object), not trained."""
+        return self.weights is not None or self.python_object is not None
 
 
 @dataclass(frozen=True)
@@ -114,10 +189,18 @@ class HarnessConfig:
         """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""
         data = asdict(self)
         run = {key: data[key] for key in _RUN_KEYS}
+        models = [
+            {
+                k: v
+                for k, v in m.items()
+                if k not in _OPTIONAL_MODEL_FIELDS or v != _OPTIONAL_MODEL_FIELDS[k]
+            }
+            for m in data["models"]
+        ]
         return {
             "run": run,
             "datasets": data["datasets"],
-            "models": data["models"],
+            "models": models,
             "methods": {"names": list(self.methods), "options": data["method_options"]},
             "metrics": {"names": list(self.metrics), "options": data["metric_options"]},
         }
@@ -174,17 +257,100 @@ def _options(where: str, section: dict[str, Any], names: tuple[str, ...]) -> dic
     return {name: dict(value) for name, value in options.items()}
 
 
-def _entries(where: str, value: Any, valid: Sequence[str], keys: tuple[str, ...]) -> list[dict]:
+def _entries(
+    where: str,
+    value: Any,
+    valid: Sequence[str],
+    keys: tuple[str, ...],
+    free: Callable[[dict[str, Any]], bool] | None = None,
+    hint: str = "",
+) -> list[dict]:
+    """The ``[[where]]`` tables; a name must be in ``valid`` unless ``free(entry)``."""
     if not isinstance(value, list) or not value:
         raise TypeError(f"expected at least one [[{where}]] entry")
     entries = []
     for entry in value:
         entry = _table(where, entry)
         _check_keys(where, entry, keys)
-        if entry.get("name") not in valid:
-            raise _unknown(where.rstrip("s"), entry.get("name"), valid)
+        if entry.get("name") not in valid and not (free is not None and free(entry)):
+            error = _unknown(where.rstrip("s"), entry.get("name"), valid)
+            raise ValueError(f"{error}{hint}") from None
         entries.append(entry)
     return entries
+
+
+def _registered_model(name: str) -> bool:
+    from comparisons.models import available_models
+
+    return name in available_models()
+
+
+def _free_model_name(entry: dict[str, Any]) -> bool:
+    """A model whose name is its own (not a registry name): from a factory, a zoo, Python,
+    or a whole model in a trusted weights file."""
+    return any(entry.get(k) is not None for k in ("factory", "zoo", "python_object")) or (
+        entry.get("weights") is not None and entry.get("trust_pickle") is True
+    )
+
+
+def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
+    """One ``[[models]]`` table, checked as far as it can be without building anything."""
+    from comparisons.models import InputPreprocessing
+    from comparisons.models._external import (
+        check_factory_name,
+        check_no_download,
+        check_zoo_name,
+    )
+
+    name = entry["name"]
+    where = f"[[models]] {name!r}"
+    if not isinstance(name, str) or not _FREE_NAME.match(name) or "__" in name:
+        raise ValueError(
+            f"expected {where} to have a name of letters, digits and . _ + - without '__' "
+            f"(it names files of the run folder), got {name!r}"
+        )
+    given = {k: entry[k] for k in ("factory", "zoo", "python_object") if entry.get(k) is not None}
+    if len(given) > 1:
+        raise ValueError(f"expected one of factory, zoo or python_object in {where}, got {given}")
+    for key in ("factory", "zoo", "weights", "python_object"):
+        if key in entry and not (isinstance(entry[key], str) and entry[key]):
+            raise TypeError(
+                f"expected {key} in {where} to be a non-empty string, got {entry[key]!r}"
+            )
+    if "trust_pickle" in entry and not isinstance(entry["trust_pickle"], bool):
+        raise TypeError(f"expected trust_pickle in {where} to be true or false")
+    options = dict(_table("models.options", entry.get("options", {})))
+    if "factory" in entry:
+        check_factory_name(entry["factory"])
+    if "zoo" in entry:
+        check_zoo_name(entry["zoo"])
+    if "factory" in entry or "zoo" in entry:
+        check_no_download(options, where)
+    if "python_object" in entry and "weights" in entry:
+        raise ValueError(f"expected weights or python_object in {where}, not both")
+    training = dict(_table("models.training", entry.get("training", {})))
+    if training and ("weights" in entry or "python_object" in entry):
+        raise ValueError(
+            f"expected no [models.training] in {where}: a model given with its weights is "
+            "used as it is, not trained"
+        )
+    preprocessing = dict(_table("models.preprocessing", entry.get("preprocessing", {})))
+    try:
+        InputPreprocessing.from_dict(preprocessing)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+    return ModelEntry(
+        name,
+        options,
+        training,
+        _model_datasets(entry, labels),
+        factory=entry.get("factory"),
+        zoo=entry.get("zoo"),
+        weights=entry.get("weights"),
+        trust_pickle=entry.get("trust_pickle", False),
+        preprocessing=preprocessing,
+        python_object=entry.get("python_object"),
+    )
 
 
 def _model_datasets(entry: dict[str, Any], labels: list[str]) -> list[str] | None:
@@ -214,6 +380,8 @@ def check_device_name(device: str) -> None:
 def _check_dataset_option_names(entry: DatasetEntry) -> None:
     from comparisons.datasets import DATASETS
 
+    if entry.in_python:  # data given to comparisons.compare: no loader, no options
+        return
     spec = DATASETS[entry.name]
     options = entry.load_options()
     unknown = sorted(set(options) - set(spec.options))
@@ -230,6 +398,8 @@ def _check_dataset_option_names(entry: DatasetEntry) -> None:
 def _check_model_option_names(entry: ModelEntry) -> None:
     from comparisons.models import get_model_spec
 
+    if entry.source != "registry":  # a factory's or zoo model's options are its own
+        return
     valid = get_model_spec(entry.name).options
     unknown = sorted(set(entry.options) - set(valid))
     if unknown:
@@ -284,7 +454,13 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     if "device" in run:
         check_device_name(run["device"])
 
-    datasets = _entries("datasets", data.get("datasets"), available_datasets(), ("name", "options"))
+    datasets = _entries(
+        "datasets",
+        data.get("datasets"),
+        available_datasets(),
+        ("name", "options"),
+        free=lambda entry: entry.get("name") == PYTHON_DATASET,
+    )
     dataset_entries = tuple(
         DatasetEntry(d["name"], dict(_table("datasets.options", d.get("options", {}))))
         for d in datasets
@@ -304,17 +480,14 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         "models",
         data.get("models"),
         available_models(),
-        ("name", "options", "training", "datasets"),
+        _MODEL_KEYS,
+        free=_free_model_name,
+        hint=(
+            " (or a name of your own with factory = 'package.module:callable' or zoo = "
+            "'torchvision:resnet50')"
+        ),
     )
-    model_entries = tuple(
-        ModelEntry(
-            m["name"],
-            dict(_table("models.options", m.get("options", {}))),
-            dict(_table("models.training", m.get("training", {}))),
-            _model_datasets(m, labels),
-        )
-        for m in models
-    )
+    model_entries = tuple(_model_entry(m, labels) for m in models)
     if len({m.name for m in model_entries}) != len(model_entries):
         raise ValueError(f"expected distinct model names, got {[m.name for m in model_entries]}")
     for model_entry in model_entries:

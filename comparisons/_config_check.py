@@ -81,6 +81,8 @@ def check_config(config: HarnessConfig) -> ConfigCheck:
 def _check_dataset(entry: DatasetEntry) -> Any:
     from comparisons.datasets import DATASETS, load_dataset
 
+    if entry.in_python:  # data given to comparisons.compare: checked there
+        return None
     spec = DATASETS[entry.name]
     options = entry.load_options()
     where = f"[[datasets]] {entry.label!r} ({entry.name})"
@@ -109,6 +111,8 @@ def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: An
     from comparisons.models import build_model, get_model_spec
     from comparisons.training import TrainingConfig, model_build_options
 
+    if model.source != "registry" or model.is_given:
+        return  # a factory's, zoo's or given model is built (or loaded) by its own code
     spec = get_model_spec(model.name)
     dataset = probe if probe is not None else _stand_in(config, label, spec.spatial_dims)
     where = f"[[models]] {model.name!r} on dataset {label!r}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,16 @@ from comparisons._config import HarnessConfig, check_device_name, stable_hash
 from comparisons._config_check import check_config
 from comparisons._exit_codes import DeviceUnavailableError, one_line
 from comparisons._group_models import GroupModel, group_model
+from comparisons._run_inputs import (
+    RunInputs,
+    check_given_identities,
+    evaluation_and_background,
+    prepare_inputs,
+)
 from comparisons._run_plan import cells_of, groups_of, shard_groups
-from comparisons.datasets import ImageDataset, load_dataset
+from comparisons.datasets import ImageDataset
 from comparisons.metrics import CellData, MetricValue, run_metric
+from comparisons.models import wrapped_model_options
 from comparisons.run_folder import (
     CellKey,
     ExampleBlock,
@@ -41,6 +48,7 @@ from comparisons.run_folder import (
     RunFolder,
     RunLayout,
     RunLock,
+    check_not_locked,
     per_example_table,
 )
 
@@ -141,13 +149,16 @@ def _group_data(
     trained: GroupModel,
     device: torch.device,
 ) -> GroupData:
-    test_indices = evaluation_indices(len(dataset.test), config.eval_examples)
+    test_indices, background = evaluation_and_background(
+        dataset,
+        evaluation_indices(len(dataset.test), config.eval_examples),
+        config.background_examples,
+    )
     test = dataset.test.subset(test_indices)
     inputs = test.images.to(device)
     labels = test.labels.to(device)
     predictions = _predict(trained.model, inputs, config.batch_size)
-    order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(1))
-    background = dataset.train.images[order[: config.background_examples]].to(device)
+    background = background.to(device)
     return GroupData(
         group=group,
         dataset=dataset,
@@ -172,7 +183,10 @@ def _method_factory(
 
     def factory(model: nn.Module) -> Any:
         return build_method(
-            name, model, background=background if needs_background else None, **options
+            name,
+            model,
+            background=background if needs_background else None,
+            **wrapped_model_options(name, model, options),
         )
 
     return factory
@@ -297,6 +311,8 @@ def run(
     shard: tuple[int, int] | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    python_datasets: Mapping[str, ImageDataset] | None = None,
+    python_models: Mapping[str, nn.Module] | None = None,
 ) -> RunFolder:
     """Run (or resume) ``config`` into the run folder ``output``.
 
@@ -306,6 +322,9 @@ def run(
         shard: ``(i, n)`` runs only the i-th of n round-robin shares of the groups.
         cache_dir: Where trained checkpoints are cached (``None``: ``<output>/../.cache``).
         progress: Show progress bars.
+        python_datasets, python_models: The data and models of the config's entries given
+            in Python (by dataset label and model name), as :func:`comparisons.compare`
+            passes them.
 
     Returns:
         The :class:`RunFolder`. Cells that failed (an error, or a write of the cell that
@@ -323,10 +342,34 @@ def run(
     check_config(config)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)  # before environment.json records it
+    groups = _shard_of(config, shard)
+    check_not_locked(RunLayout(Path(output)))  # before reading any data; taken below
+    # Datasets read and given models checked before the folder exists: nothing half-written.
+    inputs = prepare_inputs(
+        config,
+        _groups_to_run(config, RunFolder(Path(output)), groups),
+        device,
+        python_datasets,
+        python_models,
+    )
+    check_given_identities(config, RunFolder(Path(output)), groups, inputs.given)
     with RunLock(RunLayout(Path(output))):
         folder = RunFolder.create(output, config)
-        _run_groups(config, folder, device, shard, cache_dir, progress)
+        _run_groups(config, folder, device, shard, cache_dir, progress, inputs)
     return folder
+
+
+def _shard_of(config: HarnessConfig, shard: tuple[int, int] | None) -> list[GroupKey]:
+    groups = groups_of(config)
+    return groups if shard is None else shard_groups(groups, *shard)
+
+
+def _groups_to_run(config: HarnessConfig, folder: RunFolder, groups: list[GroupKey]) -> dict:
+    """Per group with work left, its cells not yet done (all when the folder is new); an
+    unreadable finished file counts as not done (the run moves it aside and redoes it)."""
+    cells_done, models_done = folder.finished()
+    todo = {g: [c for c in cells_of(config, g) if c.key not in cells_done] for g in groups}
+    return {g: cells for g, cells in todo.items() if cells or g.key not in models_done}
 
 
 def _run_groups(
@@ -336,18 +379,15 @@ def _run_groups(
     shard: tuple[int, int] | None,
     cache_dir: Path | None,
     progress: bool,
+    inputs: RunInputs,
 ) -> None:
     cache = cache_dir if cache_dir is not None else folder.path.parent / ".cache"
-    groups = groups_of(config)
+    groups = _shard_of(config, shard)
     if shard is not None:
-        groups = shard_groups(groups, *shard)
         logger.info("shard %d/%d: %d of %d groups", *shard, len(groups), len(groups_of(config)))
-    todo = {g: [c for c in cells_of(config, g) if not folder.has_cell(c.key)] for g in groups}
-    todo = {g: cells for g, cells in todo.items() if cells or not folder.has_model(g.key)}
+    todo = _groups_to_run(config, folder, groups)
     total = sum(len(cells) for cells in todo.values())
     logger.info("%d cells to run (%d already done)", total, folder.count_cells())
-    datasets: dict[str, ImageDataset] = {}
-    entries = {d.label: d for d in config.datasets}
     models = {m.name: m for m in config.models}
     with (
         logging_redirect_tqdm(),
@@ -356,12 +396,11 @@ def _run_groups(
         ) as bar,
     ):
         for group, cells in todo.items():
-            entry = entries[group.dataset]
-            if group.dataset not in datasets:
-                logger.info("loading dataset %s", group.dataset)
-                datasets[group.dataset] = load_dataset(entry.name, **entry.load_options())
-            dataset = datasets[group.dataset]
-            trained = group_model(models[group.model], dataset, group.seed, cache, device, progress)
+            dataset = inputs.datasets[group.dataset]
+            given = inputs.given.get((group.model, group.dataset))
+            trained = group_model(
+                models[group.model], dataset, group.seed, cache, device, progress, given
+            )
             folder.write_model(group.key, _model_rows(group, trained), trained.record())
             data = _group_data(config, group, dataset, trained, device)
             for cell in cells:

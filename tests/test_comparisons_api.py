@@ -174,6 +174,39 @@ def test_masks_enable_the_localization_metrics_and_their_absence_is_reported(stu
     assert "`energy-in-mask` has no rows for `data / model`: it needs ground-truth masks" in report
 
 
+def test_tensors_without_a_value_range_and_a_failing_cell(study, monkeypatch):
+    _, _, model = study
+    images, labels = folder_tensors(6)
+    # No training split, no value range: FGSM's step comes from the test images' range.
+    rows = compare(
+        model,
+        (images * 3 - 1, labels),
+        methods=["saliency"],
+        metrics=["adversarial-correlation"],
+        **RUN,
+    )
+    assert "adversarial-correlation" in set(rows.metric)
+    # A cell that fails is named in a warning; the other cells' rows are kept.
+    real = runner_module.run_cell
+
+    def failing(config, cell, *args, **kwargs):
+        if cell.method == "gradcam":
+            raise RuntimeError("a method that breaks")
+        return real(config, cell, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_cell", failing)
+    with pytest.warns(RuntimeWarning, match="gradcam: RuntimeError: a method that breaks"):
+        rows = compare(
+            model,
+            (images, labels),
+            methods=["saliency", "gradcam"],
+            metrics=["deletion-auc"],
+            value_range=(0.0, 1.0),
+            **RUN,
+        )
+    assert set(rows.method) == {"", "saliency"}
+
+
 def test_deepshap_background_is_disjoint_from_the_evaluated_images():
     test = ImageSplit(torch.arange(10.0).reshape(10, 1, 1, 1), torch.arange(10) % 2)
     empty = test.subset(slice(0, 0))

@@ -29,6 +29,7 @@ PAGES = (
     "baselines",
     "metrics",
     "harness",
+    "own-model",
     "results",
     "performance",
     "architecture",
@@ -227,6 +228,8 @@ def quiet_one_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
+    # As for a script or a notebook in that folder, the modules a page writes there import.
+    monkeypatch.syspath_prepend(str(tmp_path))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -239,7 +242,7 @@ PAGES_WITH_CODE = [name for name in PAGES if PYTHON_BLOCK.search(_page(name))]
 
 
 def test_the_pages_with_examples_are_the_expected_ones() -> None:
-    assert {"quickstart", "captum", "baselines", "metrics"} <= set(PAGES_WITH_CODE)
+    assert {"quickstart", "captum", "baselines", "metrics", "own-model"} <= set(PAGES_WITH_CODE)
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_CODE)

@@ -85,11 +85,14 @@ class CellData:
 
     @property
     def data_range(self) -> float:
-        """Width of the valid value range, else of the training images' values."""
+        """Width of the valid value range, else of the training images' values (of the test
+        images for test-only data: a model given with its weights)."""
         if self.dataset.value_range is not None:
             low, high = self.dataset.value_range
             return float(high - low)
         images = self.dataset.train.images
+        if images.numel() == 0:
+            images = self.dataset.test.images
         return float(images.max() - images.min())
 
 

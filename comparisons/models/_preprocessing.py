@@ -146,7 +146,7 @@ class PreprocessedModel(nn.Module):
         preprocessing: The :class:`InputPreprocessing`.
 
     Shapes:
-        (N, in_channels, *spatial) raw images in; the model's outputs out.
+        ``(N, in_channels, *spatial)`` raw images in; the model's outputs out.
 
     >>> inner = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
     >>> wrapped = PreprocessedModel(

@@ -7,11 +7,12 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from comparisons.datasets._dataset import ImageDataset
 from comparisons.models import build_model, get_model_spec
@@ -43,6 +44,7 @@ def train_model(
     cache_dir: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    builder: Callable[..., nn.Module] | None = None,
 ) -> TrainedModel:
     """Train ``model_name`` on ``dataset`` with ``config`` from ``seed`` (paper Sec. IV-B).
 
@@ -67,6 +69,9 @@ def train_model(
         cache_dir: Folder of cached checkpoints, or ``None`` for no cache.
         device: Where to train; the model is returned there.
         progress: A tqdm bar over epochs (with ETA).
+        builder: Builds a model from outside the registry, with a registered builder's
+            signature ``(in_channels, num_classes, image_size, **model_options)``;
+            ``model_name`` then only names the run (and its cache entry).
 
     Returns:
         A :class:`TrainedModel` whose model is in eval mode.
@@ -83,19 +88,20 @@ def train_model(
         raise TypeError(f"expected a TrainingConfig, got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"expected an int seed, got {type(seed).__name__}")
-    get_model_spec(model_name)  # an unknown name fails before any hashing
+    if builder is None:
+        get_model_spec(model_name)  # an unknown name fails before any hashing
     options = model_build_options(model_options, config, dataset)
     device = torch.device(device)
     identity = cache_identity(model_name, options, dataset, config, seed)
     key = cache_key(identity)
-    run = _Run(model_name, dataset, config, seed, options, device, progress, key, identity)
+    run = _Run(model_name, dataset, config, seed, options, device, progress, key, identity, builder)
     if cache_dir is None:
         return _train(run, None)
     files = CheckpointFiles.at(cache_dir, checkpoint_stem(model_name, dataset.name, seed, key))
     # Held while looking up and training: a second process sharing the cache waits here,
     # then loads what the first one stored, so each model is trained once.
     with entry_lock(files):
-        cached = _load(files, key, model_name, dataset, seed, options, config, device)
+        cached = _load(files, key, model_name, dataset, seed, options, config, device, builder)
         if cached is not None:
             return cached
         return _train(run, files)
@@ -135,19 +141,13 @@ class _Run:
     progress: bool
     key: str
     identity: dict[str, Any]
+    builder: Callable[..., nn.Module] | None = None
 
 
 def _train(run: _Run, files: CheckpointFiles | None) -> TrainedModel:
     """Train ``run`` and store it in the cache (``files``), where the cache can be written."""
     model_name, dataset, seed, device = run.model_name, run.dataset, run.seed, run.device
-    model = build_model(
-        model_name,
-        dataset.in_channels,
-        dataset.num_classes,
-        dataset.image_size,
-        seed=seed,
-        **run.options,
-    ).to(device)
+    model = _build(model_name, run.builder, dataset, seed, run.options).to(device)
     devices = []
     if device.type == "cuda":
         devices = [torch.cuda.current_device() if device.index is None else device.index]
@@ -239,6 +239,7 @@ def _load(
     options: dict[str, Any],
     config: TrainingConfig,
     device: torch.device,
+    builder: Callable[..., nn.Module] | None = None,
 ) -> TrainedModel | None:
     """The cached run under ``key``, or ``None`` (with a warning when it is unusable)."""
     loaded = load_checkpoint(files, key)
@@ -246,14 +247,7 @@ def _load(
         return None
     state, metadata = loaded
     try:
-        model = build_model(
-            model_name,
-            dataset.in_channels,
-            dataset.num_classes,
-            dataset.image_size,
-            seed=seed,
-            **options,
-        )
+        model = _build(model_name, builder, dataset, seed, options)
         model.load_state_dict(state, strict=True)
         trained = TrainedModel(
             model=model.to(device).eval(),
@@ -276,6 +270,28 @@ def _load(
         return None
     logger.info("loaded %s (seed %d) from the cache: %s", model_name, seed, files.weights)
     return trained
+
+
+def _build(
+    model_name: str,
+    builder: Callable[..., nn.Module] | None,
+    dataset: ImageDataset,
+    seed: int,
+    options: dict[str, Any],
+) -> nn.Module:
+    """The registered model ``model_name``, or ``builder``'s, initialised from ``seed``."""
+    if builder is None:
+        return build_model(
+            model_name,
+            dataset.in_channels,
+            dataset.num_classes,
+            dataset.image_size,
+            seed=seed,
+            **options,
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(dataset.in_channels, dataset.num_classes, dataset.image_size, **options)
 
 
 def _derived_seed(seed: int, purpose: str) -> int:
