@@ -25,7 +25,7 @@ import gc
 import io
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -200,33 +200,31 @@ def compare_pair(
         common = paired_positions(reference[seed], other[seed])
         if common.size:
             pairs.append((reference[seed].restricted(common), other[seed].restricted(common)))
-    base = {
-        "dataset": dataset,
-        "model": model,
-        "metric": metric,
-        "setting": setting,
-        "reference": reference_name,
-        "method": method,
-        "direction": direction,
-        "n_seeds": len(pairs),
-        "n_pairs": int(sum(a.n for a, _ in pairs)),
-        "p_holm": math.nan,
-        "favours": "",
-    }
+    base = PairedComparison(
+        dataset=dataset,
+        model=model,
+        metric=metric,
+        setting=setting,
+        reference=reference_name,
+        method=method,
+        direction=direction,
+        reference_value=math.nan,
+        method_value=math.nan,
+        difference=math.nan,
+        ci_low=math.nan,
+        ci_high=math.nan,
+        ci_resampling="",
+        test="",
+        p_value=math.nan,
+        p_holm=math.nan,
+        favours="",
+        n_seeds=len(pairs),
+        seeds_favouring_reference=0,
+        n_pairs=int(sum(a.n for a, _ in pairs)),
+        note="",
+    )
     if not pairs:
-        return PairedComparison(
-            **base,
-            reference_value=math.nan,
-            method_value=math.nan,
-            difference=math.nan,
-            ci_low=math.nan,
-            ci_high=math.nan,
-            ci_resampling="",
-            test="",
-            p_value=math.nan,
-            seeds_favouring_reference=0,
-            note="no examples in common",
-        )
+        return replace(base, note="no examples in common")
     values = np.array([[a.value(), b.value()] for a, b in pairs])
     with np.errstate(all="ignore"):
         seed_differences = values[:, 0] - values[:, 1]
@@ -236,7 +234,7 @@ def compare_pair(
         difference = float(np.nanmean(seed_differences))
     favouring = sum(bool(_better(float(d), direction)) for d in seed_differences)
 
-    def statistic_of(a: RowSample, b: RowSample):
+    def statistic_of(a: RowSample, b: RowSample) -> Callable[[np.ndarray], np.ndarray]:
         return lambda indices: a.evaluate(indices) - b.evaluate(indices)
 
     rng = seeded_rng("paired", dataset, model, metric, setting, method)
@@ -253,8 +251,8 @@ def compare_pair(
         test, p_value = "permutation", _permutation_p(pairs, rng)
     else:
         test, p_value = "wilcoxon", _wilcoxon_p(pairs)
-    return PairedComparison(
-        **base,
+    return replace(
+        base,
         reference_value=float(reference_value),
         method_value=float(method_value),
         difference=difference,
