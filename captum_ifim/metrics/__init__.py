@@ -39,6 +39,12 @@ from captum_ifim.metrics._randomization import (
     model_parameter_randomization,
 )
 from captum_ifim.metrics._registry import METRICS, available_metrics, get_metric_info
+from captum_ifim.metrics._subspace_overlap import (
+    SubspaceComparison,
+    ifim_subspace_overlap,
+    principal_angles,
+    subspace_overlap,
+)
 
 __all__ = [
     "METRICS",
@@ -51,6 +57,7 @@ __all__ = [
     "MetricInfo",
     "PerturbationCurve",
     "RandomizationResult",
+    "SubspaceComparison",
     "adversarial_correlation",
     "available_metrics",
     "compute_maps",
@@ -65,6 +72,7 @@ __all__ = [
     "gaussian_blur",
     "gaussian_noise",
     "get_metric_info",
+    "ifim_subspace_overlap",
     "infidelity",
     "insertion_auc",
     "kl_fidelity",
@@ -74,7 +82,9 @@ __all__ = [
     "pearson_per_sample",
     "pixel_mask",
     "pointing_game",
+    "principal_angles",
     "sensitivity_max",
     "spatial_saliency",
     "spearman_per_sample",
+    "subspace_overlap",
 ]
