@@ -39,7 +39,6 @@ from comparisons._run_inputs import (
 from comparisons._run_plan import cells_of, groups_of, shard_groups
 from comparisons.datasets import ImageDataset
 from comparisons.metrics import CellData, MetricValue, run_metric
-from comparisons.models import wrapped_model_options
 from comparisons.run_folder import (
     CellKey,
     ExampleBlock,
@@ -183,10 +182,7 @@ def _method_factory(
 
     def factory(model: nn.Module) -> Any:
         return build_method(
-            name,
-            model,
-            background=background if needs_background else None,
-            **wrapped_model_options(name, model, options),
+            name, model, background=background if needs_background else None, **options
         )
 
     return factory

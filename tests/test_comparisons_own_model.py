@@ -29,7 +29,6 @@ from comparisons.models import (
     build_zoo_model,
     load_weights,
     read_checkpoint,
-    wrapped_model_options,
 )
 from tests._own_fixtures import folder_tensors, write_factory_module, write_png_folder
 
@@ -185,9 +184,12 @@ def test_the_preprocessing_wrapper_is_the_declared_function_of_the_raw_image(fac
     luma = (rgb * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)
     torch.testing.assert_close(gray(rgb), inner(luma))
     # A CAM on the wrapper weights the layer the bare model's default would be.
-    options = wrapped_model_options("gradcam", wrapped, {})
-    assert options["target_layer"] is default_target_layer(three)
-    assert wrapped_model_options("saliency", wrapped, {}) == {}
+    assert default_target_layer(wrapped) is default_target_layer(three)
+    resnet = build_zoo_model(
+        "torchvision:resnet18", {}, in_channels=3, num_classes=2, spatial_dims=2
+    )
+    wrapped_resnet = PreprocessedModel(resnet, InputPreprocessing(channels=3), 1, 2)
+    assert default_target_layer(wrapped_resnet) is resnet.layer4[-1]
     with pytest.raises(ValueError, match=r"mean and preprocessing.std together"):
         InputPreprocessing.from_dict({"mean": [0.5]})
     with pytest.raises(ValueError, match=r"unknown key"):

@@ -1,11 +1,7 @@
 """The harness's classifiers: the paper's shallow CNN, ResNet18 and VGG16, from scratch."""
 
 from comparisons.models._external import ZOOS, build_factory_model, build_zoo_model
-from comparisons.models._preprocessing import (
-    InputPreprocessing,
-    PreprocessedModel,
-    wrapped_model_options,
-)
+from comparisons.models._preprocessing import InputPreprocessing, PreprocessedModel
 from comparisons.models._registry import (
     MODELS,
     ModelSpec,
@@ -37,5 +33,4 @@ __all__ = [
     "read_checkpoint",
     "resnet18",
     "vgg16",
-    "wrapped_model_options",
 ]

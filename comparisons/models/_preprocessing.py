@@ -7,7 +7,8 @@ raw images: maps, masks and perturbations stay in the images' own pixel grid and
 scale (as with :class:`~comparisons.models.Standardize` for the harness's own models), and
 no method can see differently preprocessed inputs. The preprocessing is affine (a linear
 resize, a channel copy or weighted sum, ``(x - mean) / std``), so gradients pass through it
-by the chain rule and DeepSHAP's linear rule is exact on it.
+by the chain rule and DeepSHAP's linear rule is exact on it. A CAM's default target layer is
+the one of the wrapped model (``captum_ifim`` finds a known network inside the wrapper).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from captum_ifim import default_target_layer, get_method_spec
 
 PREPROCESSING_KEYS: tuple[str, ...] = ("size", "channels", "mean", "std")
 #: ITU-R 601 luma weights: RGB to one channel, as PIL's "L".
@@ -214,20 +213,3 @@ class PreprocessedModel(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.preprocessing.to_dict().items())
-
-
-def wrapped_model_options(
-    method: str, model: nn.Module, options: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The options to build ``method`` for ``model`` with: ``options``, and for a
-    :class:`PreprocessedModel` the target layer the wrapped model's default would be (a
-    method that needs one and is given none), so that wrapping a model in its preprocessing
-    does not change which layer a CAM weights."""
-    resolved = dict(options)
-    if (
-        isinstance(model, PreprocessedModel)
-        and get_method_spec(method).needs_target_layer
-        and resolved.get("target_layer") is None
-    ):
-        resolved["target_layer"] = default_target_layer(model.model)
-    return resolved
