@@ -220,10 +220,9 @@ def _store(files: CheckpointFiles, state: Mapping[str, Any], metadata: dict[str,
             "trained models are kept in memory for this run only (give --cache-dir a "
             "writable folder to keep them)"
         )
-        if folder not in _UNWRITABLE_CACHES:
+        if folder not in _UNWRITABLE_CACHES:  # the CLI logs warnings: one line, once
             _UNWRITABLE_CACHES.add(folder)
-            logger.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
         else:
             logger.debug(message)
         return False
