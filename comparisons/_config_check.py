@@ -155,7 +155,7 @@ def _stand_in(config: HarnessConfig, label: str, spatial_dims: int) -> Any:
 
     entry = next(d for d in config.datasets if d.label == label)
     size = entry.options.get("image_size")
-    side = size if _is_int(size) and size >= 8 else (64 if spatial_dims == 2 else 32)
+    side = size if isinstance(size, int) and size >= 8 else (64 if spatial_dims == 2 else 32)
     split = ImageSplit(torch.zeros(2, 1, *([side] * spatial_dims)), torch.tensor([0, 1]))
     return ImageDataset(entry.name, ("0", "1"), split, split, split, 0.0, 1.0)
 

@@ -71,7 +71,7 @@ def quarantine(layout: RunLayout, path: Path, reason: str) -> QuarantinedFile | 
 
 def quarantined_files(layout: RunLayout) -> list[QuarantinedFile]:
     """Every file in the quarantine, oldest first (from the ``.reason.json`` records)."""
-    records = []
+    records: list[QuarantinedFile] = []
     if not layout.quarantine_dir.is_dir():
         return records
     for path in sorted(layout.quarantine_dir.rglob("*.reason.json")):

@@ -200,7 +200,7 @@ def _train(run: _Run, files: CheckpointFiles | None) -> TrainedModel:
         test_metrics=metrics,
         cache_key=run.key,
         from_cache=False,
-        checkpoint=files.weights if stored else None,
+        checkpoint=files.weights if files is not None and stored else None,
     )
 
 
