@@ -60,7 +60,7 @@ _MODEL_KEYS = (
 )
 #: ModelEntry fields added after the first configs, left out of ``to_dict`` at their
 #: defaults so that the fingerprints of older configs do not change.
-_OPTIONAL_MODEL_FIELDS = {
+_OPTIONAL_MODEL_FIELDS: dict[str, Any] = {
     "factory": None,
     "zoo": None,
     "weights": None,
