@@ -27,13 +27,19 @@ EMBEDDED = ("lumpy-sks", "mni-sks", "mni-sks-3class")
 def test_registry_lists_every_dataset_and_marks_embedded() -> None:
     assert available_datasets() == (
         "chestxray8",
+        "csv",
+        "image-folder",
         "kermany-oct",
         "lumpy-sks",
         "medmnist",
         "mni-sks",
         "mni-sks-3class",
+        "mni-sks-3d",
+        "mni-sks-3d-3class",
+        "nifti",
     )
-    assert available_datasets(embedded_only=True) == EMBEDDED
+    # the 3-D sets have their own tests (tests/test_comparisons_datasets_3d.py)
+    assert available_datasets(embedded_only=True) == (*EMBEDDED, "mni-sks-3d", "mni-sks-3d-3class")
     assert DATASETS["kermany-oct"].required == ("root",)
     assert "wm_threshold" in DATASETS["mni-sks"].options
 

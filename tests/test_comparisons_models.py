@@ -47,7 +47,13 @@ def _intended_layer(name: str, model: nn.Module) -> nn.Module:
 
 
 def test_registry_lists_the_three_models() -> None:
-    assert available_models() == ("shallow-cnn", "resnet18", "vgg16")
+    assert available_models() == (
+        "shallow-cnn",
+        "resnet18",
+        "vgg16",
+        "shallow-cnn-3d",
+        "resnet3d-18",
+    )
     for name in available_models():
         spec = get_model_spec(name)
         assert spec is MODELS[name] and spec.name == name and spec.description
@@ -149,7 +155,8 @@ def test_vgg_heads() -> None:
 
 
 def test_standardize_equals_standardized_inputs() -> None:
-    for name in available_models():
+    # the 3-D models: tests/test_comparisons_models_3d.py
+    for name in (n for n in available_models() if get_model_spec(n).spatial_dims == 2):
         plain = build_model(name, 1, 3, seed=5).eval()
         inner = build_model(name, 1, 3, seed=5, input_mean=20.0, input_std=4.0).eval()
         x = 20.0 + 4.0 * torch.randn(2, 1, 64, 64)

@@ -1,12 +1,13 @@
 """Datasets of the comparison harness, by name: ``load_dataset(name, **options)``.
 
 Embedded (simulated, nothing on disk): ``"mni-sks"``, ``"mni-sks-3class"`` (MNI152 template
-slices shipped with nilearn, Gaussian white-matter signals; paper Sec. IV-A) and
-``"lumpy-sks"`` (Rolland & Barrett lumpy backgrounds). On the user's disk (never
-downloaded): ``"kermany-oct"`` (Kermany et al. 2018), ``"chestxray8"`` (Wang et al. 2017)
-and ``"medmnist"`` (Yang et al. 2023); your own data as ``"image-folder"`` (``root/<class>/*``),
-``"csv"`` (a manifest of paths, labels, masks, splits) and ``"nifti"`` (volumes listed in a
-manifest). Every builder returns an :class:`ImageDataset`.
+slices shipped with nilearn, Gaussian white-matter signals; paper Sec. IV-A), their 3-D
+counterparts ``"mni-sks-3d"``, ``"mni-sks-3d-3class"`` (sub-volumes of the same template,
+images (N, 1, D, H, W)) and ``"lumpy-sks"`` (Rolland & Barrett lumpy backgrounds). On the
+user's disk (never downloaded): ``"kermany-oct"`` (Kermany et al. 2018), ``"chestxray8"``
+(Wang et al. 2017) and ``"medmnist"`` (Yang et al. 2023); your own data as ``"image-folder"``
+(``root/<class>/*``), ``"csv"`` (a manifest of paths, labels, masks, splits) and ``"nifti"``
+(volumes listed in a manifest). Every builder returns an :class:`ImageDataset`.
 
 >>> from comparisons.datasets import load_dataset
 >>> ds = load_dataset("mni-sks", num_train=8, num_val=4, num_test=4, image_size=32, seed=1)
@@ -23,6 +24,11 @@ from comparisons.datasets._kermany_oct import KERMANY_CLASSES, load_kermany_oct
 from comparisons.datasets._lumpy import lumpy_backgrounds, make_lumpy_sks, simulate_lumpy_sks
 from comparisons.datasets._medmnist import MEDMNIST_LABELS, load_medmnist
 from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class, simulate_mni_sks
+from comparisons.datasets._mni_sks_3d import (
+    make_mni_sks_3d,
+    make_mni_sks_3d_3class,
+    simulate_mni_sks_3d,
+)
 from comparisons.datasets._nifti import load_nifti
 from comparisons.datasets._registry import (
     DATASETS,
@@ -55,7 +61,10 @@ __all__ = [
     "make_lumpy_sks",
     "make_mni_sks",
     "make_mni_sks_3class",
+    "make_mni_sks_3d",
+    "make_mni_sks_3d_3class",
     "pixel_statistics",
     "simulate_lumpy_sks",
     "simulate_mni_sks",
+    "simulate_mni_sks_3d",
 ]

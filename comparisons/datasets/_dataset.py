@@ -1,4 +1,8 @@
-"""The container every dataset of the harness returns: three splits and what metrics need."""
+"""The container every dataset of the harness returns: three splits and what metrics need.
+
+Images are 2-D, (N, C, H, W), or volumes, (N, C, D, H, W); masks have the images' spatial
+shape without the channel axis.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ class ImageSplit:
     """One split of an image classification dataset.
 
     Attributes:
-        images: (N, C, H, W) float32.
+        images: (N, C, H, W) or (N, C, D, H, W) float32.
         labels: (N,) int64 in [0, num_classes).
-        masks: (N, H, W) bool ground-truth signal masks (all False where no signal),
-            or ``None`` when the dataset has none.
+        masks: (N, H, W) or (N, D, H, W) bool ground-truth signal masks (all False where
+            no signal), or ``None`` when the dataset has none.
     """
 
     images: Tensor
@@ -24,16 +28,17 @@ class ImageSplit:
     masks: Tensor | None = None
 
     def __post_init__(self) -> None:
-        if self.images.dim() != 4:
+        if self.images.dim() not in (4, 5):
             raise ValueError(
-                f"expected images of shape (N, C, H, W), got {tuple(self.images.shape)}"
+                f"expected images of shape (N, C, H, W) or (N, C, D, H, W), got "
+                f"{tuple(self.images.shape)}"
             )
         n = self.images.shape[0]
         if self.labels.shape != (n,):
             raise ValueError(f"expected labels of shape ({n},), got {tuple(self.labels.shape)}")
         if self.masks is not None and self.masks.shape != (n, *self.images.shape[2:]):
             raise ValueError(
-                f"expected masks of shape ({n}, {self.images.shape[2]}, {self.images.shape[3]}), "
+                f"expected masks of shape {(n, *self.images.shape[2:])}, "
                 f"got {tuple(self.masks.shape)}"
             )
 
@@ -79,8 +84,14 @@ class ImageDataset:
         return self.train.images.shape[1]
 
     @property
-    def image_size(self) -> tuple[int, int]:
-        return (self.train.images.shape[2], self.train.images.shape[3])
+    def image_size(self) -> tuple[int, ...]:
+        """The spatial shape: (H, W), or (D, H, W) for volumes."""
+        return tuple(self.train.images.shape[2:])
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for images, 3 for volumes."""
+        return self.train.images.dim() - 2
 
     @property
     def has_masks(self) -> bool:

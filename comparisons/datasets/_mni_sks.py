@@ -29,7 +29,7 @@ the signal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -54,6 +54,73 @@ def _check_positive_int(name: str, value: int, minimum: int = 1) -> None:
 
 def _moved(stack: Tensor, z: Tensor, rows: Tensor, cols: Tensor, valid: Tensor) -> Tensor:
     return stack[z[:, None, None], rows[:, :, None], cols[:, None, :]] * valid
+
+
+def _check_signal_options(
+    amplitude_range: Sequence[float],
+    wm_threshold: float,
+    intensity_jitter: float,
+    noise_std: float,
+) -> tuple[float, float]:
+    """Validate the options the 2-D and 3-D MNI tasks share; the amplitude ``(low, high)``."""
+    low, high = (float(v) for v in amplitude_range)
+    if not 0 < low <= high:
+        raise ValueError(
+            f"expected amplitude_range (low, high) with 0 < low <= high, got {amplitude_range}"
+        )
+    if not 0 <= wm_threshold < 1:
+        raise ValueError(f"expected wm_threshold in [0, 1), got {wm_threshold}")
+    if not 0 <= intensity_jitter < 1:
+        raise ValueError(f"expected intensity_jitter in [0, 1), got {intensity_jitter}")
+    if noise_std < 0:
+        raise ValueError(f"expected noise_std >= 0, got {noise_std}")
+    return low, high
+
+
+def _draw_centres(
+    white: Tensor,
+    labels: Tensor,
+    midline: Tensor,
+    wm_threshold: float,
+    margin: float,
+    num_classes: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """Signal centres drawn uniformly from the pixels (voxels) with WM >= ``wm_threshold``.
+
+    With 3 classes, label 1 draws only from pixels at least ``margin`` left of the
+    midline (smaller column), label 2 from those ``margin`` right of it.
+
+    Args:
+        white: (N, *grid) moved WM probability, grid (H, W) or (D, H, W).
+        labels: (N,) int64; 0 means absent (its centre is a dummy draw).
+        midline: (N,) float32, the midline's column in each image.
+        wm_threshold, margin, num_classes, generator: As above.
+
+    Returns:
+        (N, len(grid)) float32 centres in grid order.
+    """
+    grid = white.shape[1:]
+    allowed = white >= wm_threshold
+    if num_classes == 3:
+        columns = torch.arange(grid[-1]).to(torch.float32)
+        offset = columns[None, :] - midline[:, None]  # (N, W)
+        view = (-1, *([1] * (len(grid) - 1)), grid[-1])
+        left = (offset <= -margin).reshape(view)
+        right = (offset >= margin).reshape(view)
+        side = (labels == 1).reshape(-1, *([1] * len(grid)))
+        allowed = allowed & torch.where(side, left, right)
+    present = labels > 0
+    weights = allowed.flatten(1).to(torch.float32)
+    empty = present & (weights.sum(1) == 0)
+    if empty.any():
+        raise ValueError(
+            f"expected white matter above wm_threshold={wm_threshold} in every image, got none "
+            f"in {int(empty.sum())} draws; lower wm_threshold or change the field of view"
+        )
+    weights[~present] = 1.0
+    flat = torch.multinomial(weights, 1, generator=generator)[:, 0]
+    return torch.stack(torch.unravel_index(flat, grid), dim=1).to(torch.float32)
 
 
 def simulate_mni_sks(
@@ -98,22 +165,12 @@ def simulate_mni_sks(
     _check_positive_int("image_size", image_size, 8)
     if num_classes not in (2, 3):
         raise ValueError(f"expected num_classes 2 or 3, got {num_classes!r}")
-    low, high = (float(v) for v in amplitude_range)
-    if not 0 < low <= high:
-        raise ValueError(
-            f"expected amplitude_range (low, high) with 0 < low <= high, got {amplitude_range}"
-        )
+    low, high = _check_signal_options(amplitude_range, wm_threshold, intensity_jitter, noise_std)
     sigma = 2.5 * image_size / 64 if signal_sigma is None else float(signal_sigma)
     if sigma <= 0:
         raise ValueError(f"expected signal_sigma > 0, got {signal_sigma}")
-    if not 0 <= wm_threshold < 1:
-        raise ValueError(f"expected wm_threshold in [0, 1), got {wm_threshold}")
     shift = round(3 * image_size / 64) if max_shift is None else max_shift
     _check_positive_int("max_shift", shift, 0)
-    if not 0 <= intensity_jitter < 1:
-        raise ValueError(f"expected intensity_jitter in [0, 1), got {intensity_jitter}")
-    if noise_std < 0:
-        raise ValueError(f"expected noise_std >= 0, got {noise_std}")
     lo, hi = default_slice_range(wm_threshold) if slice_range is None else map(int, slice_range)
     if not 0 <= lo < hi <= num_axial_slices():
         raise ValueError(
@@ -143,25 +200,9 @@ def simulate_mni_sks(
     white = _moved(wm, z, rows, cols, valid)
     backgrounds = gain[:, None, None] * _moved(t1, z, rows, cols, valid) + noise
 
-    allowed = white >= wm_threshold
     midline = (image_size - 1) / 2 + dx.to(torch.float32)  # (N,)
-    if num_classes == 3:
-        offset = grid.to(torch.float32)[None, :] - midline[:, None]  # (N, W)
-        left = (offset <= -margin)[:, None, :]
-        right = (offset >= margin)[:, None, :]
-        allowed = allowed & torch.where((labels == 1)[:, None, None], left, right)
-    present = labels > 0
-    weights = allowed.flatten(1).to(torch.float32)
-    empty = present & (weights.sum(1) == 0)
-    if empty.any():
-        raise ValueError(
-            f"expected white matter above wm_threshold={wm_threshold} in every slice, got none "
-            f"in {int(empty.sum())} draws; lower wm_threshold or narrow slice_range"
-        )
-    weights[~present] = 1.0
-    flat = torch.multinomial(weights, 1, generator=generator)[:, 0]
-    centres = torch.stack([flat // image_size, flat % image_size], dim=1).to(torch.float32)
-    amplitudes = (low + (high - low) * torch.rand(num, generator=generator)) * present
+    centres = _draw_centres(white, labels, midline, wm_threshold, margin, num_classes, generator)
+    amplitudes = (low + (high - low) * torch.rand(num, generator=generator)) * (labels > 0)
     return with_signals(backgrounds, labels, centres, amplitudes, sigma, white)
 
 
@@ -174,12 +215,21 @@ def _build(
     num_val: int,
     num_test: int,
     seed: int,
+    *,
+    simulate: Callable[..., SimulatedSplit] | None = None,
+    salt: int = _SALT,
     **signal: object,
 ) -> ImageDataset:
+    """The three splits from disjoint streams of ``seed`` (salt ``salt + num_classes``).
+
+    ``simulate(num, generator, num_classes=..., **signal)`` draws one split; default
+    :func:`simulate_mni_sks`.
+    """
+    simulate = simulate_mni_sks if simulate is None else simulate
     splits = {
-        split: simulate_mni_sks(
+        split: simulate(
             num,
-            split_generator(seed, _SALT + num_classes, split),
+            split_generator(seed, salt + num_classes, split),
             num_classes=num_classes,
             **signal,  # type: ignore[arg-type]
         ).to_split()

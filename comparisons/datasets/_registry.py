@@ -16,6 +16,7 @@ from comparisons.datasets._kermany_oct import load_kermany_oct
 from comparisons.datasets._lumpy import make_lumpy_sks
 from comparisons.datasets._medmnist import load_medmnist
 from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class
+from comparisons.datasets._mni_sks_3d import make_mni_sks_3d, make_mni_sks_3d_3class
 from comparisons.datasets._nifti import load_nifti
 
 
@@ -60,6 +61,18 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 "mni-sks-3class",
                 make_mni_sks_3class,
                 "MNI152 slices, WM signal absent vs image-left vs image-right hemisphere",
+                embedded=True,
+            ),
+            DatasetSpec(
+                "mni-sks-3d",
+                make_mni_sks_3d,
+                "MNI152 sub-volumes (3-D), Gaussian white-matter signal absent vs present",
+                embedded=True,
+            ),
+            DatasetSpec(
+                "mni-sks-3d-3class",
+                make_mni_sks_3d_3class,
+                "MNI152 sub-volumes (3-D), WM signal absent vs image-left vs image-right",
                 embedded=True,
             ),
             DatasetSpec(

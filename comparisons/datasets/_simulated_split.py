@@ -1,4 +1,7 @@
-"""One simulated split with everything that made it (for tests, figures and ground truth)."""
+"""One simulated split with everything that made it (for tests, figures and ground truth).
+
+Images are 2-D (N, 1, H, W) or 3-D (N, 1, D, H, W); "pixel" below means voxel in 3-D.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,16 @@ class SimulatedSplit:
     """Images ``backgrounds + signals`` and how they were drawn.
 
     Attributes:
-        images: (N, 1, H, W) float32, ``backgrounds + signals``.
+        images: (N, 1, *grid) float32, ``backgrounds + signals``; grid (H, W) or (D, H, W).
         labels: (N,) int64; 0 means signal absent.
-        masks: (N, H, W) bool half-maximum discs of the signals; all False where absent.
-        backgrounds: (N, 1, H, W) float32, the image without its signal (noise included).
-        signals: (N, 1, H, W) float32, the Gaussian signal (zeros where absent).
-        centres: (N, 2) float32 (row, column) of each signal centre; NaN where absent.
+        masks: (N, *grid) bool half-maximum discs (balls) of the signals; all False where
+            absent.
+        backgrounds: (N, 1, *grid) float32, the image without its signal (noise included).
+        signals: (N, 1, *grid) float32, the Gaussian signal (zeros where absent).
+        centres: (N, 2) float32 (row, column), or (N, 3) (depth, row, column), of each
+            signal centre; NaN where absent.
         amplitudes: (N,) float32 signal peaks; 0 where absent.
-        white_matter: (N, H, W) float32 WM probability moved with each background (MNI
+        white_matter: (N, *grid) float32 WM probability moved with each background (MNI
             sets), or ``None``.
     """
 
@@ -52,18 +57,18 @@ def with_signals(
     """Add a Gaussian signal of peak ``amplitudes`` at ``centres`` where ``labels`` != 0.
 
     Args:
-        backgrounds: (N, H, W) float32 backgrounds (noise included), H == W.
+        backgrounds: (N, H, W) or (N, D, H, W) float32 backgrounds (noise included).
         labels: (N,) int64; 0 means signal absent.
-        centres: (N, 2) float32 (row, column); the rows of absent images are ignored
-            (set to NaN in the result).
+        centres: (N, 2) float32 (row, column), or (N, 3) (depth, row, column); the rows of
+            absent images are ignored (set to NaN in the result).
         amplitudes: (N,) float32 peaks; 0 where absent.
         sigma: The signal's standard deviation in pixels.
         white_matter: Kept as is (MNI sets), or ``None``.
     """
     present = labels != 0
-    image_size = backgrounds.shape[-1]
-    signals = gaussian_blobs(centres, amplitudes, sigma, image_size)
-    masks = half_max_masks(centres, present, sigma, image_size)
+    grid = tuple(backgrounds.shape[1:])
+    signals = gaussian_blobs(centres, amplitudes, sigma, grid)
+    masks = half_max_masks(centres, present, sigma, grid)
     centres = centres.clone()
     centres[~present] = math.nan
     return SimulatedSplit(

@@ -1,4 +1,5 @@
-"""The harness's classifiers: the paper's shallow CNN, ResNet18 and VGG16, from scratch."""
+"""The harness's classifiers, from scratch: the paper's shallow CNN, ResNet18 and VGG16; for
+volumes, the shallow CNN in 3-D and a 3-D ResNet-18."""
 
 from comparisons.models._external import ZOOS, build_factory_model, build_zoo_model
 from comparisons.models._preprocessing import InputPreprocessing, PreprocessedModel
@@ -10,7 +11,8 @@ from comparisons.models._registry import (
     get_model_spec,
 )
 from comparisons.models._resnet import resnet18
-from comparisons.models._shallow_cnn import ShallowCNN
+from comparisons.models._resnet3d import BasicBlock3d, ResNet3d18
+from comparisons.models._shallow_cnn import ShallowCNN, ShallowCNN3d
 from comparisons.models._standardize import Standardize
 from comparisons.models._vgg import vgg16
 from comparisons.models._weights import Checkpoint, load_weights, read_checkpoint
@@ -18,11 +20,14 @@ from comparisons.models._weights import Checkpoint, load_weights, read_checkpoin
 __all__ = [
     "MODELS",
     "ZOOS",
+    "BasicBlock3d",
     "Checkpoint",
     "InputPreprocessing",
     "ModelSpec",
     "PreprocessedModel",
+    "ResNet3d18",
     "ShallowCNN",
+    "ShallowCNN3d",
     "Standardize",
     "available_models",
     "build_factory_model",

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from comparisons.models._resnet import resnet18
-from comparisons.models._shallow_cnn import ShallowCNN
+from comparisons.models._resnet3d import ResNet3d18
+from comparisons.models._shallow_cnn import ShallowCNN, ShallowCNN3d
 from comparisons.models._vgg import vgg16
 
 Builder = Callable[..., nn.Module]
@@ -27,12 +28,14 @@ class ModelSpec:
         builder: ``(in_channels, num_classes, image_size, **options) -> nn.Module``; use
             :func:`build_model` rather than calling it.
         paper: Used in the paper's Table II (VGG16, ResNet18) or only for SKS/BKS.
+        spatial_dims: 2 for images (N, C, H, W), 3 for volumes (N, C, D, H, W).
     """
 
     name: str
     description: str
     builder: Builder
     paper: bool = True
+    spatial_dims: int = 2
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -59,6 +62,20 @@ MODELS: dict[str, ModelSpec] = {
             "torchvision VGG16 from scratch, first conv adapted, light head below 224 x 224",
             vgg16,
         ),
+        ModelSpec(
+            "shallow-cnn-3d",
+            "Shallow 3-D CNN: 3 x (conv3x3x3 -> ReLU -> max pool), global max-pool head",
+            ShallowCNN3d,
+            paper=False,
+            spatial_dims=3,
+        ),
+        ModelSpec(
+            "resnet3d-18",
+            "3-D ResNet-18 from scratch: basic blocks, quarter widths, no max pool",
+            ResNet3d18,
+            paper=False,
+            spatial_dims=3,
+        ),
     )
 }
 
@@ -79,7 +96,7 @@ def build_model(
     name: str,
     in_channels: int,
     num_classes: int,
-    image_size: tuple[int, int] = (64, 64),
+    image_size: tuple[int, ...] = (64, 64),
     *,
     seed: int | None = None,
     **options: Any,
@@ -90,13 +107,14 @@ def build_model(
         name: One of :func:`available_models`.
         in_channels: Image channels.
         num_classes: Logits out, >= 2.
-        image_size: (H, W) of the inputs.
+        image_size: (H, W) of the inputs, or (D, H, W) for a model with
+            ``spatial_dims == 3``.
         seed: Initialise from ``torch.manual_seed(seed)`` inside ``torch.random.fork_rng``,
             so the global RNG state is left as found; ``None`` draws from the global RNG.
         **options: The model's options (``get_model_spec(name).options``).
 
     Returns:
-        The model; shapes (N, in_channels, H, W) in, (N, num_classes) logits out.
+        The model; shapes (N, in_channels, *image_size) in, (N, num_classes) logits out.
 
     >>> model = build_model("shallow-cnn", 1, 2, (32, 32), seed=0)
     >>> model(torch.zeros(4, 1, 32, 32)).shape
@@ -107,14 +125,15 @@ def build_model(
     _check_positive_int("num_classes", num_classes, 2)
     if (
         not isinstance(image_size, tuple | list)
-        or len(image_size) != 2
+        or len(image_size) != spec.spatial_dims
         or not all(isinstance(s, int) and s > 0 for s in image_size)
     ):
-        raise ValueError(f"expected image_size as (H, W) positive ints, got {image_size!r}")
+        axes = "(H, W)" if spec.spatial_dims == 2 else "(D, H, W)"
+        raise ValueError(f"expected image_size as {axes} positive ints, got {image_size!r}")
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         raise TypeError(f"expected options of {name!r} among {list(spec.options)}, got {unknown}")
-    size = (int(image_size[0]), int(image_size[1]))
+    size = tuple(int(s) for s in image_size)
     if seed is None:
         return spec.builder(in_channels, num_classes, size, **options)
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -47,7 +47,7 @@ def fit(
 
     Args:
         model: On ``device``; trained in place, left in eval mode.
-        train, val: Images (N, C, H, W) and labels (N,).
+        train, val: Images (N, C, H, W) or volumes (N, C, D, H, W), and labels (N,).
         config: Epochs, batch size, optimizer, schedule, best-epoch rule.
         generator: Shuffles and flips.
         device: Where the batches go.
@@ -78,7 +78,8 @@ def fit(
             x = images[batch.to(device)]
             if config.horizontal_flip:
                 flip = torch.rand(len(batch), generator=generator) < 0.5
-                x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
+                flip = flip.to(device).reshape(-1, *([1] * (x.dim() - 1)))
+                x = torch.where(flip, x.flip(-1), x)
             loss = F.cross_entropy(model(x), labels[batch.to(device)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
