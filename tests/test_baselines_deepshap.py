@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from captum_ifim import DeepSHAP
-from captum_ifim._baselines._model_preparation import MaxPool2dAsReLUs, prepare_model_for_deepshap
+from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
+from captum_ifim._baselines._rescale_modules import MaxPool2dAsReLUs
 from tests._baseline_models import (
     assert_same_state,
     images,
@@ -189,7 +190,10 @@ def test_untraceable_model_falls_back_with_a_warning_and_stays_additive():
     torch.testing.assert_close(values.sum((1, 2, 3)), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_unsupported_operation_fails_the_additivity_check():
+def test_an_operation_without_an_exact_rule_is_refused_before_any_hook():
+    """A product of two input-dependent tensors has no DeepLIFT rule: an error naming it,
+    raised before shap hooks anything; ``check_additivity=False`` warns and goes on."""
+
     class Product(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -201,11 +205,29 @@ def test_unsupported_operation_fails_the_additivity_check():
 
     torch.manual_seed(4)
     model = Product().eval()
+    before = model_state(model)
     x, background = 3 * torch.randn(2, 2, 2, 2), torch.zeros(2, 2, 2, 2)
-    with pytest.raises(RuntimeError, match="check_additivity=False"):
-        DeepSHAP(model, background).attribute(x, target=0)
-    values = DeepSHAP(model, background, check_additivity=False).attribute(x, target=0)
+    hooked: list[str] = []
+    original = nn.Module.register_full_backward_hook
+
+    def spy(self: nn.Module, *args: object, **kwargs: object) -> object:
+        hooked.append(type(self).__name__)
+        return original(self, *args, **kwargs)
+
+    nn.Module.register_full_backward_hook = spy  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ValueError, match="product of two input-dependent tensors") as caught:
+            DeepSHAP(model, background).attribute(x, target=0)
+    finally:
+        nn.Module.register_full_backward_hook = original  # type: ignore[method-assign]
+    assert hooked == []
+    message = str(caught.value)
+    assert "in the model's own forward" in message and "saliency" in message
+    assert "check_additivity=False" in message
+    with pytest.warns(UserWarning, match="approximate DeepSHAP values"):
+        values = DeepSHAP(model, background, check_additivity=False).attribute(x, target=0)
     assert torch.isfinite(values).all()
+    assert_same_state(before, model_state(model, copy_tensors=False))
 
 
 def test_additional_forward_args_are_sliced_per_sample():

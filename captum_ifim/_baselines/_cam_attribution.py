@@ -1,26 +1,31 @@
 """Class activation maps from pytorch-grad-cam behind Captum's ``attribute`` interface.
 
-One template, :class:`CAMAttribution`, runs the model with pytorch-grad-cam's hooks on the
-target layer and asks the library's CAM class for the map; each variant
-(``_cam_variants.py``, ``_score_cam.py``) only names its library class. What the template
-adds to the library:
+One template, :class:`CAMAttribution`, runs the model with one hook on the target layer
+(:class:`~._layer_capture.LayerCapture`) and asks the library's CAM class for the map from
+the recorded activations and gradients; each variant (``_cam_variants.py``,
+``_score_cam.py``) only names its library class. What the template adds to the library:
+
+* a target layer and reshape chosen without user input (``_target_layers.py``), and
+  volumes (N, C, D, H, W) as well as images;
+* a warning when the target layer's map has one position (1 x 1, or 1 x 1 x 1), where the
+  CAM is constant;
 
 * a Captum call: ``attribute(inputs, target=None, additional_forward_args=None)`` returns a
   tensor of the inputs' shape, device and dtype (the spatial map repeated over channels),
   with one class per image (the library silently returns empty maps for every image after
   the first when it gets one target for a batch);
-* nothing left on the model: the hooks are released and the training flags restored after
-  every call (the library switches the model to eval mode in its constructor, zeroes the
-  parameters' gradients and accumulates new ones; here gradients are taken with respect to
-  the inputs only, so ``.grad`` of the parameters is untouched);
+* nothing left on the model: the hook is removed and the training flags restored after
+  every call, also after an error (the library switches the model to eval mode in its
+  constructor, zeroes the parameters' gradients and accumulates new ones; here gradients
+  are taken with respect to the inputs only, so ``.grad`` of the parameters is untouched);
 * the signed map before pytorch-grad-cam's ReLU and per-image min-max scaling, as
   ``normalization="none"``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -29,8 +34,10 @@ import torch.nn.functional as F
 from captum.attr import Attribution
 from torch import Tensor, nn
 
+from captum_ifim._baselines._layer_capture import LayerCapture
 from captum_ifim._baselines._sample_forward import bind_forward
-from captum_ifim._baselines._target_layers import resolve_target_layer
+from captum_ifim._baselines._target_layers import CAMTarget, cam_target
+from captum_ifim._baselines._training_flags import training_flags_restored
 from captum_ifim._captum_compat import (
     TargetType,
     _format_additional_forward_args,
@@ -60,35 +67,33 @@ def check_cam_settings(
     check_choice("normalization", normalization, NORMALIZATIONS)
 
 
-@contextlib.contextmanager
-def _training_flags_restored(model: nn.Module) -> Iterator[None]:
-    """Put every module's ``training`` flag back as found on exit."""
-    flags = [(module, module.training) for module in model.modules()]
-    try:
-        yield
-    finally:
-        for module, flag in flags:
-            module.training = flag
-
-
 class CAMAttribution(Attribution):
     """Template for the pytorch-grad-cam methods; subclasses name the library class.
 
-    A CAM is a map over the target layer's spatial grid, upsampled bilinearly to the
-    input's height and width and repeated over the input's channels, so the output has
-    the inputs' shape (sum over channels gives C times the map).
+    A CAM is a map over the target layer's spatial grid, upsampled to the input's size
+    (bilinear in 2-D, pytorch-grad-cam's spline zoom or trilinear in 3-D) and repeated
+    over the input's channels, so the output has the inputs' shape (sum over channels
+    gives C times the map). Images (N, C, H, W) and volumes (N, C, D, H, W) are both taken
+    (pytorch-grad-cam's 3-D support for the weights; Score-CAM's masks in 3-D here).
 
     Args:
-        model: A classifier returning (N, C) outputs for (N, channels, H, W) images. It is
-            run in eval mode (as pytorch-grad-cam does); its flags are restored afterwards.
+        model: A classifier returning (N, classes) outputs. It is run in eval mode (as
+            pytorch-grad-cam does); its flags are restored afterwards.
         target_layer: The layer whose activations are weighted, a submodule of ``model``
-            or its name (``"layer4.1"``), run once per forward pass.
-        reshape_transform: Maps the layer's output to (N, K, h, w), e.g. for vision
-            transformers; passed to pytorch-grad-cam.
+            or its name (``"layer4.1"``), run once per forward pass; ``None`` (default)
+            chooses it as :func:`~captum_ifim.default_target_layer` does, with the reshape
+            its family needs (``docs/baselines.md`` lists them).
+        reshape_transform: Maps the layer's output (and its gradient) to (N, K, h, w) or
+            (N, K, d, h, w); ``None`` takes the automatic one (token and channels-last
+            layouts of ViT and Swin, none for CNNs).
         normalization: ``"relu-minmax"`` (pytorch-grad-cam's maps: ReLU at the layer's
-            resolution, per-image min-max scaling to [0, 1], resize with OpenCV, and
-            min-max again) or ``"none"`` (the signed weighted activation sum
-            ``sum_k w_k A_k``, upsampled with ``torch.nn.functional.interpolate``).
+            resolution, per-image min-max scaling to [0, 1], resize, and min-max again) or
+            ``"none"`` (the signed weighted activation sum ``sum_k w_k A_k``, upsampled with
+            ``torch.nn.functional.interpolate``).
+
+    Warns:
+        UserWarning: At a call, when the target layer's map is 1 x 1 (x 1): the CAM is
+            then constant over the input (all zeros after min-max scaling).
     """
 
     #: Import path and class name of the pytorch-grad-cam implementation.
@@ -101,7 +106,7 @@ class CAMAttribution(Attribution):
     def __init__(
         self,
         model: nn.Module,
-        target_layer: nn.Module | str,
+        target_layer: nn.Module | str | CAMTarget | None = None,
         reshape_transform: Callable[[Tensor], Tensor] | None = None,
         normalization: Normalization = "relu-minmax",
     ) -> None:
@@ -114,8 +119,9 @@ class CAMAttribution(Attribution):
         self._targets = import_optional("pytorch_grad_cam.utils.model_targets", "CAMs")
         Attribution.__init__(self, model)
         self.model = model
-        self.target_layer = resolve_target_layer(model, target_layer)
-        self.reshape_transform = reshape_transform
+        self.target = cam_target(model, target_layer, reshape_transform)
+        self.target_layer = self.target.layer
+        self.reshape_transform = self.target.reshape_transform
         self.normalization: Normalization = normalization
 
     @log_usage()
@@ -128,13 +134,14 @@ class CAMAttribution(Attribution):
         """The class activation map of each image for its target class.
 
         Args:
-            inputs: Images (N, channels, H, W), or a tuple holding that one tensor.
+            inputs: Images (N, channels, H, W) or volumes (N, channels, D, H, W), or a
+                tuple holding that one tensor.
             target: The class per image, as in Captum: an int, a list or a tensor of N
                 classes; ``None`` takes the predicted class.
             additional_forward_args: Extra arguments for the model, as in Captum.
 
         Returns:
-            (N, channels, H, W) on the inputs' device and dtype (a tuple for a tuple input).
+            The inputs' shape, device and dtype (a tuple for a tuple input).
         """
         is_tuple = _is_tuple(inputs)
         formatted = _format_tensor_into_tuples(inputs)
@@ -142,55 +149,59 @@ class CAMAttribution(Attribution):
         if len(formatted) != 1:
             raise ValueError(f"expected a single image tensor, got {len(formatted)} inputs")
         x = formatted[0]
-        if x.dim() != 4:
-            raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        if x.dim() not in (4, 5):
+            raise ValueError(
+                f"expected images (N, C, H, W) or volumes (N, C, D, H, W), got {tuple(x.shape)}"
+            )
         extra = _format_additional_forward_args(additional_forward_args) or ()
         maps = self._maps(x.detach(), target, tuple(extra))
         expanded = maps.to(device=x.device, dtype=x.dtype)[:, None].expand_as(x).contiguous()
         return _format_output(is_tuple, (expanded,))
 
     def _maps(self, x: Tensor, target: TargetType, extra: tuple[Any, ...]) -> Tensor:
-        """(N, H, W) maps; the model is hooked only inside this call."""
-        with _training_flags_restored(self.model):
-            cam = self._cam_class(
-                self.model, [self.target_layer], reshape_transform=self.reshape_transform
-            )
-            store = cam.activations_and_grads
-
-            def own_activation(module: nn.Module, args: Any, output: Any) -> None:
-                # The library keeps ``output.cpu().detach()``, which on CPU aliases the
-                # output: a following in-place op (VGG's ReLU(inplace=True) after a conv)
-                # would overwrite it. Runs right after the library's hook.
-                if store.activations:
-                    store.activations[-1] = store.activations[-1].clone()
-
-            handle = self.target_layer.register_forward_hook(own_activation)
-            try:
+        """(N, *spatial) maps; the model is hooked only inside this call."""
+        with training_flags_restored(self.model):
+            # No target layers for the library: its constructor would hook them until
+            # released; the map and gradient come from a LayerCapture instead.
+            cam = self._cam_class(self.model, [], reshape_transform=self.reshape_transform)
+            with LayerCapture(self.target, gradients=self.uses_gradients) as capture:
                 with torch.set_grad_enabled(self.uses_gradients):
                     x_in = x.clone().requires_grad_(self.uses_gradients)
                     outputs = bind_forward(self.model, extra)(x_in)
-                    if len(store.activations) != 1:
-                        raise ValueError(
-                            f"expected the target layer to run once per forward pass, it ran "
-                            f"{len(store.activations)} times; choose a layer that is not reused"
-                        )
+                    capture.check_ran_once()
                     targets = resolve_targets(target, outputs)
                     grads = None
                     if self.uses_gradients:
                         score = outputs.gather(1, targets[:, None]).sum()
                         torch.autograd.grad(score, x_in)
-                        if len(store.gradients) != 1:
-                            raise RuntimeError("the target layer's output got no gradient")
-                        grads = store.gradients[0].numpy()
-                activations = store.activations[0].numpy()
-                raw = self._cam_image(cam, x, targets, activations, grads, extra)
-                if self.normalization == "none":
-                    return self._upsample(torch.from_numpy(raw), x.shape[-2:])
-                scaled = self._image.scale_cam_image(np.maximum(raw, 0), (x.shape[-1], x.shape[-2]))
-                return torch.from_numpy(cam.aggregate_multi_layers([scaled[:, None]]))
-            finally:
-                handle.remove()
-                store.release()
+                        grads = capture.gradient().numpy()
+            activations = capture.activation().numpy()
+            self._check_map_size(activations, x)
+            raw = self._cam_image(cam, x, targets, activations, grads, extra)
+            if self.normalization == "none":
+                return self._upsample(torch.from_numpy(np.ascontiguousarray(raw)), x.shape[2:])
+            size = tuple(reversed(x.shape[2:]))  # pytorch-grad-cam's (W, H) or (W, H, D)
+            scaled = self._image.scale_cam_image(np.maximum(raw, 0), size)
+            return torch.from_numpy(cam.aggregate_multi_layers([scaled[:, None]]))
+
+    def _check_map_size(self, activations: np.ndarray, x: Tensor) -> None:
+        """Refuse maps that are not (N, K, *spatial) of the input's dimensionality; warn for
+        a map of one position, whose CAM is constant."""
+        if activations.ndim != x.dim():
+            raise ValueError(
+                f"expected the target layer {self.target.name!r} to give (N, K, *spatial) maps "
+                f"with {x.dim() - 2} spatial dimensions, got {activations.shape}; pass "
+                "reshape_transform= or choose another target_layer="
+            )
+        if all(size == 1 for size in activations.shape[2:]):
+            grid = " x ".join(str(size) for size in activations.shape[2:])
+            warnings.warn(
+                f"the target layer {self.target.name!r} gives a {grid} map for inputs of "
+                f"size {' x '.join(str(s) for s in x.shape[2:])}, so the CAM is constant over "
+                "the input (all zeros after min-max scaling) and localizes nothing: use "
+                "larger inputs or an earlier target_layer= with a finer map",
+                stacklevel=2,
+            )
 
     def _cam_image(
         self,
@@ -201,15 +212,14 @@ class CAMAttribution(Attribution):
         grads: np.ndarray | None,
         extra: tuple[Any, ...],
     ) -> np.ndarray:
-        """The library's signed map at the layer's resolution, (N, h, w)."""
+        """The library's signed map at the layer's resolution, (N, *spatial)."""
         library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
         return cam.get_cam_image(x, self.target_layer, library_targets, activations, grads, False)
 
     @staticmethod
     def _upsample(raw: Tensor, size: torch.Size) -> Tensor:
-        if tuple(raw.shape[-2:]) == tuple(size):
+        if tuple(raw.shape[1:]) == tuple(size):
             return raw
-        upsampled = F.interpolate(
-            raw[:, None], size=tuple(size), mode="bilinear", align_corners=False
-        )
+        mode = "bilinear" if len(size) == 2 else "trilinear"
+        upsampled = F.interpolate(raw[:, None], size=tuple(size), mode=mode, align_corners=False)
         return upsampled[:, 0]

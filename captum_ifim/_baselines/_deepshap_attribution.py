@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -11,8 +12,14 @@ import torch
 from captum.attr import Attribution
 from torch import Tensor, nn
 
+from captum_ifim._baselines._deepshap_support import UnsupportedModelError, inexact_operations
 from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
-from captum_ifim._baselines._sample_forward import bind_forward, bind_sample_forward
+from captum_ifim._baselines._rescale_modules import register_rescale_rule
+from captum_ifim._baselines._sample_forward import (
+    bind_forward,
+    bind_sample_forward,
+    sample_arguments,
+)
 from captum_ifim._captum_compat import (
     TargetType,
     _format_additional_forward_args,
@@ -62,8 +69,14 @@ class DeepSHAP(Attribution):
     Computed by ``shap.DeepExplainer`` on a private copy of the model made by
     :func:`~captum_ifim._baselines._model_preparation.prepare_model_for_deepshap` (in-place
     ops out of place, reused modules duplicated, functional nonlinearities as modules,
-    overlapping max pools as ReLUs) in eval mode; the model itself is never hooked or
-    modified.
+    overlapping max pools as ReLUs, elementwise activations shap does not know with the
+    rescale rule) in eval mode; the model itself is never hooked or modified, also when a
+    call fails midway. Operations no rewrite makes exact (LayerNorm, attention, softmax,
+    products of two input-dependent tensors, ...) are found on the copy before shap hooks
+    anything: an :class:`~captum_ifim._baselines._deepshap_support.UnsupportedModelError`
+    (a ``ValueError``) names the first, where it sits, and the methods that work instead;
+    with ``check_additivity=False`` it is a warning and the approximate values are returned.
+    Images, volumes and any other input shape are taken.
 
     Only the target class is explained (one backward pass per input on 2 x B samples),
     one input at a time.
@@ -142,6 +155,13 @@ class DeepSHAP(Attribution):
         extra = tuple(_format_additional_forward_args(additional_forward_args) or ())
         background = self.background.to(device=x.device, dtype=x.dtype)
         prepared = prepare_model_for_deepshap(self.model)
+        inexact = inexact_operations(prepared, (x[:1], *sample_arguments(extra, 0, x.shape[0])))
+        if inexact:
+            error = UnsupportedModelError("DeepSHAP", inexact)
+            if self.check_additivity:
+                raise error
+            warnings.warn(f"approximate DeepSHAP values: {error}", stacklevel=2)
+        register_rescale_rule(import_optional("shap.explainers._deep.deep_pytorch", "DeepSHAP"))
         with torch.no_grad():
             outputs = bind_forward(prepared, extra)(x)
         targets = resolve_targets(target, outputs)

@@ -11,10 +11,15 @@ only on networks where
 * nothing is computed in place (a full backward hook fails on an in-place ReLU), and
 * max pooling windows do not overlap (shap unpools with ``max_unpool2d``, which keeps one
   of two values written to the same place; ResNet's 3 x 3, stride-2 stem pool breaks
-  additivity).
+  additivity), and
+* every elementwise nonlinearity has a rule (shap has none for SiLU, Hardswish, ReLU6,
+  Mish, ... and falls back to the plain gradient).
 
-:func:`prepare_model_for_deepshap` returns a copy satisfying all four, computing the same
-function. The copy shares the parameters' and buffers' storage with the model (no memory
+:func:`prepare_model_for_deepshap` returns a copy satisfying all five, computing the same
+function (the modules it rebuilds with are in ``_rescale_modules.py``). What no rewrite
+makes exact (LayerNorm, attention, softmax, products of two input-dependent tensors such as
+squeeze-and-excitation gates) is found on the copy by ``_deepshap_support.py`` before shap
+hooks anything. The copy shares the parameters' and buffers' storage with the model (no memory
 is copied, and the model is never written to): its own ``Parameter`` objects have
 ``requires_grad=False``, so nothing shap does (``zero_grad``, attributes set on modules,
 hooks) reaches the model.
@@ -23,6 +28,7 @@ hooks) reaches the model.
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 import warnings
 from collections import Counter
@@ -31,7 +37,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, fx, nn
+from torch import fx, nn
+
+from captum_ifim._baselines._rescale_modules import (
+    ElementwiseRescale,
+    MaxPoolAsReLUs,
+    max_pool_overlaps,
+    max_pool_rebuildable,
+)
 
 #: Functional nonlinearities turned into modules (a fresh module per call site).
 _FUNCTION_MODULES: dict[Any, Callable[[], nn.Module]] = {
@@ -121,63 +134,73 @@ _VIEW_METHODS = {
 }
 
 
-class MaxPool2dAsReLUs(nn.Module):
-    """``nn.MaxPool2d`` computed as ``m <- m + relu(t - m)`` over the window offsets.
-
-    The same function (up to rounding) built from ReLU modules, so shap's DeepLIFT rule
-    for ReLU attributes it exactly even when windows overlap. Padding repeats the edge,
-    which leaves every window's maximum unchanged (each window holds the edge value it
-    repeats).
-
-    Args:
-        pool: A ``MaxPool2d`` with dilation 1, ``ceil_mode=False`` and no indices.
-    """
-
-    def __init__(self, pool: nn.MaxPool2d) -> None:
-        super().__init__()
-        self.kernel_size = _pair(pool.kernel_size)
-        self.stride = _pair(pool.stride or pool.kernel_size)
-        self.padding = _pair(pool.padding)
-        count = self.kernel_size[0] * self.kernel_size[1]
-        self.relus = nn.ModuleList(nn.ReLU() for _ in range(count - 1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        if ph or pw:
-            x = F.pad(x, (pw, pw, ph, ph), mode="replicate")
-        windows = x.unfold(-2, kh, sh).unfold(-2, kw, sw)  # (..., H_out, W_out, kh, kw)
-        result = windows[..., 0, 0]
-        for index, relu in enumerate(self.relus, start=1):
-            candidate = windows[..., index // kw, index % kw]
-            result = result + relu(candidate - result)
-        return result
-
-
-def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    first, second = value
-    return (first, second)
-
-
-def _overlaps(pool: nn.MaxPool2d) -> bool:
-    kernel = _pair(pool.kernel_size)
-    stride = _pair(pool.stride or pool.kernel_size)
-    return any(k > s for k, s in zip(kernel, stride, strict=True))
+#: Elementwise activation modules shap has no rule for, attributed with the rescale rule.
+_ELEMENTWISE_MODULES: tuple[type[nn.Module], ...] = (
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.CELU,
+    nn.PReLU,
+    nn.Softsign,
+    nn.LogSigmoid,
+    nn.Tanhshrink,
+    nn.Hardshrink,
+    nn.Softshrink,
+    nn.Threshold,
+)
+#: Functional elementwise activations (beyond ReLU, sigmoid, tanh), made rescale modules.
+_ELEMENTWISE_FUNCTIONS: frozenset[Any] = frozenset(
+    {
+        F.silu,
+        F.gelu,
+        F.elu,
+        F.celu,
+        F.selu,
+        F.leaky_relu,
+        F.softplus,
+        F.mish,
+        F.hardswish,
+        F.hardsigmoid,
+        F.relu6,
+        F.hardtanh,
+        F.logsigmoid,
+        F.softsign,
+        torch.selu,
+        torch.celu,
+    }
+)
 
 
-def _replace_overlapping_max_pools(model: nn.Module) -> None:
+def _replace_modules(model: nn.Module) -> None:
+    """Overlapping max pools as ReLUs; elementwise activations shap does not know as
+    :class:`~._rescale_modules.ElementwiseRescale` (the copy's module, not the model's)."""
     for name, module in list(model.named_modules()):
-        if (
-            type(module) is nn.MaxPool2d
-            and _overlaps(module)
-            and _pair(module.dilation) == (1, 1)
-            and not module.ceil_mode
-            and not module.return_indices
-            and name
-        ):
-            parent_name, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent_name), child, MaxPool2dAsReLUs(module))
+        if not name:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        if max_pool_overlaps(module) and max_pool_rebuildable(module):
+            replacement: nn.Module = MaxPoolAsReLUs(module)  # type: ignore[arg-type]
+        elif type(module) in _ELEMENTWISE_MODULES:
+            replacement = ElementwiseRescale(module, repr(module))
+        else:
+            continue
+        setattr(model.get_submodule(parent_name), child, replacement)
+
+
+class _Tracer(fx.Tracer):
+    """torch.fx's tracer, with the rescale modules kept as leaves (shap hooks them)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, ElementwiseRescale) or super().is_leaf_module(m, module_qualified_name)
+
+
+def trace(model: nn.Module) -> fx.GraphModule:
+    """``torch.fx.symbolic_trace`` with :class:`_Tracer`."""
+    graph = _Tracer().trace(model)
+    return fx.GraphModule(model, graph, type(model).__name__)
 
 
 def _sharing_copy(model: nn.Module) -> nn.Module:
@@ -230,6 +253,24 @@ def _first_input(node: fx.Node) -> Any:
     return node.args[0] if node.args else node.kwargs.get("input")
 
 
+def _elementwise_function(node: fx.Node) -> ElementwiseRescale | None:
+    """A rescale module for a call of a functional elementwise activation whose other
+    arguments are constants (``F.silu(x)``, ``F.gelu(x, approximate="tanh")``)."""
+    if node.op != "call_function" or node.target not in _ELEMENTWISE_FUNCTIONS:
+        return None
+    args = node.args[1:]
+    kwargs = {k: v for k, v in node.kwargs.items() if k not in ("input", "inplace")}
+    if any(isinstance(v, fx.Node) for v in (*args, *kwargs.values())):
+        return None
+    function = node.target
+    name = getattr(function, "__name__", str(function))
+    shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    return ElementwiseRescale(
+        functools.partial(function, *args, **kwargs),  # type: ignore[arg-type]
+        f"{name}({shown})" if shown else name,
+    )
+
+
 def _rewrite(graph_module: fx.GraphModule) -> list[str]:
     """Rewrite the graph in place; return what was left alone (for a warning)."""
     graph = graph_module.graph
@@ -257,9 +298,11 @@ def _rewrite(graph_module: fx.GraphModule) -> list[str]:
         if in_place and isinstance(source, fx.Node) and _aliases(source):
             skipped.append(f"in-place {name} on a view")
             continue
-        if node.target in table:
-            new_module = table[node.target]()
-            module_name = _add_module(graph_module, type(new_module).__name__.lower(), new_module)
+        elementwise = _elementwise_function(node)
+        if node.target in table or elementwise is not None:
+            new_module = table[node.target]() if elementwise is None else elementwise
+            base = "rescale" if elementwise is not None else type(new_module).__name__.lower()
+            module_name = _add_module(graph_module, base, new_module)
             with graph.inserting_after(node):
                 replacement = graph.call_module(module_name, (source,))
             node.replace_all_uses_with(replacement)
@@ -285,11 +328,13 @@ def _rewrite(graph_module: fx.GraphModule) -> list[str]:
 def prepare_model_for_deepshap(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in eval mode that shap's DeepExplainer attributes exactly.
 
-    In-place modules are switched to out of place, overlapping ``MaxPool2d`` layers are
-    rebuilt from ReLUs (:class:`MaxPool2dAsReLUs`), and, through a ``torch.fx`` trace, every
-    reused module gets one copy per call, functional ReLU/sigmoid/tanh become modules and
-    in-place operators (``out += identity``) become out of place. Models that ``torch.fx``
-    cannot trace keep their own forward, with a warning.
+    In-place modules are switched to out of place, overlapping max pools (1-D to 3-D) are
+    rebuilt from ReLUs (:class:`~._rescale_modules.MaxPoolAsReLUs`), elementwise
+    activations shap has no rule for become
+    :class:`~._rescale_modules.ElementwiseRescale` modules, and, through a ``torch.fx``
+    trace, every reused module gets one copy per call, functional activations become
+    modules and in-place operators (``out += identity``) become out of place. Models that
+    ``torch.fx`` cannot trace keep their own forward, with a warning.
 
     Args:
         model: Any ``nn.Module``; it is not modified.
@@ -302,11 +347,11 @@ def prepare_model_for_deepshap(model: nn.Module) -> nn.Module:
     for module in prepared.modules():
         if isinstance(getattr(module, "inplace", None), bool):
             module.inplace = False  # type: ignore[assignment]
-    _replace_overlapping_max_pools(prepared)
+    _replace_modules(prepared)
     if not list(prepared.children()):
         return prepared
     try:
-        traced = fx.symbolic_trace(prepared)
+        traced = trace(prepared)
     except Exception as error:  # torch.fx raises many types for untraceable code
         warnings.warn(
             f"DeepSHAP could not trace the model with torch.fx ({type(error).__name__}: "

@@ -25,6 +25,24 @@ def bind_forward(
     return forward
 
 
+def sample_arguments(
+    additional_forward_args: tuple[Any, ...], index: int, num_samples: int, rows: int = 1
+) -> tuple[Any, ...]:
+    """The extra arguments of sample ``index`` of a batch of N, for a call on ``rows`` rows:
+    each tensor of shape (N, ...) becomes its row ``index`` expanded to ``rows`` rows;
+    every other argument is passed unchanged."""
+    return tuple(
+        arg[index : index + 1].expand(rows, *arg.shape[1:])
+        if _per_sample(arg, num_samples)
+        else arg
+        for arg in additional_forward_args
+    )
+
+
+def _per_sample(arg: Any, num_samples: int) -> bool:
+    return isinstance(arg, Tensor) and arg.dim() > 0 and arg.shape[0] == num_samples
+
+
 def bind_sample_forward(
     forward_func: Callable[..., Any],
     additional_forward_args: tuple[Any, ...],
@@ -43,22 +61,9 @@ def bind_sample_forward(
         ``x -> forward_func(x, *args)`` where each tensor argument of shape (N, ...) is
         replaced by its row ``index`` expanded to ``x.shape[0]`` rows.
     """
-    sliced = tuple(
-        arg[index : index + 1]
-        if isinstance(arg, Tensor) and arg.dim() > 0 and arg.shape[0] == num_samples
-        else arg
-        for arg in additional_forward_args
-    )
-    per_sample = tuple(
-        isinstance(arg, Tensor) and arg.dim() > 0 and arg.shape[0] == num_samples
-        for arg in additional_forward_args
-    )
 
     def forward(x: Tensor) -> Any:
-        args = tuple(
-            arg.expand(x.shape[0], *arg.shape[1:]) if expand else arg
-            for arg, expand in zip(sliced, per_sample, strict=True)
-        )
+        args = sample_arguments(additional_forward_args, index, num_samples, x.shape[0])
         return forward_func(x, *args)
 
     return forward

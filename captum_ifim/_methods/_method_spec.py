@@ -11,10 +11,11 @@ from torch import Tensor, nn
 
 from captum_ifim._validation import UnknownOptionError
 
-#: ``(model, target_layer, background, constructor options) -> (method, fixed attribute
-#: options)``; the target layer is chosen and the background checked before the call.
+#: ``(model, target, background, constructor options) -> (method, fixed attribute
+#: options)``; the CAM target (a :class:`~captum_ifim._baselines._target_layers.CAMTarget`,
+#: or a layer) is chosen and the background checked before the call.
 Factory = Callable[
-    [nn.Module, nn.Module | None, Tensor | None, dict[str, Any]],
+    [nn.Module, Any, Tensor | None, dict[str, Any]],
     tuple[Attribution, dict[str, Any]],
 ]
 #: Raises for a bad option value; gets the options already known to be valid names.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from captum.attr import Attribution
 from torch import Tensor, nn
 
+from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._captum_compat import TargetType, _run_forward
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._targets import resolve_targets
@@ -29,7 +30,9 @@ class RegisteredMethod(Attribution):
     for every method, including those that ignore it (one extra forward pass for methods
     without a ``checks_targets = True`` attribute). The method sees detached inputs (new
     leaves on the same data), so the caller's tensors keep their ``requires_grad``,
-    ``.grad`` and graph.
+    ``.grad`` and graph. A method that cannot attribute the model exactly (DeepSHAP on a
+    ViT) raises an :class:`~captum_ifim._baselines._deepshap_support.UnsupportedModelError`
+    naming the registry methods that work on it.
 
     Attributes:
         spec: The :class:`MethodSpec`.
@@ -43,12 +46,14 @@ class RegisteredMethod(Attribution):
         model: nn.Module,
         method: Attribution,
         attribute_kwargs: Mapping[str, Any],
+        alternatives: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         Attribution.__init__(self, model)
         self.spec = spec
         self.model = model
         self.method = method
         self.attribute_kwargs = dict(attribute_kwargs)
+        self._alternatives = alternatives
 
     @property
     def name(self) -> str:
@@ -79,12 +84,17 @@ class RegisteredMethod(Attribution):
             # Captum's gradient methods warn when they set requires_grad on the inputs;
             # here those are the detached copies made above, never the caller's tensors.
             warnings.filterwarnings("ignore", message=_CAPTUM_REQUIRES_GRAD_WARNING)
-            return self.method.attribute(
-                detached,
-                target=target,
-                additional_forward_args=additional_forward_args,
-                **self.attribute_kwargs,
-            )
+            try:
+                return self.method.attribute(
+                    detached,
+                    target=target,
+                    additional_forward_args=additional_forward_args,
+                    **self.attribute_kwargs,
+                )
+            except UnsupportedModelError as error:
+                if self._alternatives is None:
+                    raise
+                raise error.with_alternatives(self._alternatives()) from None
 
     def eigenvalues(
         self, inputs: Tensor | tuple[Tensor, ...], additional_forward_args: Any = None

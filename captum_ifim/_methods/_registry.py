@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
 from captum_ifim._baselines._score_cam import ScoreCAM
-from captum_ifim._baselines._target_layers import choose_target_layer
+from captum_ifim._baselines._target_layers import cam_target
 from captum_ifim._methods._factories import (
     CAM_OPTIONS,
     DEEPSHAP_OPTIONS,
@@ -171,7 +171,8 @@ def build_method(
         name: One of :func:`available_methods`.
         model: The classifier, returning (N, C) outputs; not modified by any method.
         target_layer: For the CAMs: a submodule of ``model`` or its name; ``None`` takes
-            :func:`~captum_ifim.default_target_layer`. Ignored by the other methods.
+            :func:`~captum_ifim.default_target_layer`, with the reshape its family needs
+            (the table of ``docs/baselines.md``). Ignored by the other methods.
         background: For ``"deepshap"``: reference inputs (B, ...). Ignored otherwise.
         **kwargs: Options of the method (``spec.options``), checked first by
             :meth:`MethodSpec.check_options` and split between its constructor and its
@@ -208,11 +209,28 @@ def build_method(
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
     spec.check_options(kwargs)
-    layer = choose_target_layer(model, target_layer) if spec.needs_target_layer else None
+    layer = cam_target(model, target_layer) if spec.needs_target_layer else None
     if spec.needs_background and background is None:
         raise ValueError(f"expected background= reference inputs (B, ...) for {name!r}")
     constructor, attribute = spec.split_options(kwargs)
     method, fixed = spec.factory(
         model, layer, background if spec.needs_background else None, constructor
     )
-    return RegisteredMethod(spec, model, method, {**fixed, **attribute})
+    return RegisteredMethod(
+        spec, model, method, {**fixed, **attribute}, lambda: working_methods(model, exclude=name)
+    )
+
+
+def working_methods(model: nn.Module, exclude: str | None = None) -> list[str]:
+    """Registry methods expected to work on ``model``: every method but ``exclude`` (the
+    one that could not), the CAMs only when a target layer can be chosen for the model."""
+    try:
+        cam_target(model)
+        cams = True
+    except (ValueError, TypeError):
+        cams = False
+    return [
+        name
+        for name in available_methods()
+        if name != exclude and (cams or not _REGISTRY[name].needs_target_layer)
+    ]
