@@ -1,10 +1,11 @@
 """Contrastive pixel perturbation and its F1 ratio (Sec. IV-E, eqs. 23-26).
 
-For each fraction alpha, k = ceil(alpha * H * W) pixel locations are selected twice: the
-*high* set, TopK of the high map (eq. 23), and the *low* set (eq. 24). Each set is replaced
-by noise eta(p) (eqs. 25-26) and the model's F1 score is measured on both perturbed sets;
-``ratio = F1(low set perturbed) / F1(high set perturbed)``. Higher is better: perturbing
-the pixels a map ranks first should hurt more than perturbing those it ranks last.
+For each fraction alpha, k = ceil(alpha * H * W) pixel locations (k = ceil(alpha * D * H *
+W) voxels of a volume) are selected twice: the *high* set, TopK of the high map (eq. 23),
+and the *low* set (eq. 24). Each set is replaced by noise eta(p) (eqs. 25-26) and the
+model's F1 score is measured on both perturbed sets; ``ratio = F1(low set perturbed) /
+F1(high set perturbed)``. Higher is better: perturbing the pixels a map ranks first should
+hurt more than perturbing those it ranks last.
 
 The low set (eq. 24; docs/metrics.md, "Contrastive perturbation and the F1 ratio"): with a
 separate low map (iFIM: I(x)), ``"bottomk_insensitive"`` is BottomK(|I(x)|) as eq. 24 is

@@ -52,13 +52,38 @@ class PerturbationCurve:
     auc: Tensor
 
 
-def gaussian_blur(inputs: Tensor, kernel_size: int = 11, sigma: float = 5.0) -> Tensor:
-    """Blur the last two dims with a normalised Gaussian kernel (replicate padding).
+def gaussian_blur(
+    inputs: Tensor, kernel_size: int = 11, sigma: float = 5.0, spatial_dims: int = 2
+) -> Tensor:
+    """Blur the last ``spatial_dims`` dims (H, W or D, H, W) with a normalised Gaussian
+    kernel, separably, with replicate padding.
 
-    RISE's insertion baseline uses ``kernel_size=11, sigma=5``.
+    RISE's insertion baseline uses ``kernel_size=11, sigma=5`` (in pixels; in voxels for
+    volumes).
+
+    Args:
+        inputs: ``(N, *channel dims, H, W)`` for 2 spatial dims, ``(N, *channel dims, D, H,
+            W)`` for 3.
+        kernel_size: Odd kernel width along every spatial dim.
+        sigma: The Gaussian's standard deviation, > 0.
+        spatial_dims: 2 (images) or 3 (volumes).
+
+    Returns:
+        The blurred inputs, same shape.
+
+    Example:
+        >>> volume = torch.zeros(1, 1, 11, 11, 11)
+        >>> volume[0, 0, 5, 5, 5] = 1.0
+        >>> round(float(gaussian_blur(volume, 3, 1.0, spatial_dims=3).sum()), 6)
+        1.0
     """
-    if inputs.dim() < 3:
-        raise ValueError(f"expected inputs (N, ..., H, W) to blur, got {tuple(inputs.shape)}")
+    if spatial_dims not in (2, 3):
+        raise ValueError(
+            f"expected 2 spatial dims (an image) or 3 (a volume) to blur, got {spatial_dims!r}"
+        )
+    if inputs.dim() < spatial_dims + 1:
+        shape = "(N, ..., H, W)" if spatial_dims == 2 else "(N, ..., D, H, W)"
+        raise ValueError(f"expected inputs {shape} to blur, got {tuple(inputs.shape)}")
     check_positive_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0 or not sigma > 0:
         raise ValueError(f"expected an odd kernel_size and sigma > 0, got {kernel_size}, {sigma}")
@@ -66,9 +91,17 @@ def gaussian_blur(inputs: Tensor, kernel_size: int = 11, sigma: float = 5.0) -> 
     offsets = offsets - kernel_size // 2
     kernel_1d = torch.exp(-offsets.square() / (2 * sigma**2))
     kernel_1d = kernel_1d / kernel_1d.sum()
+    pad = kernel_size // 2
+    if spatial_dims == 3:
+        depth, height, width = inputs.shape[-3:]
+        volumes = inputs.reshape(-1, 1, depth, height, width)
+        volumes = F.pad(volumes, (pad,) * 6, mode="replicate")
+        volumes = F.conv3d(volumes, kernel_1d.view(1, 1, 1, 1, -1))
+        volumes = F.conv3d(volumes, kernel_1d.view(1, 1, 1, -1, 1))
+        volumes = F.conv3d(volumes, kernel_1d.view(1, 1, -1, 1, 1))
+        return volumes.reshape(inputs.shape)
     height, width = inputs.shape[-2:]
     planes = inputs.reshape(-1, 1, height, width)
-    pad = kernel_size // 2
     planes = F.pad(planes, (pad, pad, pad, pad), mode="replicate")
     planes = F.conv2d(planes, kernel_1d.view(1, 1, 1, -1))
     planes = F.conv2d(planes, kernel_1d.view(1, 1, -1, 1))
@@ -81,9 +114,12 @@ def _baseline_tensor(inputs: Tensor, baseline: Baseline, spatial: int) -> Tensor
             raise ValueError(
                 f"expected baseline to be a number, a tensor or 'blur', got {baseline!r}"
             )
-        if spatial != 2:
-            raise ValueError(f"expected 2 spatial dims for baseline='blur', got {spatial}")
-        return gaussian_blur(inputs.detach())
+        if spatial not in (2, 3):
+            raise ValueError(
+                f"expected 2 spatial dims (an image) or 3 (a volume) for baseline='blur', "
+                f"got {spatial}"
+            )
+        return gaussian_blur(inputs.detach(), spatial_dims=spatial)
     if isinstance(baseline, bool) or not isinstance(baseline, (int, float, Tensor)):
         raise TypeError(
             f"expected baseline to be a number, a tensor or 'blur', got {type(baseline)}"
@@ -189,7 +225,8 @@ def deletion_auc(
         target: The class whose probability is tracked: (N,) labels, an int, or
             ``None`` for the clean prediction.
         baseline: What deleted pixels become: a number, a tensor broadcastable to the
-            inputs, or ``"blur"`` (Gaussian blur of the input, kernel 11, sigma 5).
+            inputs, or ``"blur"`` (Gaussian blur of the input over its 2 or 3 spatial dims,
+            kernel 11, sigma 5 pixels or voxels).
         steps: Number of steps; the model runs ``steps`` times on perturbed inputs.
         output: The output head.
         spatial_dims: Trailing dims that index a pixel; see :func:`spatial_saliency`.

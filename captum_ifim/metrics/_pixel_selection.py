@@ -1,9 +1,9 @@
 """Spatial ranking of attribution maps: which pixel locations a map ranks highest or lowest.
 
 A *pixel* is a spatial location, as in k = ceil(alpha H W) of Sec. IV-E (docs/metrics.md,
-"The registry"): a map of shape (N, *channel dims, *spatial dims) is reduced to one score per
-location by summing its magnitude over the channel dims, and a selected location is
-perturbed in every channel.
+"The registry"); in a volume it is a voxel, k = ceil(alpha D H W): a map of shape
+(N, *channel dims, *spatial dims) is reduced to one score per location by summing its
+magnitude over the channel dims, and a selected location is perturbed in every channel.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def spatial_saliency(
 
 
 def num_selected_pixels(fraction: float, num_locations: int) -> int:
-    """k = ceil(alpha * H * W) of Sec. IV-E, at least 1 and at most ``num_locations``.
+    """k = ceil(alpha * H * W) of Sec. IV-E (alpha * D * H * W voxels in a volume), at
+    least 1 and at most ``num_locations``.
 
     ``alpha * H * W`` is rounded to 9 decimals first, so that 0.03 * 100 gives 3 and not
     the 4 that ``ceil(3.0000000000000004)`` would.
