@@ -1,12 +1,13 @@
 """A zoo of real architectures for the contract tests, small enough for a 2-core CPU.
 
 Each entry builds a torchvision, timm, MONAI or harness network with ``weights=None`` (no
-download), 3 classes, the smallest variant or a small configuration of the family's own
-class (what the target-layer rules match on), and says what a user should get: the
-default CAM layer, its map's channels (the features the classifier pools), and whether
-DeepSHAP is exact on it or refused (naming the first module without an exact rule).
-Zero-initialised heads (torchvision's ViT) are redrawn so that gradients are not all zero,
-and BatchNorm statistics are drawn at random so that BatchNorm is not the identity.
+download), 3 classes, the smallest variant, timm's own ``test_*`` variant, or a small
+configuration of the family's own class (what the target-layer rules match on), and says
+what a user should get: the default CAM layer, its map's channels (the features the
+classifier pools), and whether DeepSHAP is exact on it or refused (naming the first module
+without an exact rule). Zero-initialised heads (torchvision's ViT) are redrawn so that
+gradients are not all zero, and BatchNorm statistics are drawn at random so that BatchNorm
+is not the identity.
 """
 
 from __future__ import annotations
@@ -100,6 +101,24 @@ def _torchvision_resnext() -> nn.Module:
     return ResNet(Bottleneck, [1, 1, 1, 1], num_classes=NUM_CLASSES, groups=4, width_per_group=8)
 
 
+def _torchvision_densenet() -> nn.Module:
+    """torchvision's ``DenseNet`` class with four short blocks (DenseNet121 has 6, 12, 24, 16
+    layers of growth 32): the same layout, downsampling 32 times, a fortieth of the work."""
+    from torchvision.models import DenseNet
+
+    return DenseNet(8, (2, 2, 2, 2), 16, bn_size=2, num_classes=NUM_CLASSES)
+
+
+def _torchvision_regnet_y() -> nn.Module:
+    """torchvision's ``RegNet`` with a RegNet-Y (squeeze-and-excitation) design of depth 4."""
+    from torchvision.models.regnet import BlockParams, RegNet
+
+    params = BlockParams.from_init_params(
+        depth=4, w_0=16, w_a=8.0, w_m=2.0, group_width=8, se_ratio=0.25
+    )
+    return RegNet(params, num_classes=NUM_CLASSES)
+
+
 def _torchvision_vgg() -> nn.Module:
     """VGG16 as the harness builds it (a torchvision ``VGG`` with a light head), with the
     in-place ReLUs torchvision gives it."""
@@ -189,16 +208,15 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("tv-resnext", "torchvision", _seeded(_torchvision_resnext), RGB64, "layer4.0", 2048),
     ZooModel("tv-vgg16", "torchvision", _seeded(_torchvision_vgg), RGB32, "features.29", 512),
     ZooModel(
-        "tv-densenet121", "torchvision", _seeded(_tv("densenet121")), RGB64, "features.norm5",
-        1024,
+        "tv-densenet", "torchvision", _seeded(_torchvision_densenet), RGB64, "features.norm5", 32
     ),
     ZooModel(
         "tv-efficientnet_b0", "torchvision", _seeded(_tv("efficientnet_b0")), RGB64,
         "features.8", 1280, SE,
     ),
     ZooModel(
-        "tv-mobilenet_v2", "torchvision", _seeded(_tv("mobilenet_v2")), RGB64, "features.18",
-        1280,
+        "tv-mobilenet_v2", "torchvision", _seeded(_tv("mobilenet_v2", width_mult=0.35)), RGB64,
+        "features.18", 1280,
     ),
     ZooModel(
         "tv-mobilenet_v3_small", "torchvision", _seeded(_tv("mobilenet_v3_small")), RGB64,
@@ -209,8 +227,8 @@ ZOO: tuple[ZooModel, ...] = (
         "layer_norm",
     ),
     ZooModel(
-        "tv-regnet_y_400mf", "torchvision", _seeded(_tv("regnet_y_400mf")), RGB64,
-        "trunk_output", 440, SE,
+        "tv-regnet-y", "torchvision", _seeded(_torchvision_regnet_y), RGB32, "trunk_output", 32,
+        SE,
     ),
     ZooModel(
         "tv-vit", "torchvision", _seeded(_torchvision_vit), RGB32,
@@ -224,22 +242,21 @@ ZOO: tuple[ZooModel, ...] = (
         "tv-swin_v2", "torchvision", _seeded(lambda: _torchvision_swin(True)), RGB32, "norm", 32,
         "LayerNorm",
     ),
-    ZooModel("timm-resnet18", "timm", _seeded(_timm("resnet18")), RGB64, "layer4.1", 512),
+    ZooModel("timm-resnet", "timm", _seeded(_timm("test_resnet")), RGB64, "layer4.0", 96),
     ZooModel(
-        "timm-convnext_atto", "timm", _seeded(_timm("convnext_atto")), RGB64, "stages.3", 320,
+        "timm-convnext", "timm", _seeded(_timm("test_convnext")), RGB64, "stages.3", 64,
         "layer_norm",
     ),
     ZooModel(
-        "timm-efficientnet_b0", "timm", _seeded(_timm("efficientnet_b0")), RGB64, "bn2", 1280,
-        SE,
+        "timm-efficientnet", "timm", _seeded(_timm("test_efficientnet")), RGB64, "bn2", 256, SE
     ),
     ZooModel(
         "timm-vit", "timm", _seeded(lambda: _timm_vit(False)), RGB32, "blocks.1.norm1", 32,
-        "LayerNorm",
+        "layer_norm",
     ),
     ZooModel(
         "timm-deit-distilled", "timm", _seeded(lambda: _timm_vit(True)), RGB32,
-        "blocks.1.norm1", 32, "LayerNorm",
+        "blocks.1.norm1", 32, "layer_norm",
     ),
     ZooModel(
         "monai-densenet-2d", "monai", _seeded(lambda: _monai_densenet(2)), GRAY64,

@@ -1,0 +1,224 @@
+"""Contract tests over a zoo of real architectures: every registered method, drop-in.
+
+Every zoo model (``tests/_zoo_models.py``: torchvision ResNet18, ResNeXt, VGG16, DenseNet,
+EfficientNet-B0, MobileNet v2 and v3-small, ConvNeXt, RegNet-Y, ViT, Swin v1/v2; timm
+ResNet, ConvNeXt, EfficientNet (timm's ``test_*`` variants), ViT, distilled DeiT; MONAI
+DenseNet 2-D/3-D, ResNet 3-D, SENet; the harness's 3-D shallow CNN and 3-D ResNet-18) with
+``weights=None``, batch 2, per-sample targets, built with ``build_method(name, model)`` and
+no other argument than the options below: the default CAM layer is the family's (its map has
+as many channels as the classifier reads); every map has the inputs' type, shape, dtype and
+device, is finite and detached, CAMs in [0, 1], DeepSHAP additive; the model is
+bit-identical, hook-free and gives the same outputs afterwards. Where DeepSHAP has no exact
+rule (LayerNorm, attention, squeeze-and-excitation products) the call raises an error naming
+the first such module, where it sits and the methods that work, and the model is untouched
+too. Two failures midway (shap raising inside its backward pass, pytorch-grad-cam raising
+after the hook ran) leave nothing behind either.
+
+Cost (about 2 minutes on two quiet CPU cores, most of it DeepSHAP's tracing and the first
+calls' imports): inputs are 32 px (64 px where the network downsamples 32 times, so that
+every map is at least 2 x 2) or 16^3-32^3 volumes; families are represented by a small
+configuration of their own class where the smallest standard variant is large (ResNeXt,
+DenseNet, ConvNeXt, RegNet-Y, ViT, Swin, MONAI DenseNet and ResNet; MobileNet v2 at width
+0.35), since the rules match on the class (DenseNet121 itself is built for the failure test,
+and its default layer is checked in ``tests/test_target_layers.py``). Score-CAM makes one
+forward pass per channel and image (512 on ResNet18, 2048 on ResNeXt), so it runs only where
+it proves a point: token and channels-last reshapes (ViT, DeiT, Swin), volumes (its
+trilinear masks) and a light CNN (ConvNeXt); its other models use the same layers as Grad-CAM,
+checked here for every model. Integrated gradients uses 2 steps, DeepSHAP a background of
+one input.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import warnings
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from captum_ifim import available_methods, build_method, get_method_spec
+from captum_ifim._baselines._deepshap_support import UnsupportedModelError
+from captum_ifim._baselines._target_layers import default_cam_target
+from tests._baseline_models import assert_same_state, model_state
+from tests._zoo_models import ZOO, ZooModel
+
+pytest.importorskip("pytorch_grad_cam")
+pytest.importorskip("shap")
+
+#: Score-CAM's models (see the module docstring).
+SCORE_CAM_MODELS = {
+    "tv-vit",
+    "tv-swin",
+    "timm-deit-distilled",
+    "tv-convnext",
+    "monai-densenet-3d",
+    "shallow-cnn-3d",
+}
+TARGETS = [0, 2]
+
+
+def _require(zoo: ZooModel) -> None:
+    if zoo.package != "torch":
+        pytest.importorskip(
+            zoo.package, reason=f"{zoo.package} is not installed (the dev extra installs it)"
+        )
+
+
+@functools.cache
+def _reference(name: str) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The model's state, the inputs, its outputs and a background, before any method ran."""
+    zoo = _ZOO[name]
+    model = zoo.build()
+    state = model_state(model)
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(2, *zoo.input_shape, generator=generator)
+    background = torch.randn(1, *zoo.input_shape, generator=generator)
+    with torch.no_grad():
+        outputs = model(x)
+    return state, x, outputs, background
+
+
+_ZOO = {zoo.name: zoo for zoo in ZOO}
+
+
+def _assert_untouched(zoo: ZooModel) -> None:
+    model = zoo.build()
+    state, x, outputs, _ = _reference(zoo.name)
+    assert_same_state(state, model_state(model, copy_tensors=False))
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert not module._backward_hooks and not module._backward_pre_hooks
+    with torch.no_grad():
+        assert torch.equal(model(x), outputs)
+
+
+@pytest.mark.parametrize("zoo", ZOO, ids=lambda zoo: zoo.name)
+def test_the_default_cam_layer_is_the_familys_pooled_map(zoo: ZooModel) -> None:
+    _require(zoo)
+    model = zoo.build()
+    target = default_cam_target(model)
+    assert target.name == zoo.layer
+    if zoo.package != "torch":
+        assert target.rule != "general rule"
+    _, x, _, _ = _reference(zoo.name)
+    maps: list[torch.Tensor] = []
+    handle = target.layer.register_forward_hook(lambda m, i, o: maps.append(o))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        handle.remove()
+    grid = target.reshape_transform(maps[0]) if target.reshape_transform else maps[0]
+    assert grid.dim() == x.dim() and grid.shape[1] == zoo.channels
+    assert min(grid.shape[2:]) >= 2  # a map that can localize something
+    _assert_untouched(zoo)
+
+
+def _cases() -> list[Any]:
+    return [
+        pytest.param(zoo, name, id=f"{zoo.name}-{name}")
+        for zoo in ZOO
+        for name in available_methods()
+        if name != "scorecam" or zoo.name in SCORE_CAM_MODELS
+    ]
+
+
+def _options(name: str, background: torch.Tensor) -> dict[str, Any]:
+    return {
+        "integrated-gradients": {"n_steps": 2},
+        "scorecam": {"batch_size": 64},
+        "deepshap": {"background": background, "additivity_tolerance": 1e-3},
+    }.get(name, {})
+
+
+@pytest.mark.parametrize(("zoo", "name"), _cases())
+def test_contract(zoo: ZooModel, name: str) -> None:
+    _require(zoo)
+    model = zoo.build()
+    spec = get_method_spec(name)
+    _, x, outputs, background = _reference(zoo.name)
+    inputs = x.clone().requires_grad_()
+    method = build_method(name, model, **_options(name, background))
+    if name == "deepshap" and zoo.deepshap_refuses is not None:
+        with pytest.raises(UnsupportedModelError) as caught:
+            method.attribute(inputs, target=TARGETS)
+        message = str(caught.value)
+        assert zoo.deepshap_refuses in message and " at '" in message
+        others = [n for n in available_methods() if n != "deepshap"]
+        assert f"Methods that work on this model: {', '.join(others)}." in message
+        assert isinstance(caught.value, ValueError)
+        _assert_untouched(zoo)
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*gives a 1 x 1")
+        maps = method.attribute(inputs, target=TARGETS)
+    assert type(maps) is torch.Tensor
+    assert maps.shape == x.shape and maps.dtype == x.dtype and maps.device == x.device
+    assert not maps.requires_grad and torch.isfinite(maps).all()
+    if spec.normalized_maps:
+        assert maps.amin() >= 0 and maps.amax() <= 1 + 1e-6
+    if name == "deepshap":  # additivity: each map sums to f_t(x) - f_t(b)
+        with torch.no_grad():
+            gap = outputs[[0, 1], TARGETS] - model(background)[0, TARGETS]
+        torch.testing.assert_close(maps.flatten(1).sum(1), gap, rtol=1e-3, atol=1e-3)
+    assert inputs.requires_grad and inputs.grad is None
+    _assert_untouched(zoo)
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(
+        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
+        for m in model.modules()
+    )
+
+
+def test_a_deepshap_call_failing_inside_shap_leaves_the_model_as_found(monkeypatch) -> None:
+    """The issue's failure: shap's own explainer left hundreds of hooks on DenseNet121 after
+    an error. Here shap fails inside its gradient call, after hooking every leaf of the
+    copy (DenseNet121's 700-odd), and the model has none, its weights and flags as found."""
+    torchvision = pytest.importorskip("torchvision")
+    deep_pytorch = importlib.import_module("shap.explainers._deep.deep_pytorch")
+    torch.manual_seed(0)
+    model = torchvision.models.densenet121(weights=None, num_classes=3).eval()
+    x, background = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
+    seen: list[int] = []
+
+    def failing_gradient(self: Any, idx: int, inputs: Any) -> Any:
+        seen.append(_hooks(self.model))
+        raise RuntimeError("shap failed midway")
+
+    monkeypatch.setattr(deep_pytorch.PyTorchDeep, "gradient", failing_gradient)
+    method = build_method("deepshap", model, background=background)
+    before = model_state(model)
+    with pytest.raises(RuntimeError, match="shap failed midway"):
+        method.attribute(x, target=1)
+    assert seen and seen[0] > 700  # shap had hooked the copy's leaves
+    assert _hooks(model) == 0
+    assert_same_state(before, model_state(model, copy_tensors=False))
+
+
+def test_a_cam_call_failing_while_hooked_leaves_the_model_as_found(monkeypatch) -> None:
+    from captum_ifim import GradCAM
+    from captum_ifim._baselines import _cam_attribution
+
+    zoo = _ZOO["tv-resnet18"]
+    _require(zoo)
+    model = zoo.build().train()  # the CAM runs it in eval mode; the flags must come back
+    try:
+        _, x, _, _ = _reference(zoo.name)
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            assert _hooks(model) == 1 and not model.training  # inside the hooked pass
+            raise RuntimeError("failed midway")
+
+        monkeypatch.setattr(_cam_attribution, "resolve_targets", failing)
+        with pytest.raises(RuntimeError, match="failed midway"):
+            GradCAM(model).attribute(x, target=TARGETS)
+        assert _hooks(model) == 0
+        assert all(m.training for m in model.modules())
+    finally:
+        model.eval()
+    _assert_untouched(zoo)
