@@ -202,13 +202,14 @@ def _statuses(rows: list[Row]) -> dict[str, list[str]]:
 
 
 def test_ratio_and_naive_targets_pass_and_fail_at_their_thresholds():
+    medians = {
+        2: {"saliency": 1.0, "ifim": 1.15, "naive": 2.875},
+        3: {"saliency": 1.0, "ifim": 1.61, "naive": 4.0},
+    }
     rows = [
-        _row("saliency", 1.0, c=2),
-        _row("ifim", 1.15, c=2),
-        _row("naive", 2.875, c=2),
-        _row("saliency", 1.0, c=3),
-        _row("ifim", 1.61, c=3),
-        _row("naive", 4.0, c=3),
+        _row(method, median, c=c)
+        for c, per_method in medians.items()
+        for method, median in per_method.items()
     ]
     statuses = _statuses(rows)
     assert statuses["ifim/saliency C=2"] == ["PASS"]  # 1.15 <= 1.15
