@@ -9,6 +9,7 @@ from torch import nn
 
 from captum_ifim import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM, XGradCAM
 from tests._baseline_models import assert_same_state, model_state, small_cnn
+from tests._scaled_model import Scaled
 
 pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
@@ -136,16 +137,21 @@ def test_an_int_target_gives_every_image_its_own_map():
         assert maps[n].amax() > 0.99
 
 
+def _one_conv_net(in_channels: int, width: int, pool: int, inplace: bool) -> nn.Sequential:
+    """conv(3 x 3)-ReLU, adaptive average pool to pool x pool, linear to 3 classes."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1),
+        nn.ReLU(inplace=inplace),
+        nn.AdaptiveAvgPool2d(pool),
+        nn.Flatten(),
+        nn.Linear(width * pool * pool, 3),
+    )
+
+
 @pytest.mark.parametrize("cam_class", CAMS, ids=lambda c: c.__name__)
 def test_model_left_as_found_even_in_training_mode_and_after_an_error(cam_class):
     torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1),
-        nn.ReLU(inplace=True),
-        nn.AdaptiveAvgPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16, 3),
-    ).train()
+    model = _one_conv_net(1, 4, pool=2, inplace=True).train()
     for parameter in model.parameters():
         parameter.grad = torch.full_like(parameter, 0.5)
     before = model_state(model)
@@ -172,21 +178,10 @@ def test_scorecam_is_quiet_and_batch_size_does_not_change_the_map(capfd):
         ScoreCAM(model, model[5], batch_size=0)
 
 
-class _Scaled(nn.Module):
-    """``net(x * scale)`` with a per-sample scale passed as an additional forward argument."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        return self.net(x * scale[:, None, None, None])
-
-
 @pytest.mark.parametrize("cam_class", CAMS, ids=lambda c: c.__name__)
 def test_additional_forward_args_are_passed_per_sample(cam_class):
     net = small_cnn(3)
-    model = _Scaled(net)
+    model = Scaled(net)
     x = torch.randn(2, 3, 16, 16)
     scale = torch.tensor([0.5, 2.0])
     ours = cam_class(model, net[5]).attribute(x, target=[2, 1], additional_forward_args=(scale,))
@@ -200,13 +195,7 @@ def test_in_place_relu_after_the_target_conv_does_not_change_the_map():
 
     def build(inplace: bool) -> nn.Module:
         torch.manual_seed(3)
-        return nn.Sequential(
-            nn.Conv2d(3, 6, 3, padding=1),
-            nn.ReLU(inplace=inplace),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(6, 3),
-        ).eval()
+        return _one_conv_net(3, 6, pool=1, inplace=inplace).eval()
 
     x = torch.randn(2, 3, 8, 8)
     maps = []

@@ -20,6 +20,7 @@ from tests._baseline_models import (
     resnet18,
     small_cnn,
 )
+from tests._scaled_model import Scaled
 
 pytest.importorskip("shap")
 
@@ -233,14 +234,6 @@ def test_an_operation_without_an_exact_rule_is_refused_before_any_hook():
 def test_additional_forward_args_are_sliced_per_sample():
     """DeepSHAP of x -> net(x * s) against b equals s times that of net at x s against
     b s, i.e. DeepSHAP of net on (x s; b s)."""
-
-    class Scaled(nn.Module):
-        def __init__(self, net: nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-            return self.net(x * scale[:, None, None, None])
 
     net = small_cnn(1)
     model = Scaled(net).eval()
