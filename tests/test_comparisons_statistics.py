@@ -273,3 +273,79 @@ def test_rank_analysis_orients_by_direction_and_matches_scipy() -> None:
     assert analysis.statistic == pytest.approx(expected.statistic)
     assert analysis.p_value == pytest.approx(expected.pvalue)
     assert analysis.nemenyi.shape == (4, 4)
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+
+def _comparison(metric: str, setting: str, method: str, difference: float, p: float):
+    ones, zeros = {0: _mean_sample(np.ones(3))}, {0: _mean_sample(np.zeros(3))}
+    base = compare_pair("d", "m", "deletion-auc", "", ones, zeros, method)
+    direction = "lower" if metric == "adversarial-correlation" else "higher"
+    return PairedComparison(
+        **{
+            **base.__dict__,
+            "metric": metric,
+            "setting": setting,
+            "direction": direction,
+            "difference": difference,
+            "p_value": p,
+            "test": "permutation",
+        }
+    )
+
+
+def _summary_row(method: str, metric: str, setting: str, values: tuple[float, ...]):
+    from comparisons.reporting import SummaryRow
+
+    return SummaryRow(
+        "d", "m", method, metric, setting, float(np.mean(values)), math.nan,
+        len(values), len(values), tuple(range(len(values))), (10,) * len(values), values,
+    )  # fmt: skip
+
+
+def test_verdicts_follow_the_holm_adjusted_comparisons_and_fall_back_to_df1() -> None:
+    from comparisons.reporting import claim_verdicts
+    from comparisons.reporting._paired import holm_adjusted as holm
+
+    alphas = ("alpha=0.01", "alpha=0.02")
+    rivals = ("gradcam", "saliency")
+    summary = [
+        _summary_row(m, metric, a, (1.0, 2.0))
+        for m in ("ifim-sensitive", "gradcam", "saliency")
+        for metric in ("f1-ratio", "f1-difference")
+        for a in alphas
+    ] + [
+        _summary_row(m, "adversarial-correlation", "eps=0.1", (0.2,))
+        for m in ("ifim-sensitive", "gradcam")
+    ]
+    # saliency's ratio is infinite in a seed at alpha=0.02: that alpha is judged by dF1
+    summary = [
+        _summary_row("saliency", "f1-ratio", "alpha=0.02", (1.0, math.inf))
+        if (s.method, s.metric, s.setting) == ("saliency", "f1-ratio", "alpha=0.02")
+        else s
+        for s in summary
+    ]
+    comparisons = [
+        *holm([_comparison("f1-ratio", "alpha=0.01", m, 0.5, 0.001) for m in rivals]),
+        *holm([_comparison("f1-ratio", "alpha=0.02", m, 0.5, 0.001) for m in rivals]),
+        # by dF1 at alpha=0.02 saliency is better than the iFIM
+        *holm([_comparison("f1-difference", "alpha=0.02", "gradcam", 0.1, 0.001),
+               _comparison("f1-difference", "alpha=0.02", "saliency", -0.2, 0.001)]),
+        # the correlation: lower is better, a gap without significance
+        *holm([_comparison("adversarial-correlation", "eps=0.1", "gradcam", -0.1, 0.2)]),
+    ]  # fmt: skip
+    verdicts = {v.claim.figure: v for v in claim_verdicts(summary, comparisons)}
+    fig3 = verdicts["Fig. 3"]
+    first, second = fig3.settings
+    assert (first.metric, first.verdict, first.better) == (
+        "f1-ratio",
+        "supported",
+        ("gradcam", "saliency"),
+    )
+    assert second.metric == "f1-difference" and "infinite" in second.reason
+    assert (second.verdict, second.worse) == ("contradicted", ("saliency",))
+    assert fig3.verdict == "contradicted" and len(fig3.adjusted) == 4
+    fig4 = verdicts["Fig. 4"]
+    assert fig4.verdict == "inconclusive" and fig4.settings[0].unresolved == ("gradcam",)
+    assert "**inconclusive**" in fig4.settings[0].sentence()

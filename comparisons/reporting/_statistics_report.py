@@ -128,9 +128,11 @@ def verdicts_section(statistics: RunStatistics) -> list[str]:
         "",
         f"Each claim is **supported** where `{REFERENCE}` is better than every other method "
         f"in a paired test with a Holm-adjusted p below {ALPHA:g}, **contradicted** where "
-        "some method is better than it at that level, **inconclusive** otherwise; over the "
-        "settings of a (dataset, model): contradicted if any setting is, supported if all "
-        "are. Where an F1 ratio is infinite (F1 = 0 after perturbing the high set) the "
+        "some method is better than it at that level, **inconclusive** otherwise. The "
+        "overall verdict of a (dataset, model) Holm-adjusts the comparisons of all its "
+        "settings together (methods x settings): contradicted if some method is better at "
+        "one setting, supported if it is better than every method at every setting. Where an "
+        "F1 ratio is infinite (F1 = 0 after perturbing the high set) the "
         "finite dF1 judges instead, as the rows say. The protocol was fixed before these "
         "were read.",
         "",

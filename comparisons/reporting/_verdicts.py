@@ -9,11 +9,14 @@
   clean/adversarial correlation", at each FGSM epsilon.
 
 At one setting the claim is **supported** when ``ifim-sensitive`` is better than every other
-method with a Holm-adjusted p below :data:`~comparisons.reporting._paired.ALPHA`,
-**contradicted** when some method is better than it at that level, and **inconclusive**
-otherwise. Over the settings of a (dataset, model): contradicted if any setting is,
-supported if all are, inconclusive otherwise. The protocol is fixed before the verdicts are
-read: nothing here changes what is measured.
+method with a Holm-adjusted p (over the methods) below
+:data:`~comparisons.reporting._paired.ALPHA`, **contradicted** when some method is better
+than it at that level, and **inconclusive** otherwise. Over the settings of a (dataset,
+model) the comparisons of every setting are Holm-adjusted together (methods x settings, so
+judging three alphas at once keeps the level): contradicted if some method is better at one
+setting, supported if ``ifim-sensitive`` is better than every method at every setting,
+inconclusive otherwise. The protocol is fixed before the verdicts are read: nothing here
+changes what is measured.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from typing import Literal
 
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._paired import ALPHA, REFERENCE, PairedComparison, format_p
+from comparisons.reporting._paired import (
+    ALPHA,
+    REFERENCE,
+    PairedComparison,
+    format_p,
+    holm_adjusted,
+)
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import cells, metric_settings
 
@@ -115,23 +124,35 @@ def _versus(c: PairedComparison) -> str:
 
 @dataclass(frozen=True)
 class ClaimVerdict:
-    """A claim over the settings of one (dataset, model)."""
+    """A claim over the settings of one (dataset, model).
+
+    Attributes:
+        claim, dataset, model: Which claim, where.
+        verdict: Over all settings, from :attr:`adjusted`.
+        settings: The verdict at each setting (Holm over the methods of that setting).
+        adjusted: Every comparison of the claim, Holm-adjusted together (methods x
+            settings), so that judging several settings at once keeps the level.
+    """
 
     claim: Claim
     dataset: str
     model: str
     verdict: Verdict
     settings: tuple[SettingVerdict, ...]
+    adjusted: tuple[PairedComparison, ...] = ()
 
 
-def _combine(verdicts: Sequence[Verdict]) -> Verdict:
-    if not verdicts:
-        return "inconclusive"
-    if "contradicted" in verdicts:
-        return "contradicted"
-    if all(v == "supported" for v in verdicts):
-        return "supported"
-    return "inconclusive"
+def _overall(settings: Sequence[SettingVerdict]) -> tuple[Verdict, tuple[PairedComparison, ...]]:
+    """The verdict over settings, from their comparisons Holm-adjusted together:
+    contradicted if some method is better than the reference at one setting, supported if
+    the reference is better than every method at every setting, else inconclusive."""
+    adjusted = tuple(holm_adjusted([c for v in settings for c in v.comparisons]))
+    if any(c.favours == c.method for c in adjusted):
+        return "contradicted", adjusted
+    if adjusted and all(v.comparisons for v in settings):
+        if all(c.favours == c.reference for c in adjusted):
+            return "supported", adjusted
+    return "inconclusive", adjusted
 
 
 def _infinite_methods(summary: Sequence[SummaryRow], where: tuple[str, str, str, str]) -> list[str]:
@@ -219,8 +240,8 @@ def claim_verdicts(
                 setting_verdict(claim, summary, comparisons, dataset, model, setting)
                 for setting in settings
             )
-            verdict = _combine([v.verdict for v in per_setting])
-            result.append(ClaimVerdict(claim, dataset, model, verdict, per_setting))
+            verdict, adjusted = _overall(per_setting)
+            result.append(ClaimVerdict(claim, dataset, model, verdict, per_setting, adjusted))
     return result
 
 
@@ -274,8 +295,12 @@ def verdicts_markdown(verdicts: Sequence[ClaimVerdict]) -> str:
         return "The run has no F1-ratio or adversarial-correlation rows to judge.\n"
     lines = []
     for v in verdicts:
+        better = sum(c.favours == c.reference for c in v.adjusted)
+        worse = sum(c.favours == c.method for c in v.adjusted)
         lines.append(
-            f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}**.'
+            f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}** '
+            f"(Holm over all {len(v.adjusted)} comparisons of the claim: {REFERENCE} better in "
+            f"{better}, worse in {worse})."
         )
         lines += [f"    - {s.sentence()}" for s in v.settings]
     return "\n".join(lines) + "\n"
