@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from comparisons._model_pairs import compare_model_pairs
 from comparisons._run_plan import cells_of, groups_of
 from comparisons.run_folder import RunFolder, RunLayout, RunLock
 
@@ -12,7 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
-    """Copy every finished model and cell of ``shards`` into ``output`` and write its tables.
+    """Copy every finished model and cell of ``shards`` into ``output``, compare the pairs of
+    models (:func:`~comparisons._model_pairs.compare_model_pairs`) and write its tables.
 
     All shards must be runs of the same config. A cell present in several shards is taken
     from the first that has it. Nothing in a shard folder is changed.
@@ -45,6 +47,7 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
             for cell in cells_of(config, group)
             if not merged.has_cell(cell.key)
         ]
+        compare_model_pairs(merged, config)  # pairs across shards: only the merge has both
         merged.write_tables()
     if missing:
         logger.warning("%d cells are in no shard: %s", len(missing), ", ".join(missing[:10]))

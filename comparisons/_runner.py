@@ -30,6 +30,7 @@ from comparisons._config import HarnessConfig, check_device_name, stable_hash
 from comparisons._config_check import check_config
 from comparisons._exit_codes import DeviceUnavailableError, one_line
 from comparisons._group_models import GroupModel, group_model
+from comparisons._model_pairs import compare_model_pairs, evaluated_maps
 from comparisons._run_inputs import (
     RunInputs,
     check_given_identities,
@@ -197,8 +198,9 @@ def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torc
     """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
 
     Returns:
-        The cell record: ``rows`` (tidy results), ``examples`` (for the figures) and
-        ``per_example`` (the per-example values behind the rows, a table).
+        The cell record: ``rows`` (tidy results), ``examples`` (for the figures),
+        ``per_example`` (the per-example values behind the rows, a table) and ``maps``
+        (every evaluated image's map, and U_K for the iFIM, for the model-pair stage).
     """
     spec = get_method_spec(cell.method)
     factory = _method_factory(config, cell.method, data.background)
@@ -272,7 +274,10 @@ def run_cell(config: HarnessConfig, cell: CellKey, data: GroupData, device: torc
     }
     if spec.has_spectrum:
         examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
-    return {"rows": rows, "examples": examples, "per_example": per_example}
+    evaluated = evaluated_maps(
+        explainer, spec.has_spectrum, data.inputs, maps, data.test_indices, config.batch_size
+    )
+    return {"rows": rows, "examples": examples, "per_example": per_example, "maps": evaluated}
 
 
 def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
@@ -352,6 +357,7 @@ def run(
     with RunLock(RunLayout(Path(output))):
         folder = RunFolder.create(output, config)
         _run_groups(config, folder, device, shard, cache_dir, progress, inputs)
+        compare_model_pairs(folder, config)  # every two models of a dataset, once both are done
     return folder
 
 
@@ -417,7 +423,9 @@ def _run_and_write_cell(
         folder.record_failure(cell.key, error)
         return
     try:
-        folder.write_cell(cell.key, record["rows"], record["examples"], record["per_example"])
+        folder.write_cell(
+            cell.key, record["rows"], record["examples"], record["per_example"], record["maps"]
+        )
     except OSError as error:  # a full disk: the cell is not done, the next run retries it
         logger.error("cell %s not written, retried on the next run: %s", cell.key, one_line(error))
         folder.record_failure(cell.key, error)

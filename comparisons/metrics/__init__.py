@@ -20,6 +20,7 @@ from comparisons.metrics._entry import (
 from comparisons.metrics._registry import (
     CELL_ROWS,
     HARNESS_METRICS,
+    PAIR_ROWS,
     ROW_DIRECTIONS,
     ROW_STATISTICS,
     check_metric_options,
@@ -42,6 +43,7 @@ __all__ = [
     "CELL_ROWS",
     "COMMON_DEFAULTS",
     "HARNESS_METRICS",
+    "PAIR_ROWS",
     "PREDICTION_CLEAN",
     "PREDICTION_HIGH",
     "PREDICTION_LOW",

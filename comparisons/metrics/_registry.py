@@ -56,9 +56,28 @@ CELL_ROWS: tuple[RowSpec, ...] = (
 )
 
 
+#: Rows the model-pair stage writes (:mod:`comparisons._model_pairs`): two models of one
+#: dataset compared on the same images, model ``"<a>|<b>"``, setting ``"seeds=<i>|<j>"``.
+PAIR_ROWS: tuple[RowSpec, ...] = (
+    RowSpec(
+        "subspace-overlap",
+        "none",
+        "how much two models' iFIM eigenspaces U_K agree (mean cos^2 of the principal angles): "
+        "a fact about the models, not a quality of the method",
+    ),
+    RowSpec(
+        "map-correlation",
+        "none",
+        "how much two models' maps of one method agree (Pearson): stability across seeds or "
+        "architectures, which is not faithfulness, so never ranked",
+    ),
+)
+
+
 def _row_directions() -> Mapping[str, ResolvedDirection]:
     directions: dict[str, ResolvedDirection] = {
-        row.name: ResolvedDirection(row.name, row.direction or "none") for row in CELL_ROWS
+        row.name: ResolvedDirection(row.name, row.direction or "none")
+        for row in (*CELL_ROWS, *PAIR_ROWS)
     }
     for entry in HARNESS_METRICS.values():
         for row in entry.rows:

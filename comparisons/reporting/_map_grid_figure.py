@@ -1,4 +1,10 @@
-"""The paper's Fig. 1/2-style grid: test images x (input, S(x), I(x), every other method)."""
+"""The paper's Fig. 1/2-style grid: test images x (input, S(x), I(x), every other method).
+
+Volumes (N, C, D, H, W) are drawn as three orthogonal slices through the signal's centre
+(the ground-truth mask's centre of mass; the volume's centre without a signal): axial
+(a D index: H x W), coronal (an H index: D x W) and sagittal (a W index: D x H), one row
+each, the input's slices first.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._table_layout import order_methods
 from comparisons.run_folder import RunContents
 
+#: The three orthogonal planes of a volume (D, H, W), each named by the axis it fixes.
+PLANES: tuple[tuple[str, str], ...] = (("axial", "D"), ("coronal", "H"), ("sagittal", "W"))
 _TITLES = {"ifim-sensitive": "S(x) ifim-sensitive", "ifim-insensitive": "I(x) ifim-insensitive"}
 _FIRST = ("ifim-sensitive", "ifim-insensitive")
 
@@ -39,6 +47,23 @@ def bounding_box(mask: Tensor) -> tuple[int, int, int, int] | None:
     if rows.numel() == 0:
         return None
     return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+def slice_centre(mask: Tensor | None, shape: Sequence[int]) -> tuple[int, int, int]:
+    """The voxel (d, h, w) the three slices go through: the centre of mass of a (D, H, W)
+    mask, rounded to the nearest voxel; the volume's centre (``size // 2``) for ``None`` or
+    an empty mask."""
+    if mask is None or not bool(mask.any()):
+        return (shape[0] // 2, shape[1] // 2, shape[2] // 2)
+    where = torch.nonzero(mask).to(torch.float64).mean(dim=0).round().to(torch.long)
+    return (int(where[0]), int(where[1]), int(where[2]))
+
+
+def orthogonal_slices(volume: Tensor, centre: Sequence[int]) -> list[Tensor]:
+    """The axial, coronal and sagittal slices of a (D, H, W) volume through ``centre``:
+    (H, W) at d, (D, W) at h and (D, H) at w (the order of :data:`PLANES`)."""
+    d, h, w = centre
+    return [volume[d], volume[:, h], volume[:, :, w]]
 
 
 def grid_columns(methods: Sequence[str]) -> list[str]:
@@ -79,10 +104,11 @@ def map_grid_figure(
     predictions: Tensor | None = None,
     title: str = "",
 ) -> Figure:
-    """Draw the grid.
+    """Draw the grid (volumes: :func:`volume_grid_figure`).
 
     Args:
-        inputs: (n, C, H, W).
+        inputs: (n, C, H, W); (n, C, D, H, W) volumes are drawn by
+            :func:`volume_grid_figure`.
         maps: Method -> (n, C, H, W); drawn channel-summed (channel mean for normalized maps,
             so they stay in [0, 1]).
         normalized: Method -> whether its maps are normalized to [0, 1].
@@ -91,6 +117,10 @@ def map_grid_figure(
         labels, predictions: (n,), written beside each row.
         title: The figure's title.
     """
+    if inputs.dim() == 5:
+        return volume_grid_figure(
+            inputs, maps, normalized, indices, masks, labels, predictions, title
+        )
     columns = grid_columns(list(maps))
     n_rows, n_cols = len(indices), 1 + len(columns)
     figure = Figure(figsize=(1.7 * n_cols, 1.7 * n_rows + 0.6), layout="constrained")
@@ -125,6 +155,83 @@ def map_grid_figure(
         if predictions is not None:
             caption += f" pred={int(predictions[index])}"
         axes[r][0].set_ylabel(caption, fontsize=8)
+    for c, name in enumerate(["input", *(_TITLES.get(m, m) for m in columns)]):
+        axes[0][c].set_title(name, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def _draw_box(ax: Any, mask: Tensor | None) -> None:
+    """The bounding box of a 2-D mask (a slice of the ground truth) on a panel."""
+    box = bounding_box(mask) if mask is not None else None
+    if box is None:
+        return
+    r0, r1, c0, c1 = box
+    rectangle = Rectangle(
+        (c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor="red", linewidth=1.2
+    )
+    ax.add_patch(rectangle)
+
+
+def volume_grid_figure(
+    inputs: Tensor,
+    maps: Mapping[str, Tensor],
+    normalized: Mapping[str, bool],
+    indices: Sequence[int],
+    masks: Tensor | None = None,
+    labels: Tensor | None = None,
+    predictions: Tensor | None = None,
+    title: str = "",
+) -> Figure:
+    """The grid of volumes: three rows per volume (axial, coronal, sagittal slices through
+    :func:`slice_centre`), the input then every method in :func:`grid_columns` order.
+
+    Args:
+        inputs: (n, C, D, H, W), drawn as the channel mean.
+        maps: Method -> (n, C, D, H, W) (channel dims may be 1); channel-summed (channel
+            mean for normalized maps). The colour limits of a map come from its whole
+            volume, so its three slices share one scale.
+        normalized: Method -> whether its maps are normalized to [0, 1].
+        indices: The volumes, three rows each.
+        masks: (n, D, H, W) bool: the slices go through the mask's centre of mass, and the
+            bounding box of the mask's cross-section is drawn on each panel.
+        labels, predictions: (n,), written beside each volume's first row.
+        title: The figure's title.
+    """
+    columns = grid_columns(list(maps))
+    n_rows, n_cols = len(PLANES) * len(indices), 1 + len(columns)
+    figure = Figure(figsize=(1.5 * n_cols, 1.5 * n_rows + 0.6), layout="constrained")
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for r, index in enumerate(indices):
+        mask = masks[index].bool() if masks is not None else None
+        volume = inputs[index].detach().to(torch.float64).mean(dim=0)
+        centre = slice_centre(mask, volume.shape)
+        columns_data: list[tuple[Tensor, dict[str, Any]]] = [(volume, {"cmap": "gray"})]
+        for method in columns:
+            m = maps[method][index].detach().to(torch.float64)
+            flat = m.mean(dim=0) if normalized.get(method, False) else m.sum(dim=0)
+            style = _map_style(flat.numpy(), normalized.get(method, False))
+            columns_data.append((flat, style))
+        mask_slices = orthogonal_slices(mask, centre) if mask is not None else [None] * 3
+        for p, ((plane, axis), position) in enumerate(zip(PLANES, centre, strict=True)):
+            row = len(PLANES) * r + p
+            for c, (data, style) in enumerate(columns_data):
+                ax = axes[row][c]
+                panel = orthogonal_slices(data, centre)[p].numpy()
+                ax.imshow(panel, interpolation="nearest", **style)
+                _draw_box(ax, mask_slices[p])
+                ax.set_xticks([])
+                ax.set_yticks([])
+            caption = f"{plane} {axis}={position}"
+            if p == 0:
+                head = f"#{index}"
+                if labels is not None:
+                    head += f" y={int(labels[index])}"
+                if predictions is not None:
+                    head += f" pred={int(predictions[index])}"
+                caption = f"{head}\n{caption}"
+            axes[row][0].set_ylabel(caption, fontsize=7)
     for c, name in enumerate(["input", *(_TITLES.get(m, m) for m in columns)]):
         axes[0][c].set_title(name, fontsize=8)
     if title:
@@ -191,6 +298,24 @@ def write_map_grid(
         if masks is not None
         else "the dataset has no masks, so no boxes are drawn"
     )
+    if reference["inputs"].dim() == 5:
+        centre = (
+            "the signal's centre (the ground-truth mask's centre of mass; the volume's centre "
+            "without a signal)"
+            if masks is not None
+            else "the volume's centre"
+        )
+        caption = (
+            f"Maps of {dataset} / {model} (seed {seed}) for {len(indices)} test volumes, each "
+            f"as three orthogonal slices through {centre}: axial (fixed D), coronal (fixed H), "
+            "sagittal (fixed W), the input's slices first, then S(x) and I(x) (the iFIM "
+            "decomposition, eqs. 16-17) and the other methods. Maps are channel-summed "
+            "(channel mean for maps normalized to [0, 1]); the colour limits of a map come "
+            "from its whole volume (signed maps: diverging, centred at 0, ±max|map|; "
+            "nonnegative maps: sequential from 0; normalized maps (CAMs): [0, 1]); "
+            f"{box_text.replace('bounding box', 'cross-section bounding box')}."
+        )
+        return FigureResult(path, caption, tuple(notes))
     caption = (
         f"Maps of {dataset} / {model} (seed {seed}) for {len(indices)} test images: input, "
         "S(x) and I(x) (the iFIM decomposition, eqs. 16-17), then the other methods. Maps are "

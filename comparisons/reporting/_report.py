@@ -4,6 +4,7 @@ PDF, SVG) and ``report.md`` out."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -20,7 +21,12 @@ from comparisons.reporting._critical_difference_figure import (
     PAPER_RANKED,
     write_critical_difference,
 )
-from comparisons.reporting._exports import TABLE_FORMATS, check_formats, write_tables
+from comparisons.reporting._exports import (
+    TABLE_FORMATS,
+    ReportTable,
+    check_formats,
+    write_tables,
+)
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._map_grid_figure import write_map_grid
 from comparisons.reporting._markdown_tables import (
@@ -32,6 +38,12 @@ from comparisons.reporting._markdown_tables import (
     summary_markdown,
     summary_report_tables,
 )
+from comparisons.reporting._model_pairs_report import (
+    model_pair_section,
+    model_pair_tables,
+    split_pair_rows,
+)
+from comparisons.reporting._overlap_matrix_figure import write_overlap_matrices
 from comparisons.reporting._reading import reading_findings, reading_markdown
 from comparisons.reporting._run_description import (
     environment_markdown,
@@ -86,7 +98,10 @@ def _section(title: str, table: str | None) -> list[str]:
 
 
 def _report_markdown(
-    run: RunContents, statistics: RunStatistics, figures: dict[str, list[FigureResult]]
+    run: RunContents,
+    statistics: RunStatistics,
+    figures: dict[str, list[FigureResult]],
+    pair_tables: Sequence[ReportTable] = (),
 ) -> str:
     summary: Sequence[SummaryRow] = statistics.summary
     name = run.config.get("run", {}).get("name", run.path.name)
@@ -142,6 +157,9 @@ def _report_markdown(
         lines += ["_No example files: no map grids._", ""]
     lines += ["## The iFIM spectrum", ""]
     lines += _embed(figures["spectrum"][0], run.path, "iFIM eigenvalue spectrum")
+    lines += model_pair_section(
+        pair_tables, figures.get("pairs", []), lambda result, alt: _embed(result, run.path, alt)
+    )
     lines += ["## Extra metrics", ""]
     for dataset, model in cells(summary):
         lines += _section(
@@ -218,6 +236,11 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     formats = check_formats(formats)
     run_dir = Path(run_dir)
     run = read_run_contents(run_dir)
+    # The model-pair stage's rows compare two models, not methods on one: their own section.
+    cell_rows, pairs = split_pair_rows(run.rows)
+    run = dataclasses.replace(run, rows=cell_rows)
+    model_order = [m.get("name") for m in run.config.get("models", []) if isinstance(m, dict)]
+    pair_tables = model_pair_tables(pairs, model_order)
     statistics = run_statistics(run)
     summary = statistics.summary
     write_text(run_dir / "summary.md", summary_markdown(summary))
@@ -242,6 +265,7 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
         "spectrum": [write_spectrum(run, figures_dir / "eigenvalue_spectrum.png")],
         "timing": [write_timing(summary, figures_dir / "seconds_per_image.png")],
         "cost": [write_cost(run.rows, figures_dir / "metric_seconds.png")],
+        "pairs": write_overlap_matrices(pairs, figures_dir, model_order),
         "ranks": [
             write_critical_difference(
                 statistics.analyses, figures_dir / "critical_difference.png", PAPER_RANKED
@@ -253,12 +277,12 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
         ],
     }
     write_tables(
-        [*summary_report_tables(summary), *statistics_tables(statistics)],
+        [*summary_report_tables(summary), *statistics_tables(statistics), *pair_tables],
         run_dir / "tables",
         formats,
     )
     report = run_dir / "report.md"
-    write_text(report, _report_markdown(run, statistics, figures))
+    write_text(report, _report_markdown(run, statistics, figures, pair_tables))
     logger.info("wrote %s", report)
     return report
 

@@ -12,7 +12,7 @@ from comparisons.run_folder._contents import (
     read_run_contents,
 )
 from comparisons.run_folder._folder import RunFolder, method_facts
-from comparisons.run_folder._keys import CellKey, GroupKey
+from comparisons.run_folder._keys import CellKey, GroupKey, PairKey
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._lock import (
     RunLock,
@@ -47,6 +47,7 @@ __all__ = [
     "ExampleBlock",
     "ExampleFile",
     "GroupKey",
+    "PairKey",
     "QuarantinedFile",
     "ResultRow",
     "RunContents",

@@ -67,6 +67,23 @@ def read_examples_file(path: Path) -> dict[str, Any]:
     return content
 
 
+def read_maps_file(path: Path) -> dict[str, Any]:
+    """The dict of one ``maps/*.pt`` file (``torch.load``, tensors only).
+
+    Raises:
+        ValueError: Missing, truncated, or not a dict holding ``test_indices`` and ``maps``.
+    """
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, foreign pickle, missing file: all unusable
+        raise ValueError(f"unreadable ({type(error).__name__}: {error})") from error
+    if not isinstance(content, dict) or not all(
+        isinstance(content.get(key), torch.Tensor) for key in ("test_indices", "maps")
+    ):
+        raise ValueError("expected a dict with the tensors 'test_indices' and 'maps'")
+    return content
+
+
 class RunFolder:
     """One run's folder: create or resume it, write models and cells, read its rows.
 
@@ -134,7 +151,7 @@ class RunFolder:
         ``environment.json`` keeps a note of the change."""
         reason = f"left by the previous config (fingerprint {previous})"
         stale = [self.layout.config_toml, self.layout.config_json]
-        for directory in (self.layout.failed_dir, self.layout.examples_dir):
+        for directory in (self.layout.failed_dir, self.layout.examples_dir, self.layout.maps_dir):
             stale += sorted(directory.glob("*"))
         for path in stale:
             if path.is_file():
@@ -236,11 +253,15 @@ class RunFolder:
     def unusable_files(self) -> list[tuple[Path, str]]:
         """The finished files that cannot be used, each with the reason (nothing is moved).
 
-        A model or cell file that is not valid JSON rows; a cell whose examples file is
-        missing or unreadable (then its examples file, if any, comes first, then the cell).
+        A model, cell or pair file that is not valid JSON rows; a cell whose examples file
+        is missing or unreadable, or whose maps file is unreadable (then that file comes
+        first, then the cell). A cell without a maps file (a run from before they existed)
+        is usable: the model-pair stage leaves it out.
         """
         found: list[tuple[Path, str]] = []
         for path in sorted(self.layout.models_dir.glob("*.json")):
+            found += _rows_problem(path)
+        for path in sorted(self.layout.pairs_dir.glob("*.json")):
             found += _rows_problem(path)
         for path in sorted(self.layout.cells_dir.glob("*.json")):
             problem = _rows_problem(path)
@@ -254,6 +275,14 @@ class RunFolder:
                 if examples.is_file():
                     found.append((examples, str(error)))
                 found.append((path, f"its examples file {examples.name} is {error}"))
+                continue
+            maps = self.layout.maps(path.stem)
+            if maps.is_file():
+                try:
+                    read_maps_file(maps)
+                except ValueError as error:
+                    found.append((maps, str(error)))
+                    found.append((path, f"its maps file {maps.name} is {error}"))
         return found
 
     def finished(self) -> tuple[set[str], set[str]]:
@@ -288,10 +317,11 @@ class RunFolder:
         rows: list[ResultRow],
         examples: dict[str, Any],
         per_example: pd.DataFrame | None = None,
+        maps: dict[str, Any] | None = None,
     ) -> None:
-        """A finished cell: its examples and per-example values (a table from
-        :func:`~comparisons.run_folder.per_example_table`) first, then its rows (the marker
-        of completion).
+        """A finished cell: its examples, per-example values (a table from
+        :func:`~comparisons.run_folder.per_example_table`) and evaluated maps (for the
+        model-pair stage) first, then its rows (the marker of completion).
 
         Raises:
             OSError: A write failed (full disk, read-only folder); the cell is not marked
@@ -300,6 +330,8 @@ class RunFolder:
         write_torch(self.layout.examples(key), examples)
         if per_example is not None:
             write_bytes(self.layout.per_example(key), per_example_bytes(per_example))
+        if maps is not None:
+            write_torch(self.layout.maps(key), maps)
         write_json(self.layout.cell(key), {"rows": [r.to_record() for r in rows]})
         self.layout.failure(key).unlink(missing_ok=True)
         self._unrecorded_failures.discard(key)
@@ -324,10 +356,10 @@ class RunFolder:
         return sorted(recorded | self._unrecorded_failures)
 
     def copy_finished_from(self, source: RunFolder) -> None:
-        """Copy ``source``'s finished models and cells that this folder lacks (merge).
+        """Copy ``source``'s finished models, cells and pairs that this folder lacks (merge).
 
-        A cell's examples and per-example values are copied before its rows, each file
-        atomically, so an interrupted merge never leaves a cell that looks done without
+        A cell's examples, per-example values and maps are copied before its rows, each
+        file atomically, so an interrupted merge never leaves a cell that looks done without
         its examples.
         Unreadable files of ``source`` are skipped with a warning (``source`` is not
         changed), so their cells count as missing.
@@ -345,16 +377,23 @@ class RunFolder:
             _copy_atomically(examples, self.layout.examples(key))
             if source.layout.per_example(key).is_file():
                 _copy_atomically(source.layout.per_example(key), self.layout.per_example(key))
+            if source.layout.maps(key).is_file() and _usable(
+                source.layout.maps(key), read_maps_file
+            ):
+                _copy_atomically(source.layout.maps(key), self.layout.maps(key))
             _copy_atomically(source_path, self.layout.cell(key))
+        for source_path in sorted(source.layout.pairs_dir.glob("*.json")):
+            if _usable(source_path, read_rows_file):
+                _copy_atomically(source_path, self.layout.pair(source_path.stem))
 
     def rows(self) -> list[ResultRow]:
-        """Every row of every finished model and cell, sorted.
+        """Every row of every finished model, cell and compared pair of models, sorted.
 
         Never fails on one bad file: an unreadable one is moved to the quarantine (logged
         with its name and the reason) and its rows are left out.
         """
         rows = []
-        for directory in (self.layout.models_dir, self.layout.cells_dir):
+        for directory in (self.layout.models_dir, self.layout.cells_dir, self.layout.pairs_dir):
             for path in sorted(directory.glob("*.json")):
                 try:
                     rows += read_rows_file(path)
@@ -367,6 +406,36 @@ class RunFolder:
         rows = self.rows()
         write_json(self.layout.results_json, [r.to_record() for r in rows])
         write_text(self.layout.results_csv, results_csv(rows))
+
+    def load_maps(self, key: str) -> dict[str, Any] | None:
+        """The evaluated maps of cell ``key`` (:meth:`write_cell`), ``None`` when the cell
+        has none (a run from before maps files existed).
+
+        Raises:
+            ValueError: Unreadable (the message names the file).
+        """
+        path = self.layout.maps(key)
+        if not path.is_file():
+            return None
+        try:
+            return read_maps_file(path)
+        except ValueError as error:
+            raise ValueError(f"expected a readable maps file {path}, got one {error}") from error
+
+    def write_pair(self, key: str, rows: list[ResultRow], record: dict[str, Any]) -> None:
+        """The rows of a compared pair of models and its record (what was compared, the
+        per-example values), written atomically; a later call replaces them."""
+        write_json(self.layout.pair(key), {"rows": [r.to_record() for r in rows], **record})
+
+    def pair_record(self, key: str) -> dict[str, Any] | None:
+        """The stored pair file of ``key`` (its ``rows`` and record), ``None`` when there is
+        none or it cannot be read (:meth:`recover` quarantines the latter)."""
+        path = self.layout.pair(key)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
 
     def load_examples(self, key: str) -> dict[str, Any]:
         """The examples of cell ``key``.

@@ -8,6 +8,10 @@ Layout::
     models/<group>.json        rows and training record of one trained model
     examples/<cell>.pt         maps of the figure images (and the iFIM spectra)
     per_example/<cell>.csv.gz  every per-example value and prediction behind the cell's rows
+    maps/<cell>.pt             every evaluated image's map (float16, scaled per image) and, for
+                               a method with a spectrum, its iFIM eigenspace U_K
+    pairs/<pair>.json          rows of one pair of models compared on the same images (the
+                               model-pair stage), with their per-example values
     cells/<cell>.json          rows of one finished cell, written last: its marker of completion
     failed/<cell>.txt          the traceback of a cell that failed (retried on resume)
     quarantine/<dir>/<file>.<time>   an unreadable file moved aside (recomputed on resume),
@@ -75,6 +79,14 @@ class RunLayout:
         return self.root / "per_example"
 
     @property
+    def maps_dir(self) -> Path:
+        return self.root / "maps"
+
+    @property
+    def pairs_dir(self) -> Path:
+        return self.root / "pairs"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.root / "quarantine"
 
@@ -113,6 +125,14 @@ class RunLayout:
     def per_example(self, key: str) -> Path:
         """``per_example/<key>.csv.gz``: the per-example values behind a cell's rows."""
         return self.per_example_dir / f"{key}.csv.gz"
+
+    def maps(self, key: str) -> Path:
+        """``maps/<key>.pt``: a cell's maps of every evaluated image (and its U_K)."""
+        return self.maps_dir / f"{key}.pt"
+
+    def pair(self, key: str) -> Path:
+        """``pairs/<key>.json``: the rows of a compared pair of models."""
+        return self.pairs_dir / f"{key}.json"
 
     def failure(self, key: str) -> Path:
         """``failed/<key>.txt``: the traceback of a cell's last failed attempt."""
