@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 
@@ -21,6 +20,7 @@ from comparisons._run_plan import parse_shard, shard_groups
 from comparisons._runner import figure_indices, run
 from comparisons._toml_writer import dumps
 from comparisons.run_folder import GroupKey, RunFolder
+from tests._run_rows import comparable_rows
 
 #: Timings differ between runs; every other value must be reproduced exactly.
 TIMING_METRICS = {"seconds-per-image", "train-seconds", "metric-seconds"}
@@ -63,21 +63,7 @@ def tiny_config(**run_overrides):
 
 def comparable(rows):
     """Rows (ResultRow objects or JSON records) as sortable tuples, timings left out."""
-    records = [r if isinstance(r, dict) else dataclasses.asdict(r) for r in rows]
-    return sorted(
-        (
-            r["dataset"],
-            r["model"],
-            r["seed"],
-            r["method"],
-            r["metric"],
-            r["setting"],
-            "nan" if r["value"] is None or math.isnan(r["value"]) else round(r["value"], 10),
-            r["n"],
-        )
-        for r in records
-        if r["metric"] not in TIMING_METRICS
-    )
+    return comparable_rows(rows, lambda metric: metric in TIMING_METRICS, digits=10)
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,14 @@ index, then the merge, equal to the unsharded run (timings aside)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests._run_rows import comparable_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM = ROOT / "docs" / "slurm"
@@ -96,20 +97,7 @@ def _task(tmp_path: Path, task_id: int, task_count: int, **variables: str) -> st
 
 def _rows(folder: Path) -> list[tuple[object, ...]]:
     rows = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    return sorted(
-        (
-            r["dataset"],
-            r["model"],
-            r["seed"],
-            r["method"],
-            r["metric"],
-            r["setting"],
-            "nan" if r["value"] is None or math.isnan(r["value"]) else r["value"],
-            r["n"],
-        )
-        for r in rows
-        if not _is_timing(r["metric"])
-    )
+    return comparable_rows(rows, _is_timing, digits=None)
 
 
 def _written(folder: Path) -> dict[str, tuple[int, int]]:
