@@ -19,28 +19,11 @@ orthogonal complement (eqs. 13-17). The mathematics is on the :doc:`/theory` pag
 
 import matplotlib.pyplot as plt
 import torch
+from _example_setup import train_small_cnn
 
 from captum_ifim import IFIMDecomposition
-from comparisons.datasets import load_dataset
-from comparisons.training import TrainingConfig, train_model
 
-data = load_dataset(
-    "mni-sks-3class",
-    num_train=600,
-    num_val=90,
-    num_test=60,
-    image_size=64,
-    amplitude_range=(0.3, 0.5),
-    seed=0,
-)
-trained = train_model(
-    "shallow-cnn",
-    data,
-    TrainingConfig.fast(epochs=8),
-    seed=0,
-    model_options={"head": "max"},
-    progress=False,
-)
+data, trained = train_small_cnn("mni-sks-3class", num_val=90, num_test=60, epochs=8)
 model = trained.model  # in eval mode
 print(f"classes {data.class_names}, test accuracy {trained.test_metrics.accuracy:.3f}")
 

@@ -19,28 +19,11 @@ import time
 
 import matplotlib.pyplot as plt
 import torch
+from _example_setup import train_small_cnn
 
 from captum_ifim import available_methods, build_method, get_method_spec
-from comparisons.datasets import load_dataset
-from comparisons.training import TrainingConfig, train_model
 
-data = load_dataset(
-    "mni-sks",
-    num_train=600,
-    num_val=100,
-    num_test=40,
-    image_size=64,
-    amplitude_range=(0.3, 0.5),
-    seed=0,
-)
-trained = train_model(
-    "shallow-cnn",
-    data,
-    TrainingConfig.fast(epochs=6),
-    seed=0,
-    model_options={"head": "max"},
-    progress=False,
-)
+data, trained = train_small_cnn()
 model = trained.model
 print(f"test accuracy {trained.test_metrics.accuracy:.3f}")
 

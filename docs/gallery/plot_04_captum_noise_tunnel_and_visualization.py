@@ -15,29 +15,12 @@ averages the task-sensitive component :math:`S(x)` over noisy copies of the imag
 
 import matplotlib.pyplot as plt
 import torch
+from _example_setup import train_small_cnn
 from captum.attr import NoiseTunnel, Saliency, visualization
 
 from captum_ifim import IFIMDecomposition
-from comparisons.datasets import load_dataset
-from comparisons.training import TrainingConfig, train_model
 
-data = load_dataset(
-    "mni-sks",
-    num_train=600,
-    num_val=100,
-    num_test=20,
-    image_size=64,
-    amplitude_range=(0.3, 0.5),
-    seed=0,
-)
-trained = train_model(
-    "shallow-cnn",
-    data,
-    TrainingConfig.fast(epochs=6),
-    seed=0,
-    model_options={"head": "max"},
-    progress=False,
-)
+data, trained = train_small_cnn(num_test=20)
 model = trained.model
 index = int(torch.nonzero(data.test.labels == 1)[0])  # a signal-present test image
 x = data.test.images[index : index + 1]
