@@ -183,6 +183,40 @@ def test_three_classes_put_the_signal_on_the_labelled_side_of_the_midline() -> N
     assert (shifted.centres[right, 2] >= mid - shift + margin).all()
 
 
+def test_every_default_crop_has_room_for_a_signal_on_both_sides() -> None:
+    """Every crop position, shift and flip of the defaults, counted with integral images:
+    none can fail to place a signal."""
+    _, wm = template_volumes(4)
+    box_d, box_h, box_w = wm.shape
+    radius = half_max_radius(7.5 / 4)
+    edge, margin = math.ceil(radius), radius + 1
+    columns = torch.arange(SIZE, dtype=torch.float32)
+    inner = (columns >= edge) & (columns <= SIZE - 1 - edge)
+    shift = round(3 * SIZE / 64)
+    fewest = []
+    for dx in range(-shift, shift + 1):
+        for flip in (False, True):
+            cols = (box_w - SIZE) // 2 + torch.arange(SIZE) - dx
+            cols = box_w - 1 - cols if flip else cols
+            white = wm[:, :, cols] >= 0.8  # (D0, H0, S): the crop's columns
+            mid = (SIZE - 1) / 2 + dx
+            for side in (columns <= mid - margin, columns >= mid + margin):
+                per_line = white[:, :, side & inner].sum(-1)  # (D0, H0)
+                table = torch.nn.functional.pad(per_line.cumsum(0).cumsum(1), (1, 0, 1, 0))
+                lo, hi = edge, SIZE - edge  # interior rows of a crop, relative to its start
+                d = torch.arange(box_d - SIZE + 1)[:, None]
+                h = torch.arange(box_h - SIZE + 1)[None, :]
+                counts = (
+                    table[d + hi, h + hi]
+                    - table[d + lo, h + hi]
+                    - table[d + hi, h + lo]
+                    + table[d + lo, h + lo]
+                )
+                fewest.append(int(counts.min()))
+    assert len(fewest) == (2 * shift + 1) * 2 * 2
+    assert min(fewest) > 1000
+
+
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="even volume_size"):
         draw(2, volume_size=31)
