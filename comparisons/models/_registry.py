@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -27,14 +28,12 @@ class ModelSpec:
         description: One line for reports.
         builder: ``(in_channels, num_classes, image_size, **options) -> nn.Module``; use
             :func:`build_model` rather than calling it.
-        paper: Used in the paper's Table II (VGG16, ResNet18) or only for SKS/BKS.
         spatial_dims: 2 for images (N, C, H, W), 3 for volumes (N, C, D, H, W).
     """
 
     name: str
     description: str
     builder: Builder
-    paper: bool = True
     spatial_dims: int = 2
 
     @property
@@ -44,40 +43,40 @@ class ModelSpec:
         return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "shallow-cnn",
-            "Shallow CNN: 3 x (conv3x3 -> ReLU -> max pool), linear head (paper Sec. IV-B)",
-            ShallowCNN,
-        ),
-        ModelSpec(
-            "resnet18",
-            "torchvision ResNet18 from scratch, first conv and head adapted",
-            resnet18,
-        ),
-        ModelSpec(
-            "vgg16",
-            "torchvision VGG16 from scratch, first conv adapted, light head below 224 x 224",
-            vgg16,
-        ),
-        ModelSpec(
-            "shallow-cnn-3d",
-            "Shallow 3-D CNN: 3 x (conv3x3x3 -> ReLU -> max pool), global max-pool head",
-            ShallowCNN3d,
-            paper=False,
-            spatial_dims=3,
-        ),
-        ModelSpec(
-            "resnet3d-18",
-            "3-D ResNet-18 from scratch: basic blocks, quarter widths, no max pool",
-            ResNet3d18,
-            paper=False,
-            spatial_dims=3,
-        ),
-    )
-}
+MODELS: Mapping[str, ModelSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            ModelSpec(
+                "shallow-cnn",
+                "Shallow CNN: 3 x (conv3x3 -> ReLU -> max pool), linear head (paper Sec. IV-B)",
+                ShallowCNN,
+            ),
+            ModelSpec(
+                "resnet18",
+                "torchvision ResNet18 from scratch, first conv and head adapted",
+                resnet18,
+            ),
+            ModelSpec(
+                "vgg16",
+                "torchvision VGG16 from scratch, first conv adapted, light head below 224 x 224",
+                vgg16,
+            ),
+            ModelSpec(
+                "shallow-cnn-3d",
+                "Shallow 3-D CNN: 3 x (conv3x3x3 -> ReLU -> max pool), global max-pool head",
+                ShallowCNN3d,
+                spatial_dims=3,
+            ),
+            ModelSpec(
+                "resnet3d-18",
+                "3-D ResNet-18 from scratch: basic blocks, quarter widths, no max pool",
+                ResNet3d18,
+                spatial_dims=3,
+            ),
+        )
+    }
+)
 
 
 def available_models() -> tuple[str, ...]:
