@@ -3,6 +3,7 @@
 from captum_ifim._baselines._cam_attribution import CAMAttribution
 from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
 from captum_ifim._baselines._deepshap_attribution import DeepSHAP
+from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._baselines._score_cam import ScoreCAM
 from captum_ifim._baselines._target_layers import default_target_layer
 from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
@@ -22,6 +23,7 @@ __all__ = [
     "MethodSpec",
     "RegisteredMethod",
     "ScoreCAM",
+    "UnsupportedModelError",
     "XGradCAM",
     "__version__",
     "available_methods",

@@ -33,8 +33,8 @@ class ZooModel:
         input_shape: One input without the batch dimension, (C, H, W) or (C, D, H, W).
         layer: The default CAM target layer's qualified name.
         channels: Channels of the CAM map after the reshape.
-        deepshap_refuses: ``None`` when DeepSHAP is exact; else the text its error names
-            first (a module type or an operation).
+        deepshap_refuses: ``None`` when DeepSHAP is exact; else a pattern of what its
+            error names first (a module type or an operation).
     """
 
     name: str
@@ -202,6 +202,8 @@ def _monai_resnet(spatial_dims: int) -> nn.Module:
 
 RGB32, RGB64, GRAY64 = (3, 32, 32), (3, 64, 64), (1, 64, 64)
 SE = "a product of two input-dependent tensors"
+#: LayerNorm as a module (``LayerNorm``) or traced to its function (``layer_norm``).
+LAYER_NORM = "(?i)layer_?norm"
 
 ZOO: tuple[ZooModel, ...] = (
     ZooModel("tv-resnet18", "torchvision", _seeded(_tv("resnet18")), RGB64, "layer4.1", 512),
@@ -224,7 +226,7 @@ ZOO: tuple[ZooModel, ...] = (
     ),
     ZooModel(
         "tv-convnext", "torchvision", _seeded(_torchvision_convnext), RGB32, "features.3", 32,
-        "layer_norm",
+        LAYER_NORM,
     ),
     ZooModel(
         "tv-regnet-y", "torchvision", _seeded(_torchvision_regnet_y), RGB32, "trunk_output", 32,
@@ -232,31 +234,31 @@ ZOO: tuple[ZooModel, ...] = (
     ),
     ZooModel(
         "tv-vit", "torchvision", _seeded(_torchvision_vit), RGB32,
-        "encoder.layers.encoder_layer_1.ln_1", 32, "LayerNorm",
+        "encoder.layers.encoder_layer_1.ln_1", 32, LAYER_NORM,
     ),
     ZooModel(
         "tv-swin", "torchvision", _seeded(lambda: _torchvision_swin(False)), RGB32, "norm", 32,
-        "LayerNorm",
+        LAYER_NORM,
     ),
     ZooModel(
         "tv-swin_v2", "torchvision", _seeded(lambda: _torchvision_swin(True)), RGB32, "norm", 32,
-        "LayerNorm",
+        LAYER_NORM,
     ),
     ZooModel("timm-resnet", "timm", _seeded(_timm("test_resnet")), RGB64, "layer4.0", 96),
     ZooModel(
         "timm-convnext", "timm", _seeded(_timm("test_convnext")), RGB64, "stages.3", 64,
-        "layer_norm",
+        LAYER_NORM,
     ),
     ZooModel(
         "timm-efficientnet", "timm", _seeded(_timm("test_efficientnet")), RGB64, "bn2", 256, SE
     ),
     ZooModel(
         "timm-vit", "timm", _seeded(lambda: _timm_vit(False)), RGB32, "blocks.1.norm1", 32,
-        "layer_norm",
+        LAYER_NORM,
     ),
     ZooModel(
         "timm-deit-distilled", "timm", _seeded(lambda: _timm_vit(True)), RGB32,
-        "blocks.1.norm1", 32, "layer_norm",
+        "blocks.1.norm1", 32, LAYER_NORM,
     ),
     ZooModel(
         "monai-densenet-2d", "monai", _seeded(lambda: _monai_densenet(2)), GRAY64,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import warnings
 from typing import Any
 
@@ -146,7 +147,7 @@ def test_contract(zoo: ZooModel, name: str) -> None:
         with pytest.raises(UnsupportedModelError) as caught:
             method.attribute(inputs, target=TARGETS)
         message = str(caught.value)
-        assert zoo.deepshap_refuses in message and " at '" in message
+        assert re.search(zoo.deepshap_refuses + ".* at '", message), message
         others = [n for n in available_methods() if n != "deepshap"]
         assert f"Methods that work on this model: {', '.join(others)}." in message
         assert isinstance(caught.value, ValueError)

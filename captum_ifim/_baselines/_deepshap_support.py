@@ -151,6 +151,17 @@ class UnsupportedModelError(ValueError):
         operations: What it cannot handle, in forward order.
         alternatives: Registry methods that work on the model (filled in by
             :func:`captum_ifim.build_method`; empty when the class is used directly).
+
+    Example:
+        >>> import torch
+        >>> from captum_ifim import DeepSHAP, UnsupportedModelError
+        >>> model = torch.nn.Sequential(
+        ...     torch.nn.Linear(4, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 2)).eval()
+        >>> try:
+        ...     DeepSHAP(model, torch.zeros(1, 4)).attribute(torch.ones(1, 4), target=0)
+        ... except UnsupportedModelError as error:
+        ...     print(error.operations[0])
+        LayerNorm at '1'
     """
 
     def __init__(

@@ -182,7 +182,7 @@ def _replace_modules(model: nn.Module) -> None:
             continue
         parent_name, _, child = name.rpartition(".")
         if max_pool_overlaps(module) and max_pool_rebuildable(module):
-            replacement: nn.Module = MaxPoolAsReLUs(module)  # type: ignore[arg-type]
+            replacement: nn.Module = MaxPoolAsReLUs(module)
         elif type(module) in _ELEMENTWISE_MODULES:
             replacement = ElementwiseRescale(module, repr(module))
         else:
@@ -262,11 +262,11 @@ def _elementwise_function(node: fx.Node) -> ElementwiseRescale | None:
     kwargs = {k: v for k, v in node.kwargs.items() if k not in ("input", "inplace")}
     if any(isinstance(v, fx.Node) for v in (*args, *kwargs.values())):
         return None
-    function = node.target
+    function: Any = node.target
     name = getattr(function, "__name__", str(function))
     shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
     return ElementwiseRescale(
-        functools.partial(function, *args, **kwargs),  # type: ignore[arg-type]
+        functools.partial(function, *args, **kwargs),
         f"{name}({shown})" if shown else name,
     )
 

@@ -18,6 +18,9 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
+#: Spatial dimensions of each max pool class.
+_MAX_POOL_DIMS: dict[type[nn.Module], int] = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}
+
 
 def _tuple(value: int | tuple[int, ...], dims: int) -> tuple[int, ...]:
     if isinstance(value, int):
@@ -45,7 +48,7 @@ class MaxPoolAsReLUs(nn.Module):
 
     def __init__(self, pool: nn.MaxPool1d | nn.MaxPool2d | nn.MaxPool3d) -> None:
         super().__init__()
-        dims = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}[type(pool)]
+        dims = _MAX_POOL_DIMS[type(pool)]
         self.dims = dims
         self.kernel_size = _tuple(pool.kernel_size, dims)
         self.stride = _tuple(pool.stride or pool.kernel_size, dims)
@@ -99,7 +102,7 @@ MaxPool2dAsReLUs = MaxPoolAsReLUs
 
 def max_pool_overlaps(pool: nn.Module) -> bool:
     """Whether a max pool's windows overlap (kernel larger than stride on some axis)."""
-    dims = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}.get(type(pool))
+    dims = _MAX_POOL_DIMS.get(type(pool))
     if dims is None:
         return False
     kernel = _tuple(pool.kernel_size, dims)  # type: ignore[arg-type]
@@ -109,7 +112,7 @@ def max_pool_overlaps(pool: nn.Module) -> bool:
 
 def max_pool_rebuildable(pool: nn.Module) -> bool:
     """Whether :class:`MaxPoolAsReLUs` computes this pool: dilation 1, no indices."""
-    dims = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}.get(type(pool))
+    dims = _MAX_POOL_DIMS.get(type(pool))
     if dims is None:
         return False
     return _tuple(pool.dilation, dims) == (1,) * dims and not pool.return_indices  # type: ignore[arg-type]

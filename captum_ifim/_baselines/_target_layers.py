@@ -141,7 +141,9 @@ class FamilyRule:
 
 
 def _torchvision_vit_grid(model: nn.Module) -> ReshapeTransform:
-    side = int(model.image_size) // int(model.patch_size)  # type: ignore[operator]
+    image_size: Any = model.image_size
+    patch_size: Any = model.patch_size
+    side = int(image_size) // int(patch_size)
     return TokensToGrid(1, (side, side))
 
 
@@ -289,11 +291,11 @@ def _probe_finish_order(model: nn.Module, first: nn.Module) -> tuple[list[Any], 
     """``[(name, output shape or None)]`` in the order modules finish, and their call
     counts, in one eval-mode forward pass on zeros; every hook removed afterwards."""
     dims = 3 if isinstance(first, nn.Conv3d) else 2
-    weight = first.weight
+    weight: Any = first.weight
+    channels: Any = first.in_channels
     probe = torch.zeros(
-        1, int(first.in_channels), *([PROBE_SIDE[dims]] * dims),  # type: ignore[arg-type]
-        dtype=weight.dtype, device=weight.device,
-    )  # fmt: skip
+        1, int(channels), *([PROBE_SIDE[dims]] * dims), dtype=weight.dtype, device=weight.device
+    )
     finished: list[Any] = []
     calls: Counter[str] = Counter()
 

@@ -5,7 +5,8 @@ Saliency (one backward pass, the floor for gradient methods), the paper's proced
 naively (one gradient per class per sample), Grad-CAM, Score-CAM and DeepSHAP; each as a
 median after a warm-up, as a ratio to Saliency, with peak memory and the number of
 backward passes, over ResNet18 and the shallow CNN, C = 2, 3, 10 (and 100) and image
-sides 64, 256, 1024. Writes ``speed.csv``, ``summary.md`` (the issue's targets,
+sides 64, 256, 1024, and (the ``zoo`` suite) per image on torchvision, timm and MONAI
+networks at one size. Writes ``speed.csv``, ``summary.md`` (the issue's targets,
 PASS/FAIL with the measured figure) and ``cost_vs_pixels.png``/``cost_vs_classes.png``.
 See ``docs/performance.md`` for the method and the figures measured.
 """
@@ -23,6 +24,8 @@ from comparisons.speed._plan import (
     GRID_MODELS,
     GRID_SIDES,
     SUITES,
+    ZOO_CLASSES,
+    ZOO_METHODS,
     PlanOptions,
     max_side,
     plan_cells,
@@ -32,6 +35,13 @@ from comparisons.speed._results_csv import read_rows, write_rows
 from comparisons.speed._summary import summary_markdown
 from comparisons.speed._target_checks import TargetCheck, check_targets, log_log_slope
 from comparisons.speed._timed_cell import COLUMNS, METHODS, MethodName, Row, TimedCell
+from comparisons.speed._zoo import (
+    ZOO_NETWORKS,
+    ZOO_SIDE,
+    ZOO_SIDE_3D,
+    ZooNetwork,
+    build_zoo_network,
+)
 
 __all__ = [
     "COLUMNS",
@@ -43,6 +53,11 @@ __all__ = [
     "METHODS",
     "QUICK",
     "SUITES",
+    "ZOO_CLASSES",
+    "ZOO_METHODS",
+    "ZOO_NETWORKS",
+    "ZOO_SIDE",
+    "ZOO_SIDE_3D",
     "BackwardCounter",
     "BenchmarkResult",
     "MethodName",
@@ -50,7 +65,9 @@ __all__ = [
     "Row",
     "TargetCheck",
     "TimedCell",
+    "ZooNetwork",
     "add_saliency_ratios",
+    "build_zoo_network",
     "check_targets",
     "log_log_slope",
     "main",

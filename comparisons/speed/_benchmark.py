@@ -18,6 +18,7 @@ from comparisons.speed._results_csv import write_rows
 from comparisons.speed._summary import summary_markdown, write_summary
 from comparisons.speed._target_checks import TargetCheck, check_targets
 from comparisons.speed._timed_cell import METHODS, Row
+from comparisons.speed._zoo import ZOO_NETWORKS
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ def _processor() -> str:
     return platform.processor() or "unknown processor"
 
 
+def _load_average() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
+
+
 def environment(options: PlanOptions) -> dict[str, str]:
     """The lines that say where and how the figures were measured."""
     lines = {
@@ -73,6 +81,7 @@ def environment(options: PlanOptions) -> dict[str, str]:
         "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} logical cores",
         "device": options.device,
         "torch threads": str(options.threads),
+        "load average (1, 5, 15 min) at the start": _load_average(),
         "repeats (max) / warm-up": f"{options.repeats} / {options.warmup}",
         "time budget per cell": f"{options.cell_budget_s} s",
         "memory": "one fresh worker process per cell; peak RSS (ru_maxrss) and its increase "
@@ -113,6 +122,8 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
             bar.update()
             if row.status == "failed":
                 logger.warning("failed: %s %s: %s", cell.method, cell.configuration, row.reason)
+            elif row.status == "skipped":
+                logger.info("skipped: %s %s: %s", cell.method, cell.configuration, row.reason)
             elif not progress:
                 logger.info(
                     "%s %s: median %.4g s over %d calls, %s backward passes, peak %.0f MiB",
@@ -140,12 +151,13 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
         ),
     )
     add_saliency_ratios(rows)
-    checks = check_targets(rows)
+    scaling = [r for r in rows if r.model not in ZOO_NETWORKS]  # the zoo has one size
+    checks = check_targets(scaling)
     csv = write_rows(rows, output / "speed.csv")
     summary = write_summary(
         summary_markdown(rows, checks, environment(options)), output / "summary.md"
     )
-    figures = plot_costs(rows, output)
+    figures = plot_costs(scaling, output)
     for device, device_checks in checks.items():
         for check in device_checks:
             logger.info("[%s] %s %s: %s", device, check.status, check.name, check.measured)

@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
         "--suite",
         choices=(*SUITES, "all"),
         default="all",
-        help="grid (cost vs size and C), targets (the issue's), or all",
+        help="grid (cost vs size and C), targets (the issue's), zoo (per architecture), or all",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument(
@@ -74,11 +74,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="smoke run: shallow CNN, 16 and 32 px, C = 2, 3, batch 2, 1 repeat",
     )
-    parser.add_argument("--models", nargs="+", help="resnet18, shallow-cnn")
+    parser.add_argument(
+        "--models", nargs="+", help="resnet18, shallow-cnn, and the zoo's (tv-resnet50, ...)"
+    )
     parser.add_argument("--classes", nargs="+", type=int, help="values of C")
     parser.add_argument("--sides", nargs="+", type=int, help="image sides")
     parser.add_argument("--methods", nargs="+", choices=METHODS, help="methods to time")
     parser.add_argument("--batch", type=int, help="the grid's batch size (default 4)")
+    parser.add_argument("--zoo-batch", type=int, help="the zoo suite's batch size (default 1)")
     parser.add_argument("--background", type=int, help="DeepSHAP background samples (default 4)")
     parser.add_argument("--class-mass", type=float, help="mass kept by ifim-mass (default 0.99)")
     parser.add_argument(
@@ -111,6 +114,7 @@ def options_from_args(args: argparse.Namespace) -> PlanOptions:
         "sides": tuple(args.sides) if args.sides else None,
         "methods": tuple(args.methods) if args.methods else None,
         "batch": args.batch,
+        "zoo_batch": args.zoo_batch,
         "background": args.background,
         "class_mass": args.class_mass,
         "many_class_scales": tuple(args.logit_scales) if args.logit_scales else None,
@@ -142,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             datefmt="%H:%M:%S",
         )
     options = options_from_args(args)
-    for name in ("threads", "repeats", "batch", "background"):
+    for name in ("threads", "repeats", "batch", "zoo_batch", "background"):
         if getattr(options, name) < 1:
-            parser().error(f"expected --{name} >= 1, got {getattr(options, name)}")
+            flag = name.replace("_", "-")
+            parser().error(f"expected --{flag} >= 1, got {getattr(options, name)}")
     if options.warmup < 0:
         parser().error(f"expected --warmup >= 0, got {options.warmup}")
     if not 0 < options.class_mass <= 1:

@@ -26,11 +26,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from captum_ifim import UnsupportedModelError
 from captum_ifim.functional import fisher_factor
 from comparisons.models import build_model
 from comparisons.speed._backward_count import BackwardCounter
 from comparisons.speed._method_calls import method_call
 from comparisons.speed._timed_cell import Row, TimedCell
+from comparisons.speed._zoo import ZOO_NETWORKS, build_zoo_network
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,9 @@ def measure_cell(cell: TimedCell) -> Row:
     """
     try:
         return _measure(cell)
+    except UnsupportedModelError as error:  # DeepSHAP on a ViT: not a failure of the run
+        first = error.operations[0]
+        return Row.for_cell(cell, "skipped", f"{error.method} has no exact rule for {first}")
     except Exception as error:  # the benchmark goes on; the row says what went wrong
         logger.debug("cell %s failed:\n%s", cell, traceback.format_exc())
         return Row.for_cell(cell, "failed", f"{type(error).__name__}: {error}")
@@ -127,14 +132,19 @@ def _measure(cell: TimedCell) -> Row:
     torch.set_num_threads(cell.threads)
     warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
     device = torch.device(cell.device)
-    size = (cell.side, cell.side)
-    model = build_model(cell.model, 1, cell.num_classes, size, seed=cell.seed).eval()
+    if cell.model in ZOO_NETWORKS:
+        network = ZOO_NETWORKS[cell.model]
+        model = build_zoo_network(cell.model, cell.num_classes, cell.side, cell.seed)
+        shape = network.input_shape(cell.batch, cell.side)[1:]
+    else:
+        shape = (1, cell.side, cell.side)
+        model = build_model(cell.model, 1, cell.num_classes, shape[1:], seed=cell.seed).eval()
     if cell.logit_scale != 1:
         scale_logits(model, cell.logit_scale)
     model = model.to(device)
     generator = torch.Generator().manual_seed(cell.seed + 1)
-    inputs = torch.randn(cell.batch, 1, *size, generator=generator).to(device)
-    background = torch.randn(cell.background, 1, *size, generator=generator).to(device)
+    inputs = torch.randn(cell.batch, *shape, generator=generator).to(device)
+    background = torch.randn(cell.background, *shape, generator=generator).to(device)
     with torch.no_grad():
         targets = model(inputs).argmax(dim=1)
     call = method_call(cell.method, model, inputs, targets, background, cell.class_mass)

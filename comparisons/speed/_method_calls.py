@@ -35,13 +35,13 @@ def method_call(
     Args:
         method: One of :data:`comparisons.speed.METHODS`.
         model: A classifier in eval mode.
-        inputs: The batch (N, 1, H, W).
+        inputs: The batch (N, channels, H, W) or (N, channels, D, H, W).
         targets: (N,) classes, e.g. the predicted ones.
-        background: DeepSHAP's reference inputs (B, 1, H, W).
+        background: DeepSHAP's reference inputs (B, ...), shaped like one input.
         class_mass: The probability mass of ``ifim-mass``.
 
     Returns:
-        A call returning the (N, 1, H, W) map.
+        A call returning the map, of the inputs' shape.
 
     Raises:
         ValueError: An unknown method, or ``ifim-mass`` without ``class_mass``.

@@ -2,6 +2,9 @@
 
 * ``grid``: every model x C x image side at one batch, for the grid methods (cost against
   input size and against C).
+* ``zoo``: every network of :data:`comparisons.speed.ZOO_NETWORKS` (torchvision, timm,
+  MONAI) at its one size (64 px images, 32^3 volumes), C = 10, batch 1, for
+  :data:`ZOO_METHODS`: what each method costs per image on the architectures users bring.
 * ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
   batch 16 with C = 2 and 3 (iFIM, Saliency, naive), 256 x 256 and 1024 x 1024 at batch 4
   with C = 2 (memory, and linearity in pixels), and C = 100 with and without
@@ -18,12 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from comparisons.speed._timed_cell import METHODS, Row, TimedCell
+from comparisons.speed._zoo import ZOO_NETWORKS
 
-SUITES: tuple[str, ...] = ("grid", "targets")
+SUITES: tuple[str, ...] = ("grid", "targets", "zoo")
 GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
 GRID_CLASSES: tuple[int, ...] = (2, 3, 10)
 GRID_SIDES: tuple[int, ...] = (64, 256, 1024)
 GRID_METHODS: tuple[str, ...] = ("saliency", "ifim", "naive", "gradcam", "scorecam", "deepshap")
+#: The zoo suite's methods: the registry's (the naive loop is the grid's reference only).
+ZOO_METHODS: tuple[str, ...] = ("saliency", "ifim", "gradcam", "scorecam", "deepshap")
+ZOO_CLASSES: tuple[int, ...] = (10,)
 
 #: Largest image side per method and model (``"*"``: any model). Score-CAM runs one forward
 #: pass per channel of the target layer and image (512 for ResNet18), DeepSHAP one backward
@@ -44,10 +51,12 @@ class PlanOptions:
         suites: Among :data:`SUITES`.
         models, classes, sides: The grid's axes (``None``: :data:`GRID_MODELS`,
             :data:`GRID_CLASSES`, :data:`GRID_SIDES`); when given, target cells outside
-            them are dropped too.
+            them are dropped too, and zoo cells outside ``models`` and ``classes`` (the zoo
+            keeps its one size).
         methods: Methods to time (``None``: :data:`GRID_METHODS` in the grid, the targets'
             own in the targets); Saliency is added wherever anything runs.
         batch: The grid's batch size (the target cells have the issue's batches).
+        zoo_batch: The zoo suite's batch size.
         class_mass: The mass kept by ``ifim-mass``.
         many_class_scales: The logit scales of the C = 100 target cells (see
             :class:`comparisons.speed.TimedCell`): 1, the fresh network, whose softmax is nearly
@@ -63,6 +72,7 @@ class PlanOptions:
     sides: tuple[int, ...] | None = None
     methods: tuple[str, ...] | None = None
     batch: int = 4
+    zoo_batch: int = 1
     class_mass: float = 0.99
     many_class_scales: tuple[float, ...] = (1.0, 4.0)
     max_side: Mapping[str, int] = field(default_factory=dict)
@@ -104,6 +114,15 @@ def _grid_cells(options: PlanOptions) -> list[Planned]:
     ]
 
 
+def _zoo_cells(options: PlanOptions) -> list[Planned]:
+    return [
+        (name, c, network.side, options.zoo_batch, 1.0, method)
+        for name, network in ZOO_NETWORKS.items()
+        for c in options.classes or ZOO_CLASSES
+        for method in options.methods or ZOO_METHODS
+    ]
+
+
 def _selected(value: object, chosen: tuple[object, ...] | None) -> bool:
     return chosen is None or value in chosen
 
@@ -136,12 +155,14 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
             raise ValueError(f"expected methods among {METHODS}, got {method!r}")
     wanted: dict[Planned, list[str]] = {}
     for suite in options.suites:
-        candidates = _grid_cells(options) if suite == "grid" else _target_cells(options)
+        candidates = {"grid": _grid_cells, "targets": _target_cells, "zoo": _zoo_cells}[suite](
+            options
+        )
         for model, c, side, batch, scale, method in candidates:
             if (
                 _selected(model, options.models)
                 and _selected(c, options.classes)
-                and _selected(side, options.sides)
+                and (suite == "zoo" or _selected(side, options.sides))
                 and _selected(method, options.methods)
             ):
                 wanted.setdefault((model, c, side, batch, scale, method), []).append(suite)

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from comparisons.speed._target_checks import TargetCheck
-from comparisons.speed._timed_cell import Row
+from comparisons.speed._timed_cell import METHODS, Row
+from comparisons.speed._zoo import ZOO_NETWORKS
 
 
 def _number(value: float | int | None, digits: int = 4) -> str:
@@ -39,7 +40,7 @@ def summary_markdown(
             lines.append(f"| {check.name}: {check.target} | {check.measured} | {check.status} |")
     skipped = [r for r in rows if r.status == "skipped"]
     failed = [r for r in rows if r.status == "failed"]
-    for title, group in (("Skipped cells (never run)", skipped), ("Failed cells", failed)):
+    for title, group in (("Skipped cells (not measured)", skipped), ("Failed cells", failed)):
         if group:
             lines += ["", f"## {title}", ""]
             lines += [
@@ -47,6 +48,7 @@ def summary_markdown(
                 f"batch {r.batch}, {r.device}: {r.reason}"
                 for r in group
             ]
+    lines += zoo_table(rows)
     lines += ["", "## Measured cells", ""]
     lines += [
         "| model | C | side | batch | method | median s | x Saliency | backward passes "
@@ -66,6 +68,42 @@ def summary_markdown(
             f"{r.repeats_done} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def zoo_table(rows: Sequence[Row]) -> list[str]:
+    """Seconds per image of each method on each zoo network (markdown lines; none without
+    zoo rows). A cell that was not measured shows why in one word (``unsupported`` for
+    DeepSHAP where shap has no exact rule, ``failed``)."""
+    zoo = [r for r in rows if r.model in ZOO_NETWORKS]
+    if not zoo:
+        return []
+    methods = [m for m in METHODS if any(r.method == m for r in zoo)]
+    lines = ["", "## Seconds per image, per architecture (zoo suite)", ""]
+    lines += ["| network | input | C | " + " | ".join(methods) + " |"]
+    lines += ["|---|---|---|" + "---|" * len(methods)]
+    for name, network in ZOO_NETWORKS.items():
+        of_network = {r.method: r for r in zoo if r.model == name}
+        if not of_network:
+            continue
+        first = next(iter(of_network.values()))
+        size = " x ".join([str(first.side)] * network.spatial_dims)
+        cells = []
+        for method in methods:
+            row = of_network.get(method)
+            if row is None:
+                cells.append("")
+            elif row.status == "ok" and row.median_s is not None:
+                cells.append(_number(row.median_s / row.batch, 3))
+            elif row.status == "skipped" and "no exact rule" in row.reason:
+                cells.append("unsupported")
+            else:
+                cells.append(row.status)
+        lines.append(
+            f"| {name} | {network.channels} x {size} | {first.num_classes} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
 
 
 def write_summary(text: str, path: Path) -> Path:

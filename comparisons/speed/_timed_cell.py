@@ -21,7 +21,8 @@ class TimedCell:
         suites: The suites that asked for it (``"grid"``, ``"targets"``).
         model: A :func:`comparisons.models.build_model` name.
         num_classes: C.
-        side: Image side; inputs are (batch, 1, side, side).
+        side: Image side; inputs are (batch, 1, side, side), or the zoo network's
+            (batch, channels, side, ...) (:data:`comparisons.speed.ZOO_NETWORKS`).
         batch: N.
         method: One of :data:`METHODS`.
         class_mass: For ``ifim-mass``: the probability mass kept; ``None`` otherwise.
@@ -69,6 +70,14 @@ class TimedCell:
         )
 
     @property
+    def spatial_dims(self) -> int:
+        """3 for a 3-D zoo network, else 2."""
+        from comparisons.speed._zoo import ZOO_NETWORKS
+
+        network = ZOO_NETWORKS.get(self.model)
+        return network.spatial_dims if network is not None else 2
+
+    @property
     def configuration(self) -> tuple[object, ...]:
         """Model, C, side, batch, logit scale and device: cells sharing it share a Saliency
         reference."""
@@ -83,7 +92,7 @@ class Row:
         suite: ``+``-joined suites.
         model, num_classes, side, batch, method, class_mass, logit_scale, device, threads:
             The cell.
-        pixels: side * side.
+        pixels: Pixels (voxels) per input: side ** 2, or side ** 3 for a 3-D network.
         status: ``ok``, ``skipped`` (a cap; never run) or ``failed`` (an error; see reason).
         reason: Why a cell was skipped or failed.
         warmup, repeats: As asked. ``repeats_done``: timed calls made.
@@ -136,7 +145,7 @@ class Row:
             model=cell.model,
             num_classes=cell.num_classes,
             side=cell.side,
-            pixels=cell.side * cell.side,
+            pixels=cell.side**cell.spatial_dims,
             batch=cell.batch,
             method=cell.method,
             class_mass=cell.class_mass,
