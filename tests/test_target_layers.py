@@ -144,6 +144,14 @@ def test_overrides_and_the_family_reshape_of_a_named_layer() -> None:
     assert cam_target(cnn, "3").reshape_transform is None
 
 
+def test_densenet121_gets_its_1024_channel_map_not_a_dense_layer_convolution() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.densenet121(weights=None, num_classes=3).eval()
+    target = default_cam_target(model)
+    assert target.layer is model.features.norm5 and target.then_relu
+    assert target.layer.num_features == model.classifier.in_features == 1024
+
+
 def test_densenet_map_is_the_rectified_norm5_map_the_classifier_pools() -> None:
     """Hand-derived: y_t = W_t . mean_ij relu(z)_ij + b_t with z = features.norm5(...), so
     the gradient at z is W_tk / (h w) where z > 0 and 0 elsewhere; Grad-CAM's weights are
