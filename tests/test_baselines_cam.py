@@ -248,3 +248,85 @@ def test_a_reused_target_layer_is_refused():
     with pytest.raises(ValueError, match="once per forward pass"):
         GradCAM(model, model.conv).attribute(torch.randn(1, 3, 8, 8))
     assert not model.conv._forward_hooks
+
+
+# Volumes (N, C, D, H, W) -------------------------------------------------------------------
+
+
+def _gap_head_volume_model(channels: int = 4, classes: int = 3) -> nn.Module:
+    """The 3-D twin of ``_gap_head_model``: conv-ReLU-avgpool(2), global average, linear."""
+    torch.manual_seed(6)
+    return (
+        nn.Sequential(
+            nn.Conv3d(1, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.AvgPool3d(2),
+            nn.AdaptiveAvgPool3d(1),
+            nn.Flatten(),
+            nn.Linear(channels, classes),
+        )
+        .double()
+        .eval()
+    )
+
+
+def test_volume_gradcam_and_xgradcam_raw_maps_are_the_class_activation_map():
+    """Hand-derived in 3-D: w_k = W_tk / (d h w), map sum_k w_k A_k upsampled trilinearly."""
+    model = _gap_head_volume_model()
+    x = torch.randn(2, 1, 6, 8, 4, dtype=torch.float64)
+    targets = torch.tensor([2, 0])
+    pooled = model[:3](x).detach()  # (2, 4, 3, 4, 2)
+    weights = model[5].weight[targets].detach() / pooled[0, 0].numel()
+    expected = torch.einsum("nk,nkdij->ndij", weights, pooled)
+    upsampled = F.interpolate(expected[:, None], (6, 8, 4), mode="trilinear")[:, 0]
+    for cam_class in (GradCAM, XGradCAM):
+        raw = cam_class(model, model[2], normalization="none").attribute(x, target=targets)
+        assert raw.shape == x.shape and raw.dtype == torch.float64
+        torch.testing.assert_close(raw[:, 0], upsampled)
+
+
+@pytest.mark.parametrize("cam_class", CAMS, ids=lambda c: c.__name__)
+def test_every_cam_takes_volumes_with_the_default_layer(cam_class):
+    model = _gap_head_volume_model().float()
+    x = torch.randn(2, 1, 8, 8, 8)
+    maps = cam_class(model).attribute(x, target=[0, 1])  # default layer: the ReLU
+    assert maps.shape == x.shape and torch.isfinite(maps).all()
+    assert maps.amin() >= 0 and maps.amax() <= 1 + 1e-6
+    assert cam_class(model).target.name == "1"
+
+
+def test_volume_scorecam_raw_map_is_the_brute_force_weighting():
+    """Score-CAM's 3-D weights (trilinear, align_corners=True masks) by brute force."""
+    model = _gap_head_volume_model()
+    x = torch.randn(2, 1, 6, 6, 6, dtype=torch.float64)
+    targets = [1, 2]
+    activations = model[:3](x).detach()  # the average pool: 3 x 3 x 3 maps
+    upsampled = F.interpolate(activations, (6, 6, 6), mode="trilinear", align_corners=True)
+    low = upsampled.amin((2, 3, 4), keepdim=True)
+    high = upsampled.amax((2, 3, 4), keepdim=True)
+    masks = (upsampled - low) / (high - low + 1e-8)
+    expected = []
+    for n, t in enumerate(targets):
+        with torch.no_grad():
+            scores = model(x[n][None] * masks[n][:, None])[:, t]
+        weights = scores.float().softmax(0).double()
+        expected.append(torch.einsum("k,kdij->dij", weights, activations[n]))
+    expected_maps = F.interpolate(torch.stack(expected)[:, None], (6, 6, 6), mode="trilinear")
+    raw = ScoreCAM(model, model[2], normalization="none", batch_size=3).attribute(x, target=targets)
+    torch.testing.assert_close(raw[:, 0], expected_maps[:, 0], rtol=1e-5, atol=1e-7)
+
+
+def test_the_volume_score_weights_are_the_librarys_in_2d():
+    """``score_cam_weights`` (written for volumes) computes pytorch-grad-cam's 2-D weights."""
+    from captum_ifim._baselines._score_cam import score_cam_weights
+
+    model = _gap_head_model().float()
+    x = torch.randn(1, 2, 8, 8)
+    activations = model[:3](x).detach()
+    library = pytorch_grad_cam.ScoreCAM(model, [])
+    library.batch_size = 3
+    expected = library.get_cam_weights(
+        x, None, [ClassifierOutputTarget(2)], activations.numpy(), None
+    )
+    ours = score_cam_weights(model, x, activations, 2, batch_size=3)
+    torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(expected))
