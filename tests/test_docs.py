@@ -31,6 +31,7 @@ PAGES = (
     "harness",
     "own-model",
     "results",
+    "results-3d",
     "performance",
     "architecture",
     "api",
@@ -173,6 +174,20 @@ def test_every_public_name_is_documented(built_docs: Path) -> None:
             if not same or f"{same[0]}.{name}" not in api:
                 missing.append(f"{module_name}.{name}")
     assert not missing
+
+
+def test_no_page_holds_control_characters() -> None:
+    """A TeX backslash written through a Python string (``"\\theta"`` as ``"\\t" "heta"``)
+    leaves a tab, form feed or bell in the page, which MathJax then reports as an error."""
+    sources = [*DOCS.glob("*.md"), *DOCS.glob("gallery/*.py"), ROOT / "README.md"]
+    control = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+    found = {
+        f"{path.relative_to(ROOT)}:{number}": line
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+        if control.search(line) or line.startswith(("abla", "rac{", "imes"))
+    }
+    assert not found, found
 
 
 def test_literal_aliases_are_documented_with_their_values() -> None:
