@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         default="default",
-        help="a TOML file, or 'default', 'quick' or 'paper' (embedded)",
+        help="a TOML file, or 'default', 'quick', 'paper' or '3d' (embedded)",
     )
     run.add_argument("--quick", action="store_true", help="the embedded smoke config")
     run.add_argument("--output", type=Path, help="run folder (default: runs/<config name>)")

@@ -29,7 +29,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 from captum_ifim.metrics import available_metrics
 
-EMBEDDED_CONFIGS = ("default", "quick", "paper")
+EMBEDDED_CONFIGS = ("default", "quick", "paper", "3d")
 MAP_TARGETS = ("label", "prediction")
 _RUN_KEYS = {
     "name": str,

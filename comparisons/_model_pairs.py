@@ -317,6 +317,14 @@ def compare_model_pairs(folder: RunFolder, config: HarnessConfig) -> PairStage:
             continue
         written.append(pair)
         logger.info("model pair %s compared (%d methods)", pair.key, len(compared))
+    if written or failed or waiting:
+        logger.info(
+            "model pairs: %d compared, %d already done, %d waiting for their cells, %d failed",
+            len(written),
+            len(done),
+            len(waiting),
+            len(failed),
+        )
     return PairStage(tuple(written), tuple(done), tuple(waiting), tuple(failed))
 
 

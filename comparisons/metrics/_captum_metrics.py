@@ -68,6 +68,7 @@ INFIDELITY = HarnessMetric(
     rows=(RowSpec("infidelity", statistic=mean_of("infidelity")),),
 )
 
+
 def _check_sensitivity(options: Mapping[str, Any]) -> None:
     check_count(options, "n_perturb_samples")
     check_positive(options, "radius_relative")

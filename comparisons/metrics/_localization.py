@@ -55,6 +55,7 @@ ENERGY_IN_MASK = HarnessMetric(
     rows=(RowSpec("energy-in-mask", statistic=mean_of("energy-in-mask")),),
 )
 
+
 def _check_pointing(options: Mapping[str, Any]) -> None:
     check_count(options, "tolerance", minimum=0)
 
