@@ -52,7 +52,7 @@ def overlap_matrix_figure(
 ) -> Figure:
     """Two heat maps of the dataset's trained models: ``method``'s subspace overlap and its
     map correlation, each value written in its cell (the diagonal, 1 by definition, in
-    grey)."""
+    italics)."""
     rows = [p for p in pairs if p.pair.dataset == dataset]
     groups = matrix_groups(rows, model_order)
     labels = [f"{g.model}\nseed {g.seed}" for g in groups]
@@ -66,8 +66,11 @@ def overlap_matrix_figure(
             for j in range(len(groups)):
                 value = matrix[i, j]
                 text = "n/a" if math.isnan(value) else f"{value:.2g}"
-                colour = "0.3" if i == j else ("white" if _dark(value, low, high, cmap) else "k")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
+                colour = "white" if _dark(value, low, high, cmap) else "k"
+                style = "italic" if i == j else "normal"
+                ax.text(
+                    j, i, text, ha="center", va="center", fontsize=7, color=colour, style=style
+                )
         ax.set_xticks(range(len(groups)), labels, fontsize=7, rotation=90)
         ax.set_yticks(range(len(groups)), labels, fontsize=7)
         ax.set_title(f"{method}: {title}", fontsize=8)
