@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -22,11 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from captum_ifim import available_methods, get_method_spec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 from captum_ifim.metrics import available_metrics
 
 EMBEDDED_CONFIGS = ("default", "quick", "paper", "3d")

@@ -9,13 +9,9 @@ change since the last build is not run again.
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the docs extra installs tomli
-    import tomli as tomllib
 
 import torch
 from sphinx.application import Sphinx

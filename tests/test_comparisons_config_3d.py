@@ -3,7 +3,7 @@ exist), every method through every metric; it parses and round-trips through TOM
 
 from __future__ import annotations
 
-import sys
+import tomllib
 
 from captum_ifim import available_methods
 from captum_ifim.metrics import available_metrics
@@ -11,11 +11,6 @@ from comparisons._config import EMBEDDED_CONFIGS, load_config, parse_config
 from comparisons._model_pairs import model_pairs
 from comparisons._toml_writer import dumps
 from comparisons.models import get_model_spec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 def test_the_3d_config_runs_every_method_and_metric_on_volumes() -> None:

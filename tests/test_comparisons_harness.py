@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import tomllib
 
 import pytest
-import tomllib
 import torch
 
 import comparisons._runner as runner_module

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import tomllib
 import warnings
 from pathlib import Path
 
 import pytest
-import tomllib
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file

@@ -68,9 +68,7 @@ def overlap_matrix_figure(
                 text = "n/a" if math.isnan(value) else f"{value:.2g}"
                 colour = "white" if _dark(value, low, high, cmap) else "k"
                 style = "italic" if i == j else "normal"
-                ax.text(
-                    j, i, text, ha="center", va="center", fontsize=7, color=colour, style=style
-                )
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour, style=style)
         ax.set_xticks(range(len(groups)), labels, fontsize=7, rotation=90)
         ax.set_yticks(range(len(groups)), labels, fontsize=7)
         ax.set_title(f"{method}: {title}", fontsize=8)

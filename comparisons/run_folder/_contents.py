@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 from comparisons.run_folder._keys import CellKey
 from comparisons.run_folder._layout import RunLayout

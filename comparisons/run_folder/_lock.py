@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -94,7 +94,7 @@ class RunLock:
                 {
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
-                    "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "started": datetime.now(UTC).isoformat(timespec="seconds"),
                     "command": sys.argv,
                 },
             )

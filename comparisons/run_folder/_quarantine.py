@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from comparisons._atomic import write_json
@@ -45,7 +45,7 @@ def quarantine(layout: RunLayout, path: Path, reason: str) -> QuarantinedFile | 
         The record, or ``None`` when the file was already gone (another process moved it)
         or could not be moved (a read-only folder: logged, the file stays where it is).
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     target = layout.quarantined(path, now.strftime("%Y%m%dT%H%M%S.%fZ"))
     record = QuarantinedFile(
         original=path.relative_to(layout.root).as_posix(),
