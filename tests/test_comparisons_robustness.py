@@ -34,6 +34,7 @@ import comparisons._runner as runner_module
 import comparisons.training._train_model as train_module
 from comparisons._cli import main
 from comparisons._config import parse_config
+from comparisons._environment import processor_name
 from comparisons._exit_codes import ExitCode
 from comparisons._runner import run
 from comparisons._toml_writer import dumps
@@ -172,6 +173,15 @@ def test_environment_records_the_threads_the_run_used(reference):
     assert folder.failed == [] and folder.count_cells() == 2
     environment = json.loads(folder.layout.environment.read_text())
     assert environment["torch_threads"] == 1  # was 2: written before set_num_threads
+
+
+def test_environment_records_the_processor_cores_and_load(reference):
+    folder, _ = reference
+    environment = json.loads(folder.layout.environment.read_text())
+    assert environment["processor"] == processor_name() and environment["processor"]
+    assert environment["logical_cores"] == os.cpu_count()
+    load = environment["load_average_at_start"]
+    assert load is None or (len(load) == 3 and all(value >= 0 for value in load))
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from comparisons._environment import load_average, processor_name
 from comparisons.speed._isolation import run_isolated
 from comparisons.speed._plan import PlanOptions, plan_cells
 from comparisons.speed._plots import plot_costs
@@ -55,33 +56,18 @@ def add_saliency_ratios(rows: Sequence[Row]) -> None:
             row.ratio_to_saliency = row.median_s / base
 
 
-def _processor() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown processor"
-
-
-def _load_average() -> str:
-    try:
-        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:  # not available on this platform
-        return "unknown"
-
-
 def environment(options: PlanOptions) -> dict[str, str]:
     """The lines that say where and how the figures were measured."""
     lines = {
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} logical cores",
+        "machine": f"{platform.machine()}, {processor_name()}, {os.cpu_count()} logical cores",
         "device": options.device,
         "torch threads": str(options.threads),
-        "load average (1, 5, 15 min) at the start": _load_average(),
+        "load average (1, 5, 15 min) at the start": ", ".join(
+            f"{value:.2f}" for value in load_average() or []
+        )
+        or "unknown",
         "repeats (max) / warm-up": f"{options.repeats} / {options.warmup}",
         "time budget per cell": f"{options.cell_budget_s} s",
         "memory": "one fresh worker process per cell; peak RSS (ru_maxrss) and its increase "
