@@ -24,6 +24,23 @@ def test_no_reference_to_files_outside_the_repository(package: str) -> None:
     assert not found, f"references to files outside the repository: {found}"
 
 
+def test_the_docs_cite_no_file_outside_the_repository() -> None:
+    """The pages, the gallery's examples and the README: a reader has only the repository."""
+    sources = [
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "docs" / "gallery").glob("*.py"),
+        *(ROOT / "docs" / "slurm").rglob("*"),
+        ROOT / "README.md",
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(p for p in sources if p.is_file())
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if OUTSIDE.search(line)
+    ]
+    assert not found, f"references to files outside the repository: {found}"
+
+
 def test_the_cited_docs_sections_exist() -> None:
     """The section titles the library's docstrings quote are headings of the docs."""
     headings = {
