@@ -40,6 +40,7 @@ from comparisons._runner import run
 from comparisons._toml_writer import dumps
 from comparisons.reporting import write_report
 from comparisons.run_folder import RunFolder, quarantined_files
+from comparisons.run_folder._per_example import read_per_example
 
 SMALL = {
     "run": {
@@ -427,6 +428,23 @@ def test_truncated_examples_and_model_files_are_recomputed(copied, reference, mo
     assert json.loads(folder.layout.model(GROUP).read_text())["training"]["from_cache"] is True
     assert comparable(folder.rows()) == comparable(reference[0].rows())
     assert folder.load_examples(CELLS[1])["maps"].shape[0] == 2
+
+
+def test_a_truncated_per_example_file_is_moved_aside_with_its_cell_and_recomputed(
+    copied, reference, monkeypatch
+):
+    folder, cache = copied
+    _truncate(folder.layout.per_example(CELLS[0]))
+    calls = count_cells(monkeypatch)
+    run(folder.config(), folder.path, cache_dir=cache)  # was: kept, the statistics lost it
+    assert calls == [CELLS[0]]
+    reasons = {q.original: q.reason for q in quarantined_files(folder.layout)}
+    assert sorted(reasons) == [f"cells/{CELLS[0]}.json", f"per_example/{CELLS[0]}.csv.gz"]
+    assert "per-example file" in reasons[f"cells/{CELLS[0]}.json"]
+    assert comparable(folder.rows()) == comparable(reference[0].rows())
+    tables = [read_per_example(f.layout.per_example(CELLS[0])) for f in (reference[0], folder)]
+    untimed = [t[~t["metric"].str.contains("seconds")].reset_index(drop=True) for t in tables]
+    assert len(untimed[0]) > 0 and untimed[1].equals(untimed[0])
 
 
 def test_reading_rows_never_fails_on_one_bad_file(copied, reference):

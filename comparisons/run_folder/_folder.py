@@ -19,7 +19,7 @@ from comparisons._config import HarnessConfig, parse_config
 from comparisons._environment import environment_record
 from comparisons._toml_writer import dumps
 from comparisons.run_folder._layout import RunLayout
-from comparisons.run_folder._per_example import per_example_bytes
+from comparisons.run_folder._per_example import per_example_bytes, read_per_example
 from comparisons.run_folder._quarantine import QuarantinedFile, quarantine
 from comparisons.run_folder._rows import (
     ResultRow,
@@ -254,9 +254,10 @@ class RunFolder:
         """The finished files that cannot be used, each with the reason (nothing is moved).
 
         A model, cell or pair file that is not valid JSON rows; a cell whose examples file
-        is missing or unreadable, or whose maps file is unreadable (then that file comes
-        first, then the cell). A cell without a maps file (a run from before they existed)
-        is usable: the model-pair stage leaves it out.
+        is missing or unreadable, or whose maps or per-example file is unreadable (then that
+        file comes first, then the cell). A cell without a maps or per-example file (a run
+        from before they existed) is usable: the model-pair stage and the statistics leave
+        it out.
         """
         found: list[tuple[Path, str]] = []
         for path in sorted(self.layout.models_dir.glob("*.json")):
@@ -276,13 +277,18 @@ class RunFolder:
                     found.append((examples, str(error)))
                 found.append((path, f"its examples file {examples.name} is {error}"))
                 continue
-            maps = self.layout.maps(path.stem)
-            if maps.is_file():
+            for kind, extra, read in (
+                ("maps", self.layout.maps(path.stem), read_maps_file),
+                ("per-example", self.layout.per_example(path.stem), read_per_example),
+            ):
+                if not extra.is_file():
+                    continue
                 try:
-                    read_maps_file(maps)
+                    read(extra)
                 except ValueError as error:
-                    found.append((maps, str(error)))
-                    found.append((path, f"its maps file {maps.name} is {error}"))
+                    found.append((extra, str(error)))
+                    found.append((path, f"its {kind} file {extra.name} is {error}"))
+                    break
         return found
 
     def finished(self) -> tuple[set[str], set[str]]:
