@@ -30,7 +30,13 @@ from comparisons.models import (
     load_weights,
     read_checkpoint,
 )
-from tests._own_fixtures import folder_tensors, write_factory_module, write_png_folder
+from tests._own_fixtures import (
+    folder_tensors,
+    pixel_values,
+    write_factory_module,
+    write_manifest,
+    write_png_folder,
+)
 
 
 @pytest.fixture
@@ -384,3 +390,40 @@ def test_a_factory_model_without_weights_is_trained_once_and_cached(factory, tmp
     # The model was standardized with the training images' statistics, inside the model.
     assert record["model_options"]["input_std"] > 0
     assert runner_module is not None
+
+
+def test_bad_data_on_disk_fails_before_anything_is_written(factory, tmp_path):
+    from PIL import Image
+
+    good = _trained_like(factory)
+    save_file(good.state_dict(), str(tmp_path / "w.safetensors"))
+    model = {
+        "name": "mine",
+        "factory": f"{factory}:build",
+        "weights": str(tmp_path / "w.safetensors"),
+    }
+    unreadable = _folder(tmp_path / "unreadable")
+    (unreadable / "test" / "benign" / "001.png").write_bytes(b"not a png")
+    mixed = _folder(tmp_path / "mixed")
+    Image.fromarray(pixel_values(0, 1, (14, 10))).save(mixed / "test" / "benign" / "001.png")
+    Image.fromarray(pixel_values(0, 0)).save(tmp_path / "a.png")
+    manifest = write_manifest(
+        tmp_path / "m.csv",
+        [{"path": "a.png", "label": "benign"}, {"path": "gone.png", "label": "malignant"}],
+    )
+    cases = [
+        ({"root": str(unreadable), "label": "scans"}, "image-folder", ValueError, "001.png"),
+        ({"root": str(mixed), "label": "scans"}, "image-folder", ValueError, "image_size"),
+        (
+            {"manifest": str(manifest), "classes": ["benign", "malignant"], "label": "m"},
+            "csv",
+            FileNotFoundError,
+            "gone.png",
+        ),
+    ]
+    for options, name, error, match in cases:
+        data = _config(unreadable, model)
+        data["datasets"] = [{"name": name, "options": options}]
+        with pytest.raises(error, match=match):
+            run(parse_config(data), tmp_path / "out", progress=False)
+        assert not (tmp_path / "out").exists(), options
