@@ -218,6 +218,33 @@ def reported(tiny_run, tmp_path_factory) -> Path:
     return target
 
 
+def test_the_report_joins_every_cell_into_one_tidy_per_example_file(reported) -> None:
+    contents = read_run_contents(reported)
+    joined = pd.read_csv(reported / "per_example.csv.gz", keep_default_na=False)
+    assert list(joined.columns) == ["dataset", "model", "seed", "method", *PER_EXAMPLE_COLUMNS]
+    cells = list(joined.groupby(["dataset", "model", "seed", "method"], sort=False))
+    assert len(cells) == len(contents.per_example) >= 4
+    for (dataset, model, seed, method), block in cells:
+        cell = next(
+            c
+            for c in contents.per_example
+            if (c.group.dataset, c.group.model, c.group.seed, c.method)
+            == (dataset, model, seed, method)
+        )
+        own = contents.load_per_example(cell)
+        assert len(block) == len(own)
+        values = block["value"].astype(str).replace("", "nan").astype(float).to_numpy()
+        np.testing.assert_array_equal(values, own["value"].to_numpy())  # exact, NaN = NaN
+        assert block["metric"].tolist() == own["metric"].tolist()
+    # one value by hand from the joined file alone: a cell's mean deletion AUC
+    row = next(r for r in contents.rows if r.metric == "deletion-auc" and r.seed == 1)
+    picked = joined[
+        (joined.metric == "deletion-auc") & (joined.method == row.method) & (joined.seed == 1)
+    ]
+    values = picked["value"].astype(str).replace("", "nan").astype(float)
+    assert np.nanmean(values) == pytest.approx(row.value, rel=1e-13)
+
+
 def test_the_report_writes_paired_tests_verdicts_ranks_and_every_export(reported) -> None:
     with (reported / "paired.csv").open() as stream:
         paired = list(csv.DictReader(stream))

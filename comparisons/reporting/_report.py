@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from comparisons._atomic import write_text
+from comparisons._atomic import write_bytes, write_text
 from comparisons.reporting._bar_figures import (
     write_adversarial_bars,
     write_f1_difference_bars,
@@ -44,6 +44,7 @@ from comparisons.reporting._model_pairs_report import (
     split_pair_rows,
 )
 from comparisons.reporting._overlap_matrix_figure import write_overlap_matrices
+from comparisons.reporting._per_example_export import run_per_example_bytes
 from comparisons.reporting._reading import reading_findings, reading_markdown
 from comparisons.reporting._run_description import (
     environment_markdown,
@@ -199,7 +200,8 @@ def _report_markdown(
 
 def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     """Write ``summary.md``, ``summary.csv``, ``paired.csv``, ``ranks.csv``,
-    ``seed_intervals.csv``, ``tables/*``, ``figures/*`` and ``report.md`` into a run folder,
+    ``seed_intervals.csv``, ``per_example.csv.gz`` (every cell's per-example values in one
+    table), ``tables/*``, ``figures/*`` and ``report.md`` into a run folder,
     from its ``results.json``, ``methods.json``, ``config.toml``, ``environment.json``,
     ``examples/*.pt`` and ``per_example/*.csv.gz``.
 
@@ -246,6 +248,8 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     write_text(run_dir / "summary.md", summary_markdown(summary))
     write_text(run_dir / "summary.csv", summary_csv(summary))
     write_statistics_files(statistics, run_dir)
+    if run.per_example:
+        write_bytes(run_dir / "per_example.csv.gz", run_per_example_bytes(run))
     figures_dir = run_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
     grids = []
