@@ -37,8 +37,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 LOCAL_HOST = "127.0.0.1"
-#: The pages a reader opens first, and every page of the gallery (found in the build).
-KEY_PAGES = ("index", "quickstart", "theory", "captum", "metrics", "harness", "results")
+#: Every page of the site (the sources' names), and every page of the gallery (found in
+#: the build).
+PAGES = tuple(sorted(p.stem for p in (Path(__file__).parents[1] / "docs").glob("*.md")))
 SCREENSHOT_PAGES = ("index", "theory")
 #: Text nodes inside these are code or typeset math, where TeX delimiters are expected.
 _NOT_PROSE = "pre, code, script, style, textarea, mjx-container, .highlight"
@@ -193,7 +194,7 @@ def browser_run(site: str, built_docs: Path) -> BrowserRun:
                     and console.setdefault(current[0], []).append(message.text)
                 ),
             )
-            for name in (*KEY_PAGES, "auto_examples/index", *_gallery_pages(built_docs)):
+            for name in (*PAGES, "auto_examples/index", *_gallery_pages(built_docs)):
                 current[0] = name
                 page.goto(f"{site}{name}.html", wait_until="load")
                 seen = page.evaluate(_VISIT, [_NOT_PROSE, _WIDE_BOXES])
