@@ -11,7 +11,7 @@ from captum.attr import Attribution
 from torch import Tensor, nn
 
 from captum_ifim._baselines._deepshap_support import UnsupportedModelError
-from captum_ifim._captum_compat import TargetType, _run_forward
+from captum_ifim._captum_compat import TargetType, _run_forward, log_usage
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._targets import resolve_targets
 from captum_ifim._validation import check_eval_mode, check_inputs
@@ -33,6 +33,10 @@ class RegisteredMethod(Attribution):
     ``.grad`` and graph. A method that cannot attribute the model exactly (DeepSHAP on a
     ViT) raises an :class:`~captum_ifim._baselines._deepshap_support.UnsupportedModelError`
     naming the registry methods that work on it.
+
+    Captum's ``NoiseTunnel`` takes it like any Captum method (``NoiseTunnel(build_method(
+    "ifim-insensitive", model))`` smooths I(x), with the built options kept), and every
+    method works under ``torch.no_grad()``, where NoiseTunnel calls it.
 
     Attributes:
         spec: The :class:`MethodSpec`.
@@ -59,6 +63,13 @@ class RegisteredMethod(Attribution):
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        """The underlying method's flag (Captum's NoiseTunnel reads it)."""
+        return bool(getattr(self.method, "multiplies_by_inputs", False))
+
+    # Captum's NoiseTunnel calls ``attribute.__wrapped__``, which log_usage provides.
+    @log_usage()
     def attribute(
         self,
         inputs: Tensor | tuple[Tensor, ...],
