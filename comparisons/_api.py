@@ -2,7 +2,7 @@
 
 :func:`compare` builds the same config a TOML file would (a ``[[datasets]]`` entry for data
 given in Python, a ``[[models]]`` entry for the model, each named by a hash of its contents),
-checks it with :func:`comparisons._config.parse_config`, and runs it with the CLI's runner,
+checks it with :func:`comparisons.config.parse_config`, and runs it with the CLI's runner,
 so every method sees the same images, model and noise as in a ``python -m comparisons run``
 of the same data, and the rows agree value for value.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from comparisons._config import PYTHON_DATASET, parse_config, stable_hash
+from comparisons.config import PYTHON_DATASET, parse_config, stable_hash
 from comparisons.datasets import ImageDataset, ImageSplit, pixel_statistics
 from comparisons.run_folder import (
     RESULT_COLUMNS,
@@ -254,8 +254,8 @@ def compare(
     >>> rows.loc[rows.metric == "deletion-auc", ["method", "n"]].values.tolist()
     [['saliency', 4]]
     """
-    from comparisons._runner import run
-    from comparisons.reporting import write_report
+    from comparisons.reporting import report_run_folder
+    from comparisons.run import run
     from comparisons.training import dataset_fingerprint, state_fingerprint
 
     if not isinstance(model, nn.Module):
@@ -335,6 +335,5 @@ def compare(
         config, Path(output), progress=progress, python_datasets=datasets, python_models=models
     )
     _warn_failures(folder)
-    folder.write_tables()
-    write_report(folder.path)
+    report_run_folder(folder.path)
     return _frame(folder.rows())

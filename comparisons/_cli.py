@@ -10,13 +10,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from comparisons._exit_codes import DeviceUnavailableError, ExitCode, exit_code_of, one_line
+from comparisons._exit_codes import DeviceUnavailableError, ExitCode, run_command
+from comparisons.reporting._run_report import (
+    add_report_arguments,
+    report_command,
+    report_run_folder,
+)
 
 if TYPE_CHECKING:
-    from comparisons._config import HarnessConfig
+    from comparisons.config import HarnessConfig
 
 logger = logging.getLogger("comparisons")
 
@@ -52,54 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--output", type=Path, required=True, help="the merged run folder")
 
     report = commands.add_parser("report", help="rewrite the tables and report of a run")
-    report.add_argument("run_dir", type=Path)
-    report.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        choices=["latex", "markdown", "csv"],
-        help="write the report's tables under tables/ in this format (repeat for several; "
-        "default: all three)",
-    )
+    add_report_arguments(report)
 
     commands.add_parser("list", help="the datasets, models, methods and metrics by name")
     commands.add_parser("speed", help="the speed benchmark (python -m comparisons speed -h)")
     return parser
 
 
-def _report(folder_path: Path, formats: list[str] | None = None) -> Path:
-    """The tables of a run folder from its cells, then its report (its tables also in
-    ``formats``, default all); a folder holding only ``results.json`` (tables copied
-    elsewhere) gets its report from that file."""
-    from comparisons.reporting import write_report
-    from comparisons.run_folder import RunFolder, RunLayout
-
-    layout = RunLayout(Path(folder_path))
-    if layout.config_json.is_file():
-        folder = RunFolder.open(folder_path)
-        folder.recover()  # unreadable cells move aside (the report names them)
-        folder.write_tables()
-    elif not layout.results_json.is_file():
-        raise ValueError(
-            f"expected a run folder (with {layout.config_json.name} or "
-            f"{layout.results_json.name}), got {str(folder_path)!r}"
-        )
-    if formats:
-        return write_report(folder_path, formats)
-    return write_report(folder_path)
-
-
 def _run(args: argparse.Namespace) -> int:
-    import dataclasses
+    from comparisons.config import load_config
+    from comparisons.run import parse_shard, run
 
-    from comparisons._config import check_device_name, load_config
-    from comparisons._run_plan import parse_shard
-    from comparisons._runner import run
-
-    config = load_config("quick" if args.quick else args.config)
-    if args.device:
-        check_device_name(args.device)
-        config = dataclasses.replace(config, device=args.device)
+    config = load_config("quick" if args.quick else args.config, device=args.device)
     shard = parse_shard(args.shard) if args.shard else None
     output = args.output or Path("runs") / config.name
     if args.check:
@@ -122,15 +92,14 @@ def _run(args: argparse.Namespace) -> int:
             output,
         )
     else:
-        logger.info("report: %s", _report(output))
+        logger.info("report: %s", report_run_folder(output))
     return ExitCode.CELLS_FAILED if folder.failed else ExitCode.OK
 
 
 def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> int:
     """``run --check``: every check a run makes before training, then the plan on stdout."""
-    from comparisons._config_check import check_config
-    from comparisons._dry_run import describe_plan
-    from comparisons._runner import resolve_device
+    from comparisons.config import check_config, resolve_device
+    from comparisons.run import describe_plan
 
     device_error = None
     try:
@@ -143,10 +112,10 @@ def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from comparisons._merge import merge
+    from comparisons.run import merge
 
     folder, missing = merge(args.output, args.shards)
-    logger.info("report: %s", _report(folder.path))
+    logger.info("report: %s", report_run_folder(folder.path))
     return 2 if missing else 0
 
 
@@ -174,29 +143,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return speed_main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    logging.captureWarnings(True)  # the metrics' warnings (F1 = 0, constant maps) in the log
-    try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "merge":
-            return _merge(args)
-        if args.command == "report":
-            logger.info("report: %s", _report(args.run_dir, args.formats))
-            return ExitCode.OK
-        return _list()
-    except (Exception, KeyboardInterrupt) as error:
-        code = exit_code_of(error)
-        if code is ExitCode.UNEXPECTED:
-            logger.error("unexpected %s: %s", type(error).__name__, one_line(error), exc_info=True)
-        elif code is ExitCode.INTERRUPTED:
-            logger.error("interrupted: the finished cells are kept; run the same command to resume")
-        else:
-            logger.error("%s", one_line(error), exc_info=args.verbose)
-        return code
-    finally:
-        logging.captureWarnings(False)
+    commands: dict[str, Callable[[], int]] = {
+        "run": lambda: _run(args),
+        "merge": lambda: _merge(args),
+        "report": lambda: report_command(args),
+        "list": _list,
+    }
+    return run_command(commands[args.command], verbose=args.verbose)

@@ -18,7 +18,11 @@ script (a SLURM array, a CI job) can tell a bad config from a full disk or a bus
 from __future__ import annotations
 
 import errno
+import logging
+from collections.abc import Callable
 from enum import IntEnum
+
+logger = logging.getLogger("comparisons")
 
 
 class ExitCode(IntEnum):
@@ -85,3 +89,27 @@ def one_line(error: BaseException) -> str:
             return f"cannot write{where}: {error.strerror} (is the folder writable?)"
         return f"{error.strerror}:{where}"
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def run_command(action: Callable[[], int], *, verbose: bool = False) -> int:
+    """Run one command of ``python -m comparisons`` with its logging: every failure is one
+    logged line (a traceback only where unexpected, or with ``verbose``) and its exit code."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.captureWarnings(True)  # the metrics' warnings (F1 = 0, constant maps) in the log
+    try:
+        return action()
+    except (Exception, KeyboardInterrupt) as error:
+        code = exit_code_of(error)
+        if code is ExitCode.UNEXPECTED:
+            logger.error("unexpected %s: %s", type(error).__name__, one_line(error), exc_info=True)
+        elif code is ExitCode.INTERRUPTED:
+            logger.error("interrupted: the finished cells are kept; run the same command to resume")
+        else:
+            logger.error("%s", one_line(error), exc_info=verbose)
+        return code
+    finally:
+        logging.captureWarnings(False)

@@ -13,13 +13,13 @@ import torch
 from safetensors.torch import save_file
 
 import comparisons._api as api_module
-import comparisons._runner as runner_module
+import comparisons.run._runner as runner_module
 from comparisons import compare, load_results
-from comparisons._config import parse_config
-from comparisons._run_inputs import evaluation_and_background
-from comparisons._runner import evaluation_indices, run
+from comparisons.config import parse_config
 from comparisons.datasets import ImageDataset, ImageSplit
 from comparisons.models import build_factory_model
+from comparisons.run import evaluation_indices, run
+from comparisons.run._inputs import evaluation_and_background
 from tests._own_fixtures import folder_tensors, write_factory_module, write_png_folder
 
 #: Timings differ between runs; every other value must agree exactly.

@@ -7,10 +7,10 @@ import tomllib
 
 from captum_ifim import available_methods
 from captum_ifim.metrics import available_metrics
-from comparisons._config import EMBEDDED_CONFIGS, load_config, parse_config
-from comparisons._model_pairs import model_pairs
-from comparisons._toml_writer import dumps
+from comparisons.config import EMBEDDED_CONFIGS, load_config, parse_config
+from comparisons.config import dumps_toml as dumps
 from comparisons.models import get_model_spec
+from comparisons.run._model_pairs import model_pairs
 
 
 def test_the_3d_config_runs_every_method_and_metric_on_volumes() -> None:

@@ -10,15 +10,14 @@ import tomllib
 import pytest
 import torch
 
-import comparisons._runner as runner_module
+import comparisons.run._runner as runner_module
 from captum_ifim import available_methods
 from captum_ifim.metrics import available_metrics
 from comparisons._cli import main
-from comparisons._config import load_config, parse_config
-from comparisons._merge import merge
-from comparisons._run_plan import parse_shard, shard_groups
-from comparisons._runner import figure_indices, run
-from comparisons._toml_writer import dumps
+from comparisons.config import dumps_toml as dumps
+from comparisons.config import load_config, parse_config
+from comparisons.run import figure_indices, merge, run
+from comparisons.run._plan import parse_shard, shard_groups
 from comparisons.run_folder import GroupKey, RunFolder
 from tests._run_rows import comparable_rows
 
@@ -300,7 +299,7 @@ def test_the_cli_reports_a_config_error_and_exits_2(tmp_path, caplog):
 
 
 def test_a_model_can_be_restricted_to_some_datasets():
-    from comparisons._run_plan import groups_of
+    from comparisons.run._plan import groups_of
 
     data = copy.deepcopy(TINY)
     data["datasets"].append({"name": "mni-sks-3class", "options": {"num_train": 30}})
@@ -317,7 +316,7 @@ def test_a_model_can_be_restricted_to_some_datasets():
 
 
 def test_one_dataset_twice_needs_labels_and_the_label_names_its_groups():
-    from comparisons._run_plan import groups_of
+    from comparisons.run._plan import groups_of
 
     data = copy.deepcopy(TINY)
     data["datasets"].append({"name": "mni-sks", "options": {"num_train": 30}})

@@ -13,10 +13,15 @@ import torch
 
 from captum_ifim import build_method
 from captum_ifim.metrics import ifim_subspace_overlap, pearson_per_sample
-from comparisons._config import parse_config
-from comparisons._group_models import group_model
-from comparisons._merge import merge
-from comparisons._model_pairs import (
+from comparisons.config import parse_config
+from comparisons.datasets import load_dataset
+from comparisons.metrics import row_direction
+from comparisons.reporting import write_report
+from comparisons.reporting._model_pairs_report import PairRow, model_pair_table
+from comparisons.reporting._overlap_matrix_figure import matrix_groups, pair_matrix
+from comparisons.run import merge, run
+from comparisons.run._group_models import group_model
+from comparisons.run._model_pairs import (
     MAP_CORRELATION,
     SUBSPACE_OVERLAP,
     EvaluatedMaps,
@@ -24,12 +29,6 @@ from comparisons._model_pairs import (
     compare_model_pairs,
     model_pairs,
 )
-from comparisons._runner import run
-from comparisons.datasets import load_dataset
-from comparisons.metrics import row_direction
-from comparisons.reporting import write_report
-from comparisons.reporting._model_pairs_report import PairRow, model_pair_table
-from comparisons.reporting._overlap_matrix_figure import matrix_groups, pair_matrix
 from comparisons.run_folder import GroupKey, PairKey, ResultRow, RunFolder
 
 METHODS = ["ifim-sensitive", "saliency", "gradcam"]

@@ -16,12 +16,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-import comparisons._runner as runner_module
+import comparisons.run._runner as runner_module
 from captum_ifim import default_target_layer
 from comparisons import load_results
-from comparisons._config import parse_config
-from comparisons._runner import run
-from comparisons._toml_writer import dumps
+from comparisons.config import dumps_toml as dumps
+from comparisons.config import parse_config
 from comparisons.models import (
     InputPreprocessing,
     PreprocessedModel,
@@ -30,6 +29,7 @@ from comparisons.models import (
     load_weights,
     read_checkpoint,
 )
+from comparisons.run import run
 from tests._own_fixtures import (
     folder_tensors,
     pixel_values,

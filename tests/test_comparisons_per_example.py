@@ -24,8 +24,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from comparisons._cli import main
-from comparisons._config import parse_config
-from comparisons._runner import run
+from comparisons.config import parse_config
 from comparisons.metrics import ROW_STATISTICS, row_statistic
 from comparisons.reporting import (
     ReportTable,
@@ -36,6 +35,7 @@ from comparisons.reporting import (
     summary_intervals,
     write_report,
 )
+from comparisons.run import run
 from comparisons.run_folder import (
     PER_EXAMPLE_COLUMNS,
     ExampleBlock,

@@ -30,15 +30,15 @@ import pytest
 import torch
 
 import comparisons._atomic as atomic_module
-import comparisons._runner as runner_module
+import comparisons.run._runner as runner_module
 import comparisons.training._train_model as train_module
 from comparisons._cli import main
-from comparisons._config import parse_config
 from comparisons._environment import processor_name
 from comparisons._exit_codes import ExitCode
-from comparisons._runner import run
-from comparisons._toml_writer import dumps
+from comparisons.config import dumps_toml as dumps
+from comparisons.config import parse_config
 from comparisons.reporting import write_report
+from comparisons.run import run
 from comparisons.run_folder import RunFolder, quarantined_files
 from comparisons.run_folder._per_example import read_per_example
 
@@ -490,7 +490,7 @@ def test_a_full_disk_during_the_report_leaves_the_previous_files(copied, monkeyp
 _WORKER = """
 import os, pathlib, sys, time
 state = pathlib.Path(os.environ["ROBUSTNESS_STATE"])
-import comparisons._runner as runner
+import comparisons.run._runner as runner
 import comparisons.training._train_model as train_module
 
 real_fit = train_module.fit

@@ -56,7 +56,7 @@ CELL_ROWS: tuple[RowSpec, ...] = (
 )
 
 
-#: Rows the model-pair stage writes (:mod:`comparisons._model_pairs`): two models of one
+#: Rows the model-pair stage writes (:mod:`comparisons.run._model_pairs`): two models of one
 #: dataset compared on the same images, model ``"<a>|<b>"``, setting ``"seeds=<i>|<j>"``.
 PAIR_ROWS: tuple[RowSpec, ...] = (
     RowSpec(

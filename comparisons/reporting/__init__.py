@@ -74,6 +74,7 @@ from comparisons.reporting._reading import (
     reading_markdown,
 )
 from comparisons.reporting._report import write_report
+from comparisons.reporting._run_report import report_run_folder
 from comparisons.reporting._spectrum_figure import collect_eigenvalues, write_spectrum
 from comparisons.reporting._statistics import (
     CONFIDENCE,
@@ -171,6 +172,7 @@ __all__ = [
     "reading_findings",
     "reading_markdown",
     "recomputation_check",
+    "report_run_folder",
     "rows_from_records",
     "run_statistics",
     "seed_interval",

@@ -1,6 +1,6 @@
 """The model-pair comparison in the report: its rows apart, one table per dataset, a section.
 
-The rows of the model-pair stage (:mod:`comparisons._model_pairs`: ``model = "<a>|<b>"``,
+The rows of the model-pair stage (:mod:`comparisons.run._model_pairs`: ``model = "<a>|<b>"``,
 ``setting = "seeds=<i>|<j>"``) compare two trained models, not methods on one model, so the
 report keeps them out of the per-(dataset, model) tables, tests and ranks
 (:func:`split_pair_rows`) and gives them their own section: per dataset a table of the

@@ -82,8 +82,8 @@ def _first_seed(run: RunContents, dataset: str, model: str) -> int | None:
     seeds = sorted({e.seed for e in run.examples if (e.dataset, e.model) == (dataset, model)})
     if not seeds:
         return None
-    configured = run.config.get("run", {}).get("seeds", [])
-    ordered = [s for s in configured if s in seeds] if isinstance(configured, list) else []
+    configured = run.config.seeds if run.config is not None else ()
+    ordered = [s for s in configured if s in seeds]
     return (ordered or seeds)[0]
 
 
@@ -105,7 +105,7 @@ def _report_markdown(
     pair_tables: Sequence[ReportTable] = (),
 ) -> str:
     summary: Sequence[SummaryRow] = statistics.summary
-    name = run.config.get("run", {}).get("name", run.path.name)
+    name = run.config.name if run.config is not None else run.path.name
     datasets = unique(s.dataset for s in summary)
     lines = [
         f"# Comparison report: {name}",
@@ -241,7 +241,7 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     # The model-pair stage's rows compare two models, not methods on one: their own section.
     cell_rows, pairs = split_pair_rows(run.rows)
     run = dataclasses.replace(run, rows=cell_rows)
-    model_order = [m.get("name") for m in run.config.get("models", []) if isinstance(m, dict)]
+    model_order = [m.name for m in run.config.models] if run.config is not None else []
     pair_tables = model_pair_tables(pairs, model_order)
     statistics = run_statistics(run)
     summary = statistics.summary

@@ -7,41 +7,24 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from captum_ifim import available_methods
-from captum_ifim.metrics import available_metrics
+from comparisons.config import HarnessConfig
 from comparisons.reporting._exports import markdown_table
 from comparisons.reporting._table_layout import order_methods, unique
 from comparisons.run_folder import ResultRow
 
 
-def _entry_label(entry: Any) -> str:
-    if isinstance(entry, Mapping):
-        options = entry.get("options", {})
-        if isinstance(options, Mapping) and "label" in options:
-            return str(options["label"])
-        return str(entry.get("name", entry))
-    return str(entry)
-
-
-def configured(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The names the config lists (its ``run.seeds``, ``[[datasets]]`` (their ``label``
-    option, else ``name``), ``[[models]]``, ``methods.names`` and ``metrics.names``, where
-    ``"all"`` means every registered name); keys absent from the config are left out."""
-    found: dict[str, list[str]] = {}
-    run = config.get("run", {})
-    if isinstance(run, Mapping) and isinstance(run.get("seeds"), list):
-        found["seeds"] = [str(s) for s in run["seeds"]]
-    for key in ("datasets", "models"):
-        if isinstance(config.get(key), list):
-            found[key] = [_entry_label(e) for e in config[key]]
-    for key in ("methods", "metrics"):
-        section = config.get(key)
-        names = section.get("names") if isinstance(section, Mapping) else None
-        if isinstance(names, list):
-            found[key] = [str(n) for n in names]
-        elif names == "all":
-            found[key] = available_methods() if key == "methods" else available_metrics()
-    return found
+def configured(config: HarnessConfig | None) -> dict[str, list[str]]:
+    """The names the config lists: its seeds, dataset labels, models, methods and metrics
+    (``"all"`` already expanded when it loaded); empty without a config."""
+    if config is None:
+        return {}
+    return {
+        "seeds": [str(s) for s in config.seeds],
+        "datasets": [d.label for d in config.datasets],
+        "models": [m.name for m in config.models],
+        "methods": list(config.methods),
+        "metrics": list(config.metrics),
+    }
 
 
 def measured(rows: Sequence[ResultRow]) -> dict[str, list[str]]:
@@ -59,7 +42,7 @@ def _code(names: Sequence[str]) -> str:
     return ", ".join(f"`{n}`" for n in names) if names else "none"
 
 
-def run_markdown(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> str:
+def run_markdown(config: HarnessConfig | None, rows: Sequence[ResultRow]) -> str:
     """What was run: per kind, the config's names and the names with result rows.
 
     The config's metrics are registry names (``contrastive-perturbation``), the rows'
@@ -83,9 +66,8 @@ def run_markdown(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> str:
     if "metrics" in listed:
         lines.append(f"- **Metrics** (config): {_code(listed['metrics'])}")
     lines.append(f"- **Result metrics** (rows): {_code(found['metrics'])}")
-    run = config.get("run", {})
-    if isinstance(run, Mapping):
-        others = {k: v for k, v in run.items() if k not in ("seeds",)}
+    if config is not None:
+        others = {k: v for k, v in config.to_dict()["run"].items() if k not in ("seeds",)}
         if others:
             lines.append(
                 "- **Run settings**: "
@@ -94,7 +76,7 @@ def run_markdown(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def metrics_without_rows(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> list[str]:
+def metrics_without_rows(config: HarnessConfig | None, rows: Sequence[ResultRow]) -> list[str]:
     """Notes for the config's metrics that wrote no row for a (dataset, model) with method
     rows; for a metric that needs ground-truth masks (energy in mask, pointing game) the
     note says so: the data have no masks, or no evaluated image has a signal."""

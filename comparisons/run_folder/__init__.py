@@ -11,7 +11,7 @@ from comparisons.run_folder._contents import (
     parse_example_name,
     read_run_contents,
 )
-from comparisons.run_folder._folder import RunFolder, method_facts
+from comparisons.run_folder._folder import FolderState, RunFolder, method_facts
 from comparisons.run_folder._keys import CellKey, GroupKey, PairKey
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._lock import (
@@ -46,6 +46,7 @@ __all__ = [
     "CellKey",
     "ExampleBlock",
     "ExampleFile",
+    "FolderState",
     "GroupKey",
     "PairKey",
     "QuarantinedFile",

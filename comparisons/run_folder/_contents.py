@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from comparisons.config import HarnessConfig, read_config_for_report
 from comparisons.run_folder._keys import CellKey
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._per_example import read_per_example
@@ -82,7 +83,8 @@ class RunContents:
         path: The folder.
         rows: ``results.json``.
         methods: ``methods.json``: name -> the method's facts (``{}`` when missing).
-        config: ``config.toml`` parsed (``{}`` when missing); ``config_text`` as written.
+        config: ``config.toml`` read as a config (``None`` when missing or not valid for
+            this version); ``config_text`` as written.
         environment: ``environment.json`` (``{}`` when missing).
         examples: The example files, sorted by (dataset, model, seed, method).
         missing: Files of the format that were not there (said in the report).
@@ -95,7 +97,7 @@ class RunContents:
     path: Path
     rows: list[ResultRow]
     methods: dict[str, dict[str, Any]]
-    config: dict[str, Any]
+    config: HarnessConfig | None
     config_text: str
     environment: dict[str, Any]
     examples: list[ExampleFile] = field(default_factory=list)
@@ -142,14 +144,15 @@ def read_run_contents(run_dir: Path) -> RunContents:
     ]
     methods = _read_json_object(layout.methods, missing)
     environment = _read_json_object(layout.environment, missing)
-    config_text, config = "", {}
+    config_text = ""
+    config = read_config_for_report(layout.config_toml)
     if layout.config_toml.is_file():
         try:
             config_text = layout.config_toml.read_text(encoding="utf-8")
-            config = tomllib.loads(config_text)
+            tomllib.loads(config_text)
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             skipped.append(f"`{layout.config_toml.name}`: not valid TOML ({error})")
-            config_text, config = "", {}
+            config_text = ""
     else:
         missing.append(layout.config_toml.name)
     examples = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import traceback
@@ -15,9 +16,13 @@ import torch
 
 from captum_ifim import get_method_spec
 from comparisons._atomic import write_bytes, write_json, write_text, write_torch
-from comparisons._config import HarnessConfig, parse_config
 from comparisons._environment import environment_record
-from comparisons._toml_writer import dumps
+from comparisons.config import (
+    HarnessConfig,
+    read_stored_config,
+    stored_fingerprint,
+    write_stored_config,
+)
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._per_example import per_example_bytes, read_per_example
 from comparisons.run_folder._quarantine import QuarantinedFile, quarantine
@@ -84,6 +89,16 @@ def read_maps_file(path: Path) -> dict[str, Any]:
     return content
 
 
+class FolderState(enum.Enum):
+    """What a run does with its output folder (:meth:`RunFolder.state_for`)."""
+
+    NEW = "new (created by the run)"
+    NO_RUN = "exists, holds no run yet (the run starts it)"
+    RESUME = "resumes this config"
+    REUSE = "reused: nothing of its config finished there, this config replaces it"
+    REFUSE = "refused: holds finished cells or models of another config"
+
+
 class RunFolder:
     """One run's folder: create or resume it, write models and cells, read its rows.
 
@@ -112,19 +127,20 @@ class RunFolder:
         """
         folder = cls(path)
         layout = folder.layout
-        if not layout.config_json.is_file():
+        state = folder.state_for(config)
+        if state in (FolderState.NEW, FolderState.NO_RUN):
             folder.path.mkdir(parents=True, exist_ok=True)
             folder._write_config(config, environment_record())
             return folder
-        stored = folder._stored_fingerprint()
-        if stored == config.fingerprint():
+        if state is FolderState.RESUME:
             folder.recover()
             environment = folder._environment()
             environment.setdefault("resumed", []).append(environment_record()["started"])
             write_json(layout.environment, environment)
             return folder
-        cells, models = folder.finished()
-        if cells or models:
+        stored = folder._stored_fingerprint()
+        if state is FolderState.REFUSE:
+            cells, models = folder.finished()
             other = "an unreadable config.json" if stored is None else f"fingerprint {stored}"
             raise ValueError(
                 f"expected {folder.path} to hold a run of this config "
@@ -136,12 +152,24 @@ class RunFolder:
         folder._reconfigure(config, stored)
         return folder
 
+    def state_for(self, config: HarnessConfig) -> FolderState:
+        """What :meth:`create` does with this folder for ``config`` (reads only)."""
+        if not self.path.exists():
+            return FolderState.NEW
+        if not self.layout.config_json.is_file():
+            return FolderState.NO_RUN
+        if self._stored_fingerprint() == config.fingerprint():
+            return FolderState.RESUME
+        cells, models = self.finished()
+        return FolderState.REFUSE if cells or models else FolderState.REUSE
+
+    def holds(self, config: HarnessConfig) -> bool:
+        """This folder is a run of ``config`` (its finished cells count for it)."""
+        return self.state_for(config) is FolderState.RESUME
+
     def _write_config(self, config: HarnessConfig, environment: dict[str, Any]) -> None:
         layout = self.layout
-        write_text(layout.config_toml, dumps(config.to_dict()))
-        write_json(
-            layout.config_json, {"fingerprint": config.fingerprint(), "config": config.to_dict()}
-        )
+        write_stored_config(config, layout.config_toml, layout.config_json)
         write_json(layout.environment, environment)
         write_json(layout.methods, {name: method_facts(name) for name in config.methods})
 
@@ -211,20 +239,10 @@ class RunFolder:
         Raises:
             ValueError: ``config.json`` is unreadable (the message names it).
         """
-        return parse_config(self._config_record()["config"])
+        return read_stored_config(self.layout.config_json)
 
     def fingerprint(self) -> str:
-        return str(self._config_record()["fingerprint"])
-
-    def _config_record(self) -> dict[str, Any]:
-        path = self.layout.config_json
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"expected JSON in {path}, got an unreadable file: {error}") from error
-        if not isinstance(record, dict) or not {"config", "fingerprint"} <= set(record):
-            raise ValueError(f"expected 'config' and 'fingerprint' in {path}, got another JSON")
-        return record
+        return stored_fingerprint(self.layout.config_json)
 
     def has_cell(self, key: str) -> bool:
         return self.layout.cell(key).is_file()

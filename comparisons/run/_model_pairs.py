@@ -1,6 +1,6 @@
 """The model-pair stage: every two models trained on a dataset, compared on the same images.
 
-After the groups of a run (:func:`comparisons._runner.run`) and after a merge, every pair of
+After the groups of a run (:func:`comparisons.run._runner.run`) and after a merge, every pair of
 groups of each dataset (two architectures, or two seeds of one) is compared on the test
 images both evaluated, from what their cells stored in the run folder (``maps/<cell>.pt``,
 written by :func:`evaluated_maps`), so no model is needed and shards merge cleanly:
@@ -37,8 +37,8 @@ from torch import Tensor
 
 from captum_ifim import get_method_spec
 from captum_ifim.metrics import pearson_per_sample, subspace_overlap
-from comparisons._config import HarnessConfig
-from comparisons._run_plan import groups_of
+from comparisons.config import HarnessConfig
+from comparisons.run._plan import groups_of
 from comparisons.run_folder import CellKey, GroupKey, PairKey, ResultRow, RunFolder
 
 logger = logging.getLogger(__name__)

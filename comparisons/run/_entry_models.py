@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from comparisons._config import ModelEntry
+from comparisons.config import ModelEntry
 from comparisons.datasets import ImageDataset
 from comparisons.models import (
     InputPreprocessing,

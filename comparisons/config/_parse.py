@@ -6,41 +6,26 @@ typo fails at once with the list of valid names instead of an hour into a run, a
 that needs nothing built: run keys, the device's name, dataset and model option names, method
 options (``MethodSpec.check_options``), metric options (each harness entry's ``check``) and
 training options. What needs a dataset or a model built is checked by
-:func:`comparisons._config_check.check_config` before the first training step.
+:func:`comparisons.config.check_config` before the first training step.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from captum_ifim import available_methods, get_method_spec
 from captum_ifim.metrics import available_metrics
+from comparisons.config._device import check_device_name
+from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
+from comparisons.config._harness_config import MAP_TARGETS, RUN_KEYS, HarnessConfig
 
 EMBEDDED_CONFIGS = ("default", "quick", "paper", "3d")
-MAP_TARGETS = ("label", "prediction")
-_RUN_KEYS = {
-    "name": str,
-    "seeds": list,
-    "device": str,
-    "eval_examples": int,
-    "batch_size": int,
-    "figure_examples": int,
-    "background_examples": int,
-    "map_target": str,
-    "num_threads": int,
-}
 _TOP_KEYS = ("run", "datasets", "models", "methods", "metrics")
-#: The dataset name of data given in Python to :func:`comparisons.compare` (not a registry
-#: name: such a config runs only through ``compare``, which passes the data again).
-PYTHON_DATASET = "python"
 _MODEL_KEYS = (
     "name",
     "options",
@@ -53,164 +38,7 @@ _MODEL_KEYS = (
     "preprocessing",
     "python_object",
 )
-#: ModelEntry fields added after the first configs, left out of ``to_dict`` at their
-#: defaults so that the fingerprints of older configs do not change.
-_OPTIONAL_MODEL_FIELDS: dict[str, Any] = {
-    "factory": None,
-    "zoo": None,
-    "weights": None,
-    "trust_pickle": False,
-    "preprocessing": {},
-    "python_object": None,
-}
 _FREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    """A dataset to run: a name of ``comparisons.datasets`` and its options."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        """The dataset's name in results (``label`` option, else the registry name)."""
-        return str(self.options.get("label", self.name))
-
-    def load_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k != "label"}
-
-    @property
-    def in_python(self) -> bool:
-        """Data given in Python to :func:`comparisons.compare` (:data:`PYTHON_DATASET`)."""
-        return self.name == PYTHON_DATASET
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A model to run: where it comes from, its options, how it is trained or which weights
-    it is given, the preprocessing it expects, and the labels of the datasets it runs on
-    (``None``: every dataset of the config).
-
-    Attributes:
-        name: A name of ``comparisons.models``, or, for a model from ``factory``, ``zoo``,
-            a whole-model checkpoint or Python, the model's free name in the results.
-        options: Keyword options of the registry builder, the factory or the zoo model.
-        training: The training protocol (a model without weights is trained).
-        datasets: The dataset labels it runs on, or ``None`` for all.
-        factory: ``"package.module:callable"`` building the model, or ``None``.
-        zoo: ``"torchvision:<name>"``, ``"timm:<name>"`` or ``"monai:<Class>"``, or ``None``.
-        weights: A weights file (safetensors or a state dict): the model is used as given,
-            not trained. With ``trust_pickle``, also a pickled model or TorchScript.
-        trust_pickle: Allow a weights file whose loading runs code (a pickle, TorchScript).
-        preprocessing: What the model expects of its inputs (``size``, ``channels``,
-            ``mean``, ``std``; see :class:`comparisons.models.InputPreprocessing`), applied
-            inside the model to the dataset's raw images.
-        python_object: The fingerprint of a model given in Python to
-            :func:`comparisons.compare` (then it is passed again, not built).
-    """
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-    datasets: list[str] | None = None
-    factory: str | None = None
-    zoo: str | None = None
-    weights: str | None = None
-    trust_pickle: bool = False
-    preprocessing: dict[str, Any] = field(default_factory=dict)
-    python_object: str | None = None
-
-    @property
-    def source(self) -> str:
-        """``"registry"``, ``"factory"``, ``"zoo"``, ``"file"`` (a whole model in the
-        weights file) or ``"python"``."""
-        if self.python_object is not None:
-            return "python"
-        if self.factory is not None:
-            return "factory"
-        if self.zoo is not None:
-            return "zoo"
-        if self.weights is not None and self.trust_pickle and not _registered_model(self.name):
-            return "file"
-        return "registry"
-
-    @property
-    def is_given(self) -> bool:
-        """Used as given (weights or a Python object), not trained."""
-        return self.weights is not None or self.python_object is not None
-
-
-@dataclass(frozen=True)
-class HarnessConfig:
-    """A resolved harness config.
-
-    Attributes:
-        name: Run name (the default output folder is ``runs/<name>``).
-        seeds: Model initialisations (and training shuffles); one model per seed.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"``.
-        eval_examples: Test images every cell evaluates (the same images for every method).
-        batch_size: Images per attribution call.
-        figure_examples: Test images whose maps are stored for the figure grid.
-        background_examples: Training images DeepSHAP uses as its background.
-        map_target: The class every class-specific map explains: ``"label"`` or
-            ``"prediction"``.
-        num_threads: ``torch.set_num_threads``; 0 keeps torch's default.
-        datasets, models: What to run.
-        methods: Registry names of ``captum_ifim.available_methods()``.
-        method_options: Per method, options for ``captum_ifim.build_method``.
-        metrics: Registry names of ``captum_ifim.metrics.available_metrics()``.
-        metric_options: Per metric, options of the harness's metric runner.
-    """
-
-    name: str
-    seeds: tuple[int, ...]
-    datasets: tuple[DatasetEntry, ...]
-    models: tuple[ModelEntry, ...]
-    methods: tuple[str, ...]
-    metrics: tuple[str, ...]
-    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    device: str = "cpu"
-    eval_examples: int = 64
-    batch_size: int = 16
-    figure_examples: int = 4
-    background_examples: int = 16
-    map_target: str = "label"
-    num_threads: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""
-        data = asdict(self)
-        run = {key: data[key] for key in _RUN_KEYS}
-        models = [
-            {
-                k: v
-                for k, v in m.items()
-                if k not in _OPTIONAL_MODEL_FIELDS or v != _OPTIONAL_MODEL_FIELDS[k]
-            }
-            for m in data["models"]
-        ]
-        return {
-            "run": run,
-            "datasets": data["datasets"],
-            "models": models,
-            "methods": {"names": list(self.methods), "options": data["method_options"]},
-            "metrics": {"names": list(self.metrics), "options": data["metric_options"]},
-        }
-
-    def fingerprint(self) -> str:
-        """A hash of everything that determines the results (not the run's name)."""
-        data = self.to_dict()
-        data["run"] = {k: v for k, v in data["run"].items() if k != "name"}
-        return stable_hash(data)
-
-
-def stable_hash(data: Any) -> str:
-    """A short SHA-256 of a JSON-serialisable value (keys sorted)."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _unknown(kind: str, name: Any, valid: Sequence[str]) -> ValueError:
@@ -272,12 +100,6 @@ def _entries(
             raise ValueError(f"{error}{hint}") from None
         entries.append(entry)
     return entries
-
-
-def _registered_model(name: str) -> bool:
-    from comparisons.models import available_models
-
-    return name in available_models()
 
 
 def _free_model_name(entry: dict[str, Any]) -> bool:
@@ -360,18 +182,6 @@ def _model_datasets(entry: dict[str, Any], labels: list[str]) -> list[str] | Non
     return list(names)
 
 
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def check_device_name(device: str) -> None:
-    """Raise ``ValueError`` unless ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or
-    ``cuda:<k>`` (whether this machine has it is checked when a run starts)."""
-    if not isinstance(device, str) or not _DEVICE.match(device):
-        raise ValueError(
-            f"expected run.device 'auto', 'cpu', 'cuda', 'cuda:<k>' or 'mps', got {device!r}"
-        )
-
-
 def _check_dataset_option_names(entry: DatasetEntry) -> None:
     from comparisons.datasets import DATASETS
 
@@ -429,8 +239,8 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     data = _table("config", data)
     _check_keys("config", data, _TOP_KEYS)
     run = _table("run", data.get("run", {}))
-    _check_keys("run", run, set(_RUN_KEYS))
-    for key, kind in _RUN_KEYS.items():
+    _check_keys("run", run, set(RUN_KEYS))
+    for key, kind in RUN_KEYS.items():
         if key in run and (not isinstance(run[key], kind) or isinstance(run[key], bool)):
             raise TypeError(f"expected run.{key} to be {kind.__name__}, got {run[key]!r}")
     seeds = run.get("seeds", [0])
@@ -524,12 +334,17 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         metrics=metrics,
         method_options=method_options,
         metric_options=metric_options,
-        **{k: run[k] for k in _RUN_KEYS if k in run and k not in ("name", "seeds")},
+        **{k: run[k] for k in RUN_KEYS if k in run and k not in ("name", "seeds")},
     )
 
 
-def load_config(source: str | Path) -> HarnessConfig:
-    """A config from a TOML file, or an embedded one by name (``"default"``, ``"quick"``)."""
+def load_config(source: str | Path, *, device: str | None = None) -> HarnessConfig:
+    """A config from a TOML file, or an embedded one by name (``"default"``, ``"quick"``).
+
+    Args:
+        source: A TOML file, or one of :data:`EMBEDDED_CONFIGS`.
+        device: Replaces ``run.device`` (the CLI's ``--device``), checked with the rest.
+    """
     if str(source) in EMBEDDED_CONFIGS:
         text = resources.files("comparisons").joinpath(f"{source}.toml").read_text()
     else:
@@ -544,4 +359,6 @@ def load_config(source: str | Path) -> HarnessConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"config {str(source)!r} is not valid TOML: {error}") from error
+    if device is not None:
+        data["run"] = {**_table("run", data.get("run", {})), "device": device}
     return parse_config(data)

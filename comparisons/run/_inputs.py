@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from comparisons._config import HarnessConfig, ModelEntry
-from comparisons._entry_models import GivenModel, given_file_identity
-from comparisons._group_models import prepare_models
+from comparisons.config import HarnessConfig, ModelEntry
 from comparisons.datasets import ImageDataset, load_dataset
+from comparisons.run._entry_models import GivenModel, given_file_identity
+from comparisons.run._group_models import prepare_models
 from comparisons.run_folder import GroupKey, RunFolder
 from comparisons.training import cache_key
 

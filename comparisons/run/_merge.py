@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from comparisons._model_pairs import compare_model_pairs
-from comparisons._run_plan import cells_of, groups_of
+from comparisons.run._model_pairs import compare_model_pairs
+from comparisons.run._plan import cells_of, groups_of
 from comparisons.run_folder import RunFolder, RunLayout, RunLock
 
 logger = logging.getLogger(__name__)
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
     """Copy every finished model and cell of ``shards`` into ``output``, compare the pairs of
-    models (:func:`~comparisons._model_pairs.compare_model_pairs`) and write its tables.
+    models (:func:`~comparisons.run._model_pairs.compare_model_pairs`) and write its tables.
 
     All shards must be runs of the same config. A cell present in several shards is taken
     from the first that has it. Nothing in a shard folder is changed.

@@ -11,25 +11,19 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from comparisons._config import HarnessConfig
-from comparisons._config_check import ConfigCheck
 from comparisons._exit_codes import DeviceUnavailableError
-from comparisons._run_plan import cells_of, groups_of, shard_groups
+from comparisons.config import ConfigCheck, HarnessConfig
 from comparisons.metrics import get_harness_metric
-from comparisons.run_folder import RunFolder, describe_holder, is_locked, lock_holder
+from comparisons.run._plan import cells_of, plan_run
+from comparisons.run_folder import FolderState, RunFolder, describe_holder, is_locked, lock_holder
 
 
-def _folder_state(config: HarnessConfig, output: Path) -> tuple[str, RunFolder | None]:
-    """One line on the output folder, and the folder when its cells count for this config."""
+def _folder_state(config: HarnessConfig, output: Path) -> str:
+    """One line on the output folder: what :meth:`RunFolder.create` will do with it."""
     folder = RunFolder(output)
-    if not output.exists():
-        return "new (created by the run)", None
-    if not folder.layout.config_json.is_file():
-        return "exists, holds no run yet (the run starts it)", None
-    try:
-        stored = folder.fingerprint()
-    except (OSError, ValueError, KeyError):
-        stored = None
+    state = folder.state_for(config)
+    if state in (FolderState.NEW, FolderState.NO_RUN):
+        return state.value
     unusable = folder.unusable_files()
     note = (
         f"; {len(unusable)} unreadable file(s), moved aside and recomputed by the run"
@@ -38,17 +32,20 @@ def _folder_state(config: HarnessConfig, output: Path) -> tuple[str, RunFolder |
     )
     if is_locked(folder.layout):
         note += f"; LOCKED by {describe_holder(lock_holder(folder.layout))} (a run now exits 5)"
-    if stored == config.fingerprint():
-        return f"resumes this config{note}", folder
-    finished, models = folder.finished()
-    if finished or models:
+    try:
+        stored: str | None = folder.fingerprint()
+    except (OSError, ValueError, KeyError, TypeError):
+        stored = None
+    if state is FolderState.RESUME:
+        return f"{state.value}{note}"
+    if state is FolderState.REFUSE:
+        finished, models = folder.finished()
         return (
             f"REFUSED: holds {len(finished)} finished cells and {len(models)} trained models of "
             f"another config (fingerprint {stored} != {config.fingerprint()}; a run exits 2)"
-            f"{note}",
-            None,
+            f"{note}"
         )
-    return f"reused: nothing of config {stored} finished there, this config replaces it{note}", None
+    return f"reused: nothing of config {stored} finished there, this config replaces it{note}"
 
 
 def _metric_runs(config: HarnessConfig, method: str) -> int:
@@ -72,10 +69,9 @@ def describe_plan(
     """The plan of a run of ``config`` into ``output`` as text, one fact a line."""
     from comparisons.training import TrainingConfig
 
-    state, folder = _folder_state(config, Path(output))
-    groups = groups_of(config)
-    if shard is not None:
-        groups = shard_groups(groups, *shard)
+    state = _folder_state(config, Path(output))
+    plan = plan_run(config, RunFolder(Path(output)), shard)
+    groups = plan.groups
     device = f"{config.device}" + (
         f" -- NOT AVAILABLE here ({device_error}; a run here exits 3)" if device_error else ""
     )
@@ -101,8 +97,9 @@ def describe_plan(
     )
     for group in groups:
         cells = cells_of(config, group)
-        done = [c for c in cells if folder is not None and folder.has_cell(c.key)]
-        trained = folder is not None and folder.has_model(group.key)
+        left = plan.todo.get(group, [])
+        done = [c for c in cells if c not in left]
+        trained = group in plan.trained
         total_cells += len(cells)
         done_cells += len(done)
         metric_runs += sum(_metric_runs(config, c.method) for c in cells if c not in done)

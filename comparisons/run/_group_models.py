@@ -12,16 +12,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from comparisons._config import ModelEntry
-from comparisons._entry_models import (
+from comparisons.config import ModelEntry
+from comparisons.datasets import ImageDataset
+from comparisons.models import InputPreprocessing, PreprocessedModel
+from comparisons.run._entry_models import (
     GivenModel,
     build_architecture,
     check_model_outputs,
     given_model,
     source_record,
 )
-from comparisons.datasets import ImageDataset
-from comparisons.models import InputPreprocessing, PreprocessedModel
 from comparisons.training import (
     ClassificationMetrics,
     TrainedModel,
@@ -177,7 +177,7 @@ def prepare_models(
     models given with their weights.
 
     A given model is built, loaded and checked on the dataset's images
-    (:func:`comparisons._entry_models.given_model`). A model to train needs training and
+    (:func:`comparisons.run._entry_models.given_model`). A model to train needs training and
     validation images; a factory or zoo model is built once and run on two images, so a
     model that cannot take the images or returns other than (N, C) fails now.
 

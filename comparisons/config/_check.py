@@ -1,6 +1,6 @@
 """The checks of a config that need its datasets and models built: small, on the CPU, once.
 
-:func:`comparisons._config.parse_config` checks names, types and every value that needs
+:func:`comparisons.config._schema.parse_config` checks names, types and every value that needs
 nothing built. :func:`check_config` checks the rest before the first training step, so a bad
 value in the second dataset's or model's options fails at once, not after the first group
 trained:
@@ -27,7 +27,8 @@ from typing import Any, get_args, get_origin
 import torch
 
 from captum_ifim import build_method, get_method_spec
-from comparisons._config import DatasetEntry, HarnessConfig, ModelEntry
+from comparisons.config._entries import DatasetEntry, ModelEntry
+from comparisons.config._harness_config import HarnessConfig
 
 #: Examples per split of an embedded dataset built to check its options.
 PROBE_EXAMPLES = 6

@@ -1,0 +1,170 @@
+"""One cell (a group and a method): the method's maps of the evaluated images, timed, and
+every metric on them, as a :class:`CellRecord` the run folder writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from captum_ifim import build_method, get_method_spec
+from captum_ifim.metrics import compute_maps
+from comparisons.config import HarnessConfig
+from comparisons.metrics import CellData, MetricValue, run_metric
+from comparisons.run._group_data import GroupData
+from comparisons.run._group_models import GroupModel
+from comparisons.run._model_pairs import evaluated_maps
+from comparisons.run_folder import CellKey, ExampleBlock, GroupKey, ResultRow, per_example_table
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What one cell computed, as the run folder writes it.
+
+    Attributes:
+        rows: The tidy result rows.
+        examples: The figure examples: ``inputs``, ``labels``, ``predictions``, ``masks``,
+            ``maps`` (and ``eigenvalues`` for a method with a spectrum).
+        per_example: The per-example values behind the rows (one table).
+        maps: Every evaluated image's map (and U_K for the iFIM), for the model-pair stage.
+    """
+
+    rows: list[ResultRow]
+    examples: dict[str, Any]
+    per_example: pd.DataFrame
+    maps: dict[str, Any]
+
+
+def _method_factory(
+    config: HarnessConfig, name: str, background: Tensor
+) -> Callable[[nn.Module], Any]:
+    needs_background = get_method_spec(name).needs_background
+    options = config.method_options.get(name, {})
+
+    def factory(model: nn.Module) -> Any:
+        return build_method(
+            name, model, background=background if needs_background else None, **options
+        )
+
+    return factory
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_cell(
+    config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device
+) -> CellRecord:
+    """Compute one cell: the method's maps of the evaluated images, timed, then every metric."""
+    spec = get_method_spec(cell.method)
+    factory = _method_factory(config, cell.method, data.background)
+    explainer = factory(data.model)
+    # Warm-up on one image (lazy imports, allocator, kernels), then time the whole set.
+    compute_maps(explainer, data.inputs[:1], data.targets[:1], None, 1)
+    _synchronize(device)
+    start = time.perf_counter()
+    maps = compute_maps(explainer, data.inputs, data.targets, None, config.batch_size)
+    _synchronize(device)
+    seconds = time.perf_counter() - start
+    low_maps = None
+    if spec.low_map_method is not None:
+        low = _method_factory(config, spec.low_map_method, data.background)(data.model)
+        low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
+
+    cell_data = CellData(
+        method=cell.method,
+        model=data.model,
+        dataset=data.dataset,
+        inputs=data.inputs,
+        labels=data.labels,
+        targets=data.targets,
+        masks=data.masks,
+        maps=maps,
+        low_maps=low_maps,
+        explainer=explainer,
+        explainer_factory=factory,
+        noise_seed=data.noise_seed,
+        batch_size=config.batch_size,
+        adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
+    )
+    count = len(data.inputs)
+    values = [MetricValue("seconds-per-image", seconds / count, "", count)]
+    for metric in config.metrics:
+        started = time.perf_counter()
+        produced = run_metric(metric, cell_data, config.metric_options.get(metric, {}))
+        elapsed = time.perf_counter() - started
+        values += produced
+        if produced:  # what the metric cost on this cell (a metric that does not apply: none)
+            values.append(MetricValue("metric-seconds", elapsed, f"metric={metric}", count))
+        logger.debug("%s: %s in %.2f s", cell.key, metric, elapsed)
+    rows = [_row(cell.group, cell.method, v.metric, v.value, v.setting, v.n) for v in values]
+    per_example = per_example_table(
+        [
+            ExampleBlock(
+                v.examples.name,
+                v.setting,
+                (
+                    np.arange(len(v.examples.values))
+                    if v.examples.positions is None
+                    else v.examples.positions.cpu().numpy()
+                ),
+                v.examples.values.detach().double().cpu().numpy(),
+            )
+            for v in values
+            if v.examples is not None
+        ],
+        data.test_indices.cpu().numpy(),
+        data.labels.cpu().numpy(),
+        data.dataset.num_classes,
+    )
+
+    index = data.figure_index.to(data.inputs.device)
+    examples: dict[str, Any] = {
+        "inputs": data.inputs[index].float().cpu(),
+        "labels": data.labels[index].cpu(),
+        "predictions": data.predictions[index].cpu(),
+        "masks": None if data.masks is None else data.masks[index].cpu(),
+        "maps": maps[index].float().cpu(),
+    }
+    if spec.has_spectrum:
+        examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
+    evaluated = evaluated_maps(
+        explainer, spec.has_spectrum, data.inputs, maps, data.test_indices, config.batch_size
+    )
+    return CellRecord(rows, examples, per_example, evaluated)
+
+
+def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
+    """(N, R) float64 iFIM spectra of ``inputs`` from a method with a spectrum."""
+    parts = [explainer.eigenvalues(chunk).cpu() for chunk in inputs.split(batch_size)]
+    return torch.cat(parts).double()
+
+
+def _row(
+    group: GroupKey, method: str, metric: str, value: float, setting: str, n: int
+) -> ResultRow:
+    return ResultRow(
+        dataset=group.dataset,
+        model=group.model,
+        seed=group.seed,
+        method=method,
+        metric=metric,
+        setting=setting,
+        value=float(value),
+        n=int(n),
+    )
+
+
+def model_rows(group: GroupKey, trained: GroupModel) -> list[ResultRow]:
+    return [_row(group, "", *value) for value in trained.summary_values()]
