@@ -88,7 +88,8 @@ def load_csv_manifest(
         image_size: Resize images (bilinear) and masks (nearest-neighbour) to this (an int:
             a square); ``None``: the files' own size, which must be the same for all.
         color: ``"grayscale"``, ``"rgb"`` or ``None`` (as the files are).
-        normalize: ``"none"`` or ``"standardize"`` (the training split's mean and std).
+        normalize: ``"none"`` (8-bit files scaled to [0, 1], 16-bit and float files at
+            their stored values) or ``"standardize"`` (the training split's mean and std).
         classes: Class names in label order (default: the labels sorted); labels may also be
             indices into them. A label outside them is an error.
         val_fraction, test_fraction: The stratified split without a ``split`` column.

@@ -58,14 +58,16 @@ def _sixteen_to_eight(img: Image.Image) -> Image.Image:
 def read_image(path: Path) -> tuple[np.ndarray, bool]:
     """One image file at its own size: (C, H, W) float32 with C = 1 (grayscale) or 3 (RGB).
 
-    8-bit files are scaled to [0, 1] by 255 and 16-bit ones by 65535 (the second value
-    returned is then ``True``: the values lie in [0, 1]); 32-bit float TIFFs and float
-    ``.npy`` arrays are kept as they are (``False``). Alpha channels are dropped, palette
-    and other colour modes become RGB. A ``.npy`` holds (H, W), (H, W, C) or (C, H, W)
-    with C = 1 or 3.
+    8-bit files (and ``uint8`` arrays) are scaled to [0, 1] by 255 (the second value
+    returned is then ``True``: the values lie in [0, 1]). 16-bit grayscale PNGs and TIFFs,
+    32-bit integer and float TIFFs and other ``.npy`` arrays keep their stored values
+    (``False``): a CT slice stored as 0-2145 is read as 0-2145. Alpha channels are dropped,
+    palette and other colour modes become RGB. A ``.npy`` holds (H, W), (H, W, C) or
+    (C, H, W) with C = 1 or 3.
 
     Raises:
-        ValueError: The file cannot be read as one 2-D image (the message names it).
+        ValueError: The file cannot be read as one 2-D image, or is a colour image of 16
+            bits per channel, which PIL would cut to 8 (the message names the file).
     """
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
@@ -75,6 +77,12 @@ def read_image(path: Path) -> tuple[np.ndarray, bool]:
                 raise ValueError(
                     f"expected a single 2-D image in {path}, got a file of {img.n_frames} "
                     "frames (volumes: use the 'nifti' dataset)"
+                )
+            if img.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in img.tile):
+                raise ValueError(
+                    f"expected 8-bit colour or 16-bit grayscale images, got a colour image of "
+                    f"16 bits per channel in {path}, which PIL reads at 8 bits: save it as "
+                    "grayscale or as a .npy array"
                 )
             return _pil_array(img)
     except (OSError, SyntaxError) as error:  # PIL's errors for unreadable files
@@ -92,14 +100,8 @@ def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 def _pil_array(img: Image.Image) -> tuple[np.ndarray, bool]:
     mode = img.mode
-    if mode.startswith("I;16"):
-        values = np.asarray(img, dtype=np.float32) / 65535.0
-        return values[None], True
-    if mode == "I":
-        values = np.asarray(img, dtype=np.float64)
-        if values.min() >= 0 and values.max() <= 65535:
-            return (values / 65535.0).astype(np.float32)[None], True
-        return values.astype(np.float32)[None], False
+    if mode.startswith("I;16") or mode == "I":  # 16- and 32-bit integers: stored values
+        return np.asarray(img).astype(np.float32)[None], False
     if mode == "F":
         return np.asarray(img, dtype=np.float32)[None], False
     if mode in ("1", "L", "LA"):
@@ -132,10 +134,9 @@ def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
             f"expected an array of shape (H, W), (H, W, C) or (C, H, W) with C = 1 or 3 in "
             f"{path}, got {array.shape}"
         )
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype)
     values = array.astype(np.float32)
-    if scale is not None:
-        return np.ascontiguousarray(values / scale), True
+    if array.dtype == np.uint8:  # as an 8-bit image file; 16 bits keep their values
+        return np.ascontiguousarray(values / 255.0), True
     return np.ascontiguousarray(values), flags_range
 
 

@@ -85,8 +85,9 @@ def load_image_folder(
         image_size: Resize to this (an int: a square); ``None``: the files' own size, which
             must be the same for all.
         color: ``"grayscale"``, ``"rgb"`` or ``None`` (as the files are).
-        normalize: ``"none"`` (8- and 16-bit files scaled to [0, 1]) or ``"standardize"``
-            (with the training split's pixel mean and std).
+        normalize: ``"none"`` (8-bit files scaled to [0, 1], 16-bit and float files at
+            their stored values) or ``"standardize"`` (with the training split's pixel mean
+            and std).
         classes: Folder names in label order (default: sorted); a folder not listed is an
             error.
         val_fraction, test_fraction: The stratified split when there are no split folders.

@@ -10,6 +10,7 @@ stacking and normalizing with statistics of the training split.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,11 +302,21 @@ def _read_images(
 ) -> tuple[np.ndarray, list[tuple[int, ...]], bool]:
     """(N, C, *size) float32, each file's own spatial shape, and whether all lie in [0, 1]."""
     arrays: list[np.ndarray] = []
-    unit = True
+    in_unit: list[bool] = []
     for f in files:
-        array, in_unit = read(f.path)
+        array, unit_range = read(f.path)
         arrays.append(array)
-        unit = unit and in_unit
+        in_unit.append(unit_range)
+    unit = all(in_unit)
+    if not unit and any(in_unit):
+        scaled = files[in_unit.index(True)].path
+        stored = files[in_unit.index(False)].path
+        warnings.warn(
+            f"expected files of one kind of values, got {scaled} scaled to [0, 1] (8 bits) "
+            f"and {stored} at its stored values (16 bits, float, DICOM): their scales differ "
+            "by orders of magnitude; convert them to one kind",
+            stacklevel=4,
+        )
     channels = {"grayscale": 1, "rgb": 3}.get(color or "")
     if channels is None:
         kinds = {a.shape[0] for a in arrays}
