@@ -23,10 +23,12 @@ from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import KERMANY_CLASSES, load_kermany_oct
 from comparisons.datasets._lumpy import lumpy_backgrounds, make_lumpy_sks, simulate_lumpy_sks
 from comparisons.datasets._medmnist import MEDMNIST_LABELS, load_medmnist
-from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class, simulate_mni_sks
-from comparisons.datasets._mni_sks_3d import (
+from comparisons.datasets._mni_sks import (
+    make_mni_sks,
+    make_mni_sks_3class,
     make_mni_sks_3d,
     make_mni_sks_3d_3class,
+    simulate_mni_sks,
     simulate_mni_sks_3d,
 )
 from comparisons.datasets._nifti import load_nifti

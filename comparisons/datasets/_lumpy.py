@@ -22,15 +22,16 @@ Lengths are in pixels. ``value_range`` is ``None``: with ``B0 = 20`` the images 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from comparisons.datasets._dataset import ImageDataset, pixel_statistics
-from comparisons.datasets._sampling import balanced_labels, split_generator
-from comparisons.datasets._simulated_split import SimulatedSplit, with_signals
+from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._sampling import balanced_labels
+from comparisons.datasets._simulated_split import SimulatedSplit, simulated_dataset, with_signals
 
 _SALT = 1992  # Rolland & Barrett
 
@@ -163,7 +164,8 @@ def make_lumpy_sks(
     >>> ds.train.images.shape, ds.value_range is None
     (torch.Size([4, 1, 32, 32]), True)
     """
-    options = dict(
+    simulate = functools.partial(
+        simulate_lumpy_sks,
         image_size=image_size,
         mean_lumps=mean_lumps,
         b0=b0,
@@ -175,21 +177,17 @@ def make_lumpy_sks(
         signal_location=signal_location,
         noise_std=noise_std,
     )
-    splits = {
-        split: simulate_lumpy_sks(num, split_generator(seed, _SALT, split), **options).to_split()  # type: ignore[arg-type]
-        for split, num in (("train", num_train), ("val", num_val), ("test", num_test))
-    }
-    mean, std = pixel_statistics(splits["train"].images)
-    return ImageDataset(
-        name="lumpy-sks",
-        class_names=("absent", "present"),
-        pixel_mean=mean,
-        pixel_std=std,
-        value_range=None,
-        description=(
-            f"Lumpy background (Rolland & Barrett; Kbar={mean_lumps}, B0={b0}, a={lump_amplitude},"
-            f" s={lump_sigma}), Gaussian signal A={signal_amplitude} {signal_location}: "
-            "absent vs present"
-        ),
-        **splits,
+    description = (
+        f"Lumpy background (Rolland & Barrett; Kbar={mean_lumps}, B0={b0}, a={lump_amplitude},"
+        f" s={lump_sigma}), Gaussian signal A={signal_amplitude} {signal_location}: "
+        "absent vs present"
+    )
+    return simulated_dataset(
+        "lumpy-sks",
+        ("absent", "present"),
+        description,
+        simulate,
+        (num_train, num_val, num_test),
+        seed,
+        _SALT,
     )

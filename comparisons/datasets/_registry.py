@@ -15,8 +15,12 @@ from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import load_kermany_oct
 from comparisons.datasets._lumpy import make_lumpy_sks
 from comparisons.datasets._medmnist import load_medmnist
-from comparisons.datasets._mni_sks import make_mni_sks, make_mni_sks_3class
-from comparisons.datasets._mni_sks_3d import make_mni_sks_3d, make_mni_sks_3d_3class
+from comparisons.datasets._mni_sks import (
+    make_mni_sks,
+    make_mni_sks_3class,
+    make_mni_sks_3d,
+    make_mni_sks_3d_3class,
+)
 from comparisons.datasets._nifti import load_nifti
 
 

@@ -1,4 +1,5 @@
-"""One simulated split with everything that made it (for tests, figures and ground truth).
+"""One simulated split with everything that made it (for tests, figures and ground truth), and
+the dataset of three such splits.
 
 Images are 2-D (N, 1, H, W) or 3-D (N, 1, D, H, W); "pixel" below means voxel in 3-D.
 """
@@ -6,12 +7,15 @@ Images are 2-D (N, 1, H, W) or 3-D (N, 1, D, H, W); "pixel" below means voxel in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
-from comparisons.datasets._dataset import ImageSplit
+from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
 from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks
+from comparisons.datasets._sampling import SPLITS, split_generator
 
 
 @dataclass(frozen=True)
@@ -80,4 +84,42 @@ def with_signals(
         centres=centres,
         amplitudes=amplitudes,
         white_matter=white_matter,
+    )
+
+
+def simulated_dataset(
+    name: str,
+    class_names: tuple[str, ...],
+    description: str,
+    simulate: Callable[[int, torch.Generator], SimulatedSplit],
+    sizes: tuple[int, int, int],
+    seed: int,
+    salt: int,
+) -> ImageDataset:
+    """Train, validation and test from ``simulate(num, generator)`` on disjoint streams.
+
+    Args:
+        name, class_names, description: Of the dataset.
+        simulate: Draws one split of ``num`` images from ``generator``.
+        sizes: ``(num_train, num_val, num_test)``.
+        seed: The user's seed; split ``s`` draws from ``split_generator(seed, salt, s)``.
+        salt: A constant per dataset family.
+
+    Returns:
+        The dataset; pixel statistics of the training images, ``value_range`` ``None``
+        (additive Gaussian noise has no bounds).
+    """
+    splits = {
+        split: simulate(num, split_generator(seed, salt, split)).to_split()
+        for split, num in zip(SPLITS, sizes, strict=True)
+    }
+    mean, std = pixel_statistics(splits["train"].images)
+    return ImageDataset(
+        name=name,
+        class_names=class_names,
+        pixel_mean=mean,
+        pixel_std=std,
+        value_range=None,
+        description=description,
+        **splits,
     )
