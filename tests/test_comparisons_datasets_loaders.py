@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from comparisons.datasets import load_dataset
+from comparisons.datasets._splitting import SPLIT_NAMES, cap_per_class, cap_seed, cap_splits
 from tests._dataset_fixtures import make_chestxray8, make_kermany, make_medmnist
 
 
@@ -154,3 +155,55 @@ def test_medmnist_errors(tmp_path: Path) -> None:
     make_medmnist(tmp_path / "chestmnist.npz", "chestmnist")
     with pytest.raises(ValueError, match="label_index"):
         load_dataset("medmnist", root=tmp_path, flag="chestmnist", label_index=14)
+
+
+def test_cap_splits_keep_at_most_the_cap_per_class_with_one_seed_rule() -> None:
+    labels = np.array([0] * 5 + [1] * 3 + [2] * 1)
+    parts = {split: labels for split in SPLIT_NAMES}
+    caps = {"train": 2, "val": None, "test": 2}
+    kept = cap_splits(parts, caps, seed=4)
+    for split in SPLIT_NAMES:
+        idx = kept[split]
+        assert np.all(np.diff(idx) > 0) and set(idx) <= set(range(len(labels)))
+        cap = caps[split] or len(labels)
+        assert np.bincount(labels[idx]).tolist() == [min(n, cap) for n in (5, 3, 1)]
+        # the rule every on-disk loader shares: split s draws with seed + 1 + its index
+        assert cap_seed(4, split) == 5 + SPLIT_NAMES.index(split)
+        assert np.array_equal(idx, cap_per_class(labels, caps[split], cap_seed(4, split)))
+    assert np.array_equal(cap_splits(parts, caps, seed=4)["train"], kept["train"])
+    # a seeded draw, not a fixed rule: seeds differ, and train and test differ for some seed
+    draws = [cap_splits(parts, caps, seed=s) for s in range(20)]
+    assert len({tuple(d["train"]) for d in draws}) > 1
+    assert any(not np.array_equal(d["train"], d["test"]) for d in draws)
+
+
+def test_medmnist_caps_per_class_and_seed(tmp_path: Path) -> None:
+    make_medmnist(tmp_path / "octmnist.npz", "octmnist", n=12)  # 3 images per class and split
+    options = dict(path=tmp_path / "octmnist.npz", max_per_class={"train": 2, "test": 1})
+    ds = load_dataset("medmnist", **options, seed=5)
+    counts = [torch.bincount(s.labels, minlength=4).tolist() for s in (ds.train, ds.val, ds.test)]
+    assert counts == [[2] * 4, [3] * 4, [1] * 4]
+    for s, split in enumerate((ds.train, ds.val, ds.test)):  # each image kept with its label
+        torch.testing.assert_close(split.images[:, 0, 3, 3], (10 * split.labels + s) / 255.0)
+    again = load_dataset("medmnist", **options, seed=5)
+    assert torch.equal(again.train.images, ds.train.images)
+    with pytest.raises(ValueError, match="seed"):
+        load_dataset("medmnist", **options, seed=-1)
+    with pytest.raises(ValueError, match="max_per_class"):
+        load_dataset("medmnist", path=tmp_path / "octmnist.npz", max_per_class=0)
+
+
+def test_chestxray8_caps_per_class(tmp_path: Path) -> None:
+    make_chestxray8(tmp_path)
+    ds = load_dataset("chestxray8", root=tmp_path, image_size=4, max_per_class=2, seed=1)
+    for split in (ds.train, ds.val, ds.test):
+        assert torch.bincount(split.labels, minlength=2).max() <= 2
+    assert torch.bincount(ds.train.labels).tolist() == [2, 2]
+
+
+def test_medmnist_without_training_images_is_refused(tmp_path: Path) -> None:
+    arrays = make_medmnist(tmp_path / "octmnist.npz", "octmnist", n=8)
+    arrays["train_labels"][:] = 1  # only diabetic macular edema in training
+    np.savez(tmp_path / "octmnist.npz", **arrays)
+    with pytest.raises(ValueError, match=r"training images in .*octmnist\.npz"):
+        load_dataset("medmnist", root=tmp_path, flag="octmnist", classes=["normal", "drusen"])

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._disk_dataset import disk_dataset
 from comparisons.datasets._image_files import read_grayscale
-from comparisons.datasets._splitting import cap_per_class, group_split, per_split_caps
+from comparisons.datasets._splitting import check_seed, group_split, per_split_caps
 
 _CSV = "Data_Entry_2017.csv"
 _COLUMNS = ("Image Index", "Finding Labels", "Patient ID")
@@ -73,14 +73,17 @@ def load_chestxray8(
         val_fraction: Fraction of the non-test patients moved to validation.
         test_fraction: Fraction of patients held out for test when the official lists are
             absent.
-        max_per_class: Cap per class, one int for every split or ``{split: int}``.
+        max_per_class: Cap per class, one int for every split or ``{split: int}``; a seeded
+            draw picks which images stay (the seed of split ``s``:
+            :func:`~comparisons.datasets._splitting.cap_seed`).
         cardiomegaly_only: Positives must have no other finding.
-        seed: Seed of the patient splits and of the caps.
+        seed: Seed of the patient splits (``seed``, ``seed + 1``) and of the caps.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"expected the ChestX-ray8 root folder {root}, got none")
     caps = per_split_caps(max_per_class)
+    check_seed(seed)
     entries = _read_entries(root)
     images = _image_index(root)
     names: list[str] = []
@@ -116,22 +119,15 @@ def load_chestxray8(
         rest, test_idx = group_split(patients, test_fraction, seed)
     kept, held = group_split([patients[i] for i in rest], val_fraction, seed + 1)
     chosen = {"train": rest[kept], "val": rest[held], "test": test_idx}
-    splits: dict[str, ImageSplit] = {}
-    for offset, (split, idx) in enumerate(chosen.items()):
-        idx = idx[cap_per_class(label_array[idx], caps[split], seed + 2 + offset)]
-        splits[split] = ImageSplit(
-            read_grayscale([images[names[i]] for i in idx], image_size),
-            torch.from_numpy(label_array[idx]),
-        )
-    if len(splits["train"]) == 0:
-        raise ValueError(f"expected training images after the patient split of {root}, got none")
-    mean, std = pixel_statistics(splits["train"].images)
-    return ImageDataset(
-        name="chestxray8",
-        class_names=("no finding", "cardiomegaly"),
-        pixel_mean=mean,
-        pixel_std=std,
-        value_range=(0.0, 1.0),
-        description="NIH ChestX-ray8 (Wang et al. 2017): cardiomegaly vs no finding",
-        **splits,
+    return disk_dataset(
+        "chestxray8",
+        ("no finding", "cardiomegaly"),
+        "NIH ChestX-ray8 (Wang et al. 2017): cardiomegaly vs no finding",
+        {split: label_array[idx] for split, idx in chosen.items()},
+        lambda split, idx: read_grayscale(
+            [images[names[i]] for i in chosen[split][idx]], image_size
+        ),
+        caps,
+        seed,
+        f"{root} after the patient split",
     )

@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._disk_dataset import disk_dataset
 from comparisons.datasets._image_files import list_images, read_grayscale
-from comparisons.datasets._splitting import cap_per_class, group_split, per_split_caps
+from comparisons.datasets._splitting import check_seed, group_split, per_split_caps
 
 KERMANY_CLASSES: tuple[str, ...] = ("CNV", "DME", "DRUSEN", "NORMAL")
 
@@ -65,7 +65,8 @@ def load_kermany_oct(
         image_size: Side of the square output images.
         val_fraction: Fraction of training *patients* moved to validation.
         max_per_class: Cap per class, one int for every split or ``{split: int}``; a seeded
-            draw picks which images stay.
+            draw picks which images stay (the seed of split ``s``:
+            :func:`~comparisons.datasets._splitting.cap_seed`).
         seed: Seed of the validation carve and of the caps.
     """
     root = Path(root).expanduser()
@@ -77,30 +78,22 @@ def load_kermany_oct(
             f"expected two or more distinct classes among {KERMANY_CLASSES}, got {classes}"
         )
     caps = per_split_caps(max_per_class)
+    check_seed(seed)
     train_paths, train_labels = _listing(root, "train", classes)
     test_paths, test_labels = _listing(root, "test", classes)
     kept, held = group_split([_patient(p) for p in train_paths], val_fraction, seed)
-    chosen = {
-        "train": ([train_paths[i] for i in kept], train_labels[kept]),
-        "val": ([train_paths[i] for i in held], train_labels[held]),
-        "test": (test_paths, test_labels),
+    paths = {
+        "train": [train_paths[i] for i in kept],
+        "val": [train_paths[i] for i in held],
+        "test": test_paths,
     }
-    splits: dict[str, ImageSplit] = {}
-    for offset, (split, (paths, labels)) in enumerate(chosen.items()):
-        keep = cap_per_class(labels, caps[split], seed + 1 + offset)
-        splits[split] = ImageSplit(
-            read_grayscale([paths[i] for i in keep], image_size),
-            torch.from_numpy(labels[keep]),
-        )
-    if len(splits["train"]) == 0:
-        raise ValueError(f"expected training images under {root / 'train'}, got none")
-    mean, std = pixel_statistics(splits["train"].images)
-    return ImageDataset(
-        name="kermany-oct",
-        class_names=tuple(c.lower() for c in classes),
-        pixel_mean=mean,
-        pixel_std=std,
-        value_range=(0.0, 1.0),
-        description=f"Retinal OCT (Kermany et al. 2018): {' vs '.join(classes).lower()}",
-        **splits,
+    return disk_dataset(
+        "kermany-oct",
+        [c.lower() for c in classes],
+        f"Retinal OCT (Kermany et al. 2018): {' vs '.join(classes).lower()}",
+        {"train": train_labels[kept], "val": train_labels[held], "test": test_labels},
+        lambda split, idx: read_grayscale([paths[split][i] for i in idx], image_size),
+        caps,
+        seed,
+        root / "train",
     )

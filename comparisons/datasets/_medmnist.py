@@ -15,7 +15,7 @@ or ``root/{flag}_{size}.npz`` (MedMNIST+ 64/128/224 px), or any ``path``. uint8 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._disk_dataset import disk_dataset
+from comparisons.datasets._splitting import SPLIT_NAMES, check_seed, per_split_caps
 
 MEDMNIST_LABELS: dict[str, tuple[str, ...]] = {
     "octmnist": ("choroidal neovascularization", "diabetic macular edema", "drusen", "normal"),
@@ -92,6 +94,8 @@ def load_medmnist(
     classes: Sequence[str] | None = None,
     label_index: int = 1,
     negatives: Literal["rest", "no-finding"] = "rest",
+    max_per_class: int | Mapping[str, int] | None = None,
+    seed: int = 0,
 ) -> ImageDataset:
     """``"medmnist"``: OCTMNIST, PneumoniaMNIST or ChestMNIST (binary) from an ``.npz``.
 
@@ -104,7 +108,14 @@ def load_medmnist(
         classes: Multi-class flags: names of the classes to keep, in label order.
         label_index: ChestMNIST: the column that is the positive class.
         negatives: ChestMNIST: ``"rest"`` or ``"no-finding"`` (module docstring).
+        max_per_class: Cap per class, one int for every split or ``{split: int}`` (e.g. the
+            paper's OCT task, ``{"train": 2000, "val": 100, "test": 100}``); a seeded draw
+            picks which images stay (the seed of split ``s``:
+            :func:`~comparisons.datasets._splitting.cap_seed`). The splits are the file's.
+        seed: Seed of the caps.
     """
+    caps = per_split_caps(max_per_class)
+    check_seed(seed)
     file, name = _resolve(path, root, flag, size)
     with np.load(file) as data:
         missing = [k for k in _KEYS if k not in data.files]
@@ -129,8 +140,9 @@ def load_medmnist(
         relabel = np.full(len(names), -1, dtype=np.int64)
         relabel[[names.index(c) for c in chosen]] = np.arange(len(chosen))
 
-    splits: dict[str, ImageSplit] = {}
-    for split in ("train", "val", "test"):
+    kept_images: dict[str, torch.Tensor] = {}
+    kept_labels: dict[str, np.ndarray] = {}
+    for split in SPLIT_NAMES:
         images = _images(arrays[f"{split}_images"], file, f"{split}_images")
         raw = np.asarray(arrays[f"{split}_labels"]).reshape(len(images), -1).astype(np.int64)
         if name == "chestmnist":
@@ -152,19 +164,24 @@ def load_medmnist(
                 )
             labels = relabel[raw[:, 0]]
             keep = labels >= 0
-        images = images[torch.from_numpy(keep)]
+        kept_images[split] = images[torch.from_numpy(keep)]
+        kept_labels[split] = labels[keep]
+
+    def read(split: str, idx: np.ndarray) -> torch.Tensor:
+        images = kept_images[split][torch.from_numpy(idx)]
         if image_size is not None and image_size != images.shape[-1]:
             images = F.interpolate(
                 images, size=(image_size, image_size), mode="bilinear", antialias=True
             ).clamp_(0, 1)
-        splits[split] = ImageSplit(images.contiguous(), torch.from_numpy(labels[keep]))
-    mean, std = pixel_statistics(splits["train"].images)
-    return ImageDataset(
-        name="medmnist",
-        class_names=class_names,
-        pixel_mean=mean,
-        pixel_std=std,
-        value_range=(0.0, 1.0),
-        description=f"MedMNIST {name} ({file.name}): {' vs '.join(class_names)}",
-        **splits,
+        return images.contiguous()
+
+    return disk_dataset(
+        "medmnist",
+        class_names,
+        f"MedMNIST {name} ({file.name}): {' vs '.join(class_names)}",
+        kept_labels,
+        read,
+        caps,
+        seed,
+        file,
     )

@@ -94,6 +94,34 @@ def per_split_caps(max_per_class: int | Mapping[str, int] | None) -> dict[str, i
     return caps
 
 
+def check_seed(seed: int) -> None:
+    """Refuse anything but a non-negative integer (the splits and caps seed NumPy with it)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"expected a non-negative integer seed, got {seed!r}")
+
+
+def cap_seed(seed: int, split: str) -> int:
+    """The seed of split ``split``'s cap: ``seed + 1`` (train), ``+ 2`` (val), ``+ 3`` (test).
+
+    One rule for every on-disk dataset, so that one seed picks the same capped examples from
+    the same listing whichever loader read it.
+    """
+    return seed + 1 + SPLIT_NAMES.index(split)
+
+
+def cap_splits(
+    labels: Mapping[str, np.ndarray], caps: Mapping[str, int | None], seed: int
+) -> dict[str, np.ndarray]:
+    """Per split, the ascending indices into ``labels[split]`` that its per-class cap keeps.
+
+    Args:
+        labels: ``{split: (N_split,) labels}`` for the three splits.
+        caps: From :func:`per_split_caps`.
+        seed: The user's seed; split ``s`` draws with :func:`cap_seed` ``(seed, s)``.
+    """
+    return {s: cap_per_class(labels[s], caps[s], cap_seed(seed, s)) for s in SPLIT_NAMES}
+
+
 def cap_per_class(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
     """At most ``cap`` examples of each class, chosen by a seeded draw; ascending indices."""
     if cap is None:
