@@ -97,3 +97,167 @@ def test_gradient_methods_work_under_no_grad(name: str) -> None:
         quiet = method.attribute(x, target=[1, 0])
     assert torch.is_grad_enabled()
     torch.testing.assert_close(quiet, own, rtol=0, atol=0)
+
+
+# 2. DeepSHAP on a model torch.fx cannot trace ----------------------------------------------
+
+
+class _Untraceable(nn.Module):
+    """conv-BN-ReLU, a residual conv, pool, linear; its forward branches on the channel
+    count (as a Hugging Face ResNet's embedding does), so torch.fx cannot trace it. The
+    residual sum is in place on the BatchNorm's output (``in_place="module output"``), in
+    place on a sum no module returned (``"own tensor"``), or out of place (``None``)."""
+
+    def __init__(self, in_place: str | None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.in_place = in_place
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.norm = nn.BatchNorm2d(4)
+        self.act = nn.ReLU()
+        self.residual_act = nn.ReLU()
+        self.residual = nn.Conv2d(4, 4, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(4, 3)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.conv.in_channels:
+            raise ValueError("wrong channel count")
+        hidden = self.norm(self.conv(x))
+        branch = self.residual(self.residual_act(hidden))
+        if self.in_place == "module output":
+            hidden += branch
+        elif self.in_place == "own tensor":
+            hidden = hidden + branch
+            hidden *= 0.5
+        else:
+            hidden = hidden + branch
+        return self.head(self.pool(self.act(hidden)).flatten(1))
+
+
+@pytest.fixture
+def full_backward_hooks(monkeypatch: pytest.MonkeyPatch) -> list[nn.Module]:
+    """Every module shap's DeepExplainer puts a full backward hook on."""
+    registered: list[nn.Module] = []
+    original = nn.Module.register_full_backward_hook
+
+    def spy(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        registered.append(module)
+        return original(module, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "register_full_backward_hook", spy)
+    return registered
+
+
+def _refused_before_any_hook(model: nn.Module, x: torch.Tensor, hooks: list[nn.Module]) -> str:
+    """The UnsupportedModelError of DeepSHAP on ``model`` (with and without the additivity
+    check), after checking that shap hooked nothing and the model is as found."""
+    from captum_ifim import UnsupportedModelError
+
+    before = model_state(model)
+    with torch.no_grad():
+        outputs = model(x)
+    messages = []
+    for check in (True, False):
+        method = build_method(
+            "deepshap", model, background=torch.zeros(1, *x.shape[1:]), check_additivity=check
+        )
+        with pytest.warns(UserWarning, match="could not trace"):
+            with pytest.raises(UnsupportedModelError) as caught:
+                method.attribute(x, target=[0, 1])
+        messages.append(str(caught.value))
+    assert hooks == []
+    assert_same_state(before, model_state(model, copy_tensors=False))
+    with torch.no_grad():
+        assert torch.equal(model(x), outputs)
+    assert messages[0] == messages[1]
+    return messages[0]
+
+
+def test_deepshap_refuses_an_in_place_operation_on_a_module_output_before_any_hook(
+    full_backward_hooks: list[nn.Module],
+) -> None:
+    message = _refused_before_any_hook(
+        _Untraceable("module output"), images(2, 1, side=SIDE), full_backward_hooks
+    )
+    assert "in-place add_ on the output of 'norm' in the model's own forward" in message
+    assert "Methods that work on this model: ifim-sensitive, ifim-insensitive, gradcam" in message
+    assert "integrated-gradients" in message and "deepshap," not in message
+    assert "check_additivity=False" not in message
+
+
+@pytest.mark.parametrize("in_place", [None, "own tensor"])
+def test_deepshap_runs_an_untraceable_model_without_in_place_changes_of_module_outputs(
+    in_place: str | None,
+) -> None:
+    """Out of place, or in place on a tensor no module returned: shap runs and the
+    values sum to f_t(x) - E_b f_t(b)."""
+    model = _Untraceable(in_place)
+    x = images(2, 1, side=SIDE, seed=1)
+    background = images(3, 1, side=SIDE, seed=2)
+    method = build_method("deepshap", model, background=background, additivity_tolerance=1e-4)
+    with pytest.warns(UserWarning, match="could not trace"):
+        maps = method.attribute(x, target=[0, 2])
+    with torch.no_grad():
+        expected = model(x)[[0, 1], [0, 2]] - model(background)[:, [0, 2]].mean(0)
+    torch.testing.assert_close(maps.flatten(1).sum(1), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_deepshap_refuses_a_hugging_face_resnet_before_any_hook(
+    full_backward_hooks: list[nn.Module],
+) -> None:
+    """A Hugging Face ResNet (random weights, built from a small config): its embedding
+    branches on the channel count and each residual layer adds in place."""
+    transformers = pytest.importorskip("transformers")
+
+    config = transformers.ResNetConfig(
+        num_channels=1, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+        layer_type="basic", num_labels=3,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    network = transformers.ResNetForImageClassification(config).eval()
+
+    class Logits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.network(pixel_values=x).logits
+
+    message = _refused_before_any_hook(Logits().eval(), images(2, 1, side=32), full_backward_hooks)
+    assert "in-place add_ on the output of 'network.resnet.encoder.stages.0.layers.0." in message
+    assert "Methods that work on this model: ifim-sensitive" in message
+
+
+def test_an_in_place_change_of_the_model_input_is_found_on_a_copy() -> None:
+    from captum_ifim._baselines._deepshap_support import in_place_operations
+    from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
+
+    class ScalesItsInput(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.shape[1] != 4:
+                raise ValueError("wrong width")
+            return self.head(x.mul_(2.0))
+
+    model = ScalesItsInput().eval()
+    x = torch.randn(1, 4)
+    kept = x.clone()
+    with pytest.warns(UserWarning, match="could not trace"):
+        prepared = prepare_model_for_deepshap(model)
+    found = in_place_operations(prepared, (x,))
+    assert [str(op) for op in found] == [
+        "in-place mul_ on the model's input in the model's own forward"
+    ]
+    assert torch.equal(x, kept) and not x.requires_grad
+    assert [
+        str(op)
+        for op in in_place_operations(
+            prepare_model_for_deepshap(small_cnn(1)), (images(1, 1, side=8),)
+        )
+    ] == []

@@ -12,7 +12,11 @@ import torch
 from captum.attr import Attribution
 from torch import Tensor, nn
 
-from captum_ifim._baselines._deepshap_support import UnsupportedModelError, inexact_operations
+from captum_ifim._baselines._deepshap_support import (
+    UnsupportedModelError,
+    in_place_operations,
+    inexact_operations,
+)
 from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
 from captum_ifim._baselines._rescale_modules import register_rescale_rule
 from captum_ifim._baselines._sample_forward import (
@@ -155,7 +159,11 @@ class DeepSHAP(Attribution):
         extra = tuple(_format_additional_forward_args(additional_forward_args) or ())
         background = self.background.to(device=x.device, dtype=x.dtype)
         prepared = prepare_model_for_deepshap(self.model)
-        inexact = inexact_operations(prepared, (x[:1], *sample_arguments(extra, 0, x.shape[0])))
+        example = (x[:1], *sample_arguments(extra, 0, x.shape[0]))
+        in_place = in_place_operations(prepared, example)
+        if in_place:  # shap would fail inside its hooks, whatever check_additivity says
+            raise UnsupportedModelError("DeepSHAP", in_place)
+        inexact = inexact_operations(prepared, example)
         if inexact:
             error = UnsupportedModelError("DeepSHAP", inexact)
             if self.check_additivity:

@@ -15,6 +15,13 @@ On a ``torch.fx`` graph (the usual prepared copy) every node is classified, afte
 interpreted forward pass on one sample that tells which values are input-dependent
 tensors. A model fx cannot trace is checked on its leaf modules only (its functional code
 is left to the additivity check).
+
+What shap cannot run at all is found too: shap puts a full backward hook on every leaf
+module, and PyTorch refuses an in-place change of a hooked module's output (or of its input
+inside it) once the input requires gradients. The prepared copy rewrites in-place operators
+out of place, but only where fx traced it; :func:`in_place_operations` finds the rest in
+one forward pass of the copy on one sample, with forward hooks on the copy (never on the
+model) and a dispatch mode that sees every operation that writes to a tensor.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, fx, nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from captum_ifim._baselines._rescale_modules import (
     ElementwiseRescale,
@@ -133,14 +141,20 @@ class InexactOperation:
             (``"scaled_dot_product_attention"``), or a product of two input-dependent
             tensors.
         where: The qualified name of the module it sits in (``""``: the model's forward).
+        in_place: An in-place change of what shap's hooks wrap, which shap cannot run at
+            all (not only inexactly).
+        changed: For ``in_place``: the tensor changed (``"the output of 'norm'"``).
     """
 
     operation: str
     where: str
+    in_place: bool = False
+    changed: str = ""
 
     def __str__(self) -> str:
         where = f"at {self.where!r}" if self.where else "in the model's own forward"
-        return f"{self.operation} {where}"
+        changed = f" on {self.changed}" if self.changed else ""
+        return f"{self.operation}{changed} {where}"
 
 
 class UnsupportedModelError(ValueError):
@@ -187,6 +201,14 @@ class UnsupportedModelError(ValueError):
             else "Methods that need no DeepLIFT rule (the iFIM maps, saliency, integrated "
             "gradients and the CAMs) work on it."
         )
+        if first.in_place:
+            return (
+                f"expected a model that {self.method} can run, got one with {first} "
+                f"({count} such {operations}: {summary}); shap's DeepExplainer puts a full "
+                "backward hook on every leaf module, and PyTorch refuses to change a hooked "
+                "module's output in place. Write the operation out of place (x = x + y for "
+                f"x += y) to use {self.method}. {works}"
+            )
         return (
             f"expected a model that {self.method} attributes exactly, got one with "
             f"{first} ({count} {operations} without an exact DeepLIFT rule in "
@@ -273,6 +295,103 @@ def _node_verdict(node: fx.Node, graph_module: fx.GraphModule, recorder: _Record
             return f"a division by an input-dependent tensor ({name})"
         return None
     return str(name)
+
+
+def _tensors(value: Any) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _storage(tensor: Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+class _InPlaceRecorder(TorchDispatchMode):
+    """Records writes, on tensors that require gradients, to the memory of what shap's
+    full backward hooks wrap: a leaf module's output after it returned, its input while it
+    runs, and the model's input (a leaf tensor in shap's call)."""
+
+    def __init__(self, names: dict[nn.Module, str], x: Tensor) -> None:
+        super().__init__()
+        self.names = names
+        self.leaves = {module for module in names if not list(module.children())}
+        self.stack: list[str] = []
+        #: Storage -> whose output or input lives there.
+        self.hooked: dict[int, str] = {}
+        self.keep: list[Tensor] = []  # alive, so that no storage is reused meanwhile
+        self.found: list[InexactOperation] = []
+        self._hook(x, "the model's input")
+
+    def enter(self, module: nn.Module, args: Any) -> None:
+        self.stack.append(self.names[module])
+        if module in self.leaves:
+            self._hook(args, f"the input of {_original_name(self.names[module])!r}")
+
+    def leave(self, module: nn.Module, args: Any, output: Any) -> None:
+        self.stack.pop()
+        if module in self.leaves:
+            self._hook(output, f"the output of {_original_name(self.names[module])!r}")
+
+    def _hook(self, value: Any, what: str) -> None:
+        for tensor in _tensors(value):
+            if tensor.requires_grad:
+                self.hooked.setdefault(_storage(tensor), what)
+                self.keep.append(tensor)
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        schema = func._schema.arguments
+        # Positional arguments fill the schema's first places (strict=False: fewer given).
+        values = [
+            *zip(schema, args, strict=False),
+            *((a, kwargs[a.name]) for a in schema if a.name in kwargs),
+        ]
+        for argument, value in values:
+            written = argument.alias_info is not None and argument.alias_info.is_write
+            if written and isinstance(value, Tensor) and value.requires_grad:
+                what = self.hooked.get(_storage(value))
+                if what is not None:
+                    where = _original_name(self.stack[-1]) if self.stack else ""
+                    operation = f"in-place {func.overloadpacket.__name__}"
+                    self.found.append(InexactOperation(operation, where, True, what))
+        return func(*args, **kwargs)
+
+
+def in_place_operations(prepared: nn.Module, example: Sequence[Any]) -> list[InexactOperation]:
+    """In-place changes that shap's hooks make PyTorch refuse (``RuntimeError: Output 0 of
+    BackwardHookFunction is a view and is being modified inplace``).
+
+    Args:
+        prepared: The copy from :func:`~._model_preparation.prepare_model_for_deepshap`
+            (never the model: forward hooks are put on the copy's modules for one forward
+            pass, and removed).
+        example: Its arguments for one sample, as for :func:`inexact_operations`.
+
+    Returns:
+        The operations in forward order, each with ``in_place=True`` (empty when shap can
+        run the copy).
+    """
+    names = {module: name for name, module in prepared.named_modules()}
+    leaf = example[0].detach().clone().requires_grad_()
+    with torch.enable_grad():
+        x = leaf * 1  # not a leaf, so that a write to it is recorded, not refused here
+        recorder = _InPlaceRecorder(names, x)
+        handles = []
+        try:
+            for module in names:
+                handles.append(module.register_forward_pre_hook(recorder.enter))
+                handles.append(module.register_forward_hook(recorder.leave))
+            with recorder:
+                prepared(x, *example[1:])
+        finally:
+            for handle in handles:
+                handle.remove()
+    return recorder.found
 
 
 def inexact_operations(prepared: nn.Module, example: Sequence[Any]) -> list[InexactOperation]:
