@@ -462,6 +462,68 @@ def test_reading_rows_never_fails_on_one_bad_file(copied, reference):
     assert sorted(Path(q.original).name for q in quarantined_files(folder.layout)) == sorted(bad)
 
 
+def test_a_cell_file_holding_another_cells_rows_is_moved_aside_and_recomputed(
+    copied,
+    reference,
+    monkeypatch,
+):
+    folder, cache = copied
+    other = folder.layout.cell(CELLS[1]).read_bytes()
+    folder.layout.cell(CELLS[0]).write_bytes(other)
+    calls = count_cells(monkeypatch)
+    run(folder.config(), folder.path, cache_dir=cache, progress=False)
+    assert calls == [CELLS[0]]
+    reasons = {q.original: q.reason for q in quarantined_files(folder.layout)}
+    assert "rows of another cell" in reasons[f"cells/{CELLS[0]}.json"]
+    assert comparable(folder.rows()) == comparable(reference[0].rows())
+
+
+def test_garbage_methods_and_environment_files_are_moved_aside_and_rewritten(
+    copied,
+    reference,
+    monkeypatch,
+):
+    folder, cache = copied
+    folder.layout.methods.write_bytes(b"\x00garbage")
+    folder.layout.environment.write_text("[1, 2")
+    calls = count_cells(monkeypatch)
+    assert main(["report", str(folder.path)]) == 0
+    run(folder.config(), folder.path, cache_dir=cache, progress=False)
+    assert calls == []
+    originals = sorted(q.original for q in quarantined_files(folder.layout))
+    assert originals == ["environment.json", "methods.json"]
+    methods = json.loads(folder.layout.methods.read_text())
+    assert sorted(methods) == ["gradcam", "saliency"]
+    assert isinstance(json.loads(folder.layout.environment.read_text()), dict)
+    assert main(["report", str(folder.path)]) == 0
+
+
+def test_a_truncated_config_json_beside_its_config_toml_resumes_without_losing_cells(
+    copied,
+    monkeypatch,
+):
+    folder, cache = copied
+    text = folder.layout.config_json.read_bytes()
+    folder.layout.config_json.write_bytes(text[: len(text) // 2])
+    calls = count_cells(monkeypatch)
+    code = main(
+        [
+            "run",
+            "--config",
+            str(folder.layout.config_toml),
+            "--output",
+            str(folder.path),
+            "--cache-dir",
+            str(cache),
+            "--no-progress",
+        ]
+    )
+    assert code == 0 and calls == []
+    assert json.loads(folder.layout.config_json.read_text())["fingerprint"]
+    assert [q.original for q in quarantined_files(folder.layout)] == ["config.json"]
+    assert folder.has_cell(CELLS[0]) and folder.has_model(GROUP)
+
+
 # --- atomic reports --------------------------------------------------------------------------
 
 

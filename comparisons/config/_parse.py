@@ -41,6 +41,17 @@ _MODEL_KEYS = (
 _FREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
+def _check_file_name(what: str, name: Any) -> None:
+    """A name that becomes part of the run folder's file names: letters, digits and
+    ``. _ + -``, starting with a letter or digit, without ``__`` (it separates the parts of
+    a cell key), so that no name writes outside the run folder (``../x``, ``/x``)."""
+    if not isinstance(name, str) or not _FREE_NAME.match(name) or "__" in name:
+        raise ValueError(
+            f"expected {what} of letters, digits and . _ + - starting with a letter or digit, "
+            f"without '__' (it names files of the run folder), got {name!r}"
+        )
+
+
 def _unknown(kind: str, name: Any, valid: Sequence[str]) -> ValueError:
     return ValueError(f"unknown {kind} {name!r}: expected one of {sorted(valid)}")
 
@@ -121,11 +132,7 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
 
     name = entry["name"]
     where = f"[[models]] {name!r}"
-    if not isinstance(name, str) or not _FREE_NAME.match(name) or "__" in name:
-        raise ValueError(
-            f"expected {where} to have a name of letters, digits and . _ + - without '__' "
-            f"(it names files of the run folder), got {name!r}"
-        )
+    _check_file_name(f"{where} to have a name", name)
     given = {k: entry[k] for k in ("factory", "zoo", "python_object") if entry.get(k) is not None}
     if len(given) > 1:
         raise ValueError(f"expected one of factory, zoo or python_object in {where}, got {given}")
@@ -258,6 +265,8 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         raise ValueError(f"expected run.map_target in {MAP_TARGETS}, got {run['map_target']!r}")
     if "device" in run:
         check_device_name(run["device"])
+    if "name" in run:
+        _check_file_name("run.name", run["name"])
 
     datasets = _entries(
         "datasets",
@@ -272,11 +281,7 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     )
     labels = [d.label for d in dataset_entries]
     for label in labels:
-        if "__" in label or not label:
-            raise ValueError(
-                f"expected a dataset label without '__' (it separates the parts of a cell "
-                f"key), got {label!r}"
-            )
+        _check_file_name("a dataset label", label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
     for dataset_entry in dataset_entries:

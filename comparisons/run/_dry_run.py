@@ -22,7 +22,7 @@ def _folder_state(config: HarnessConfig, output: Path) -> str:
     """One line on the output folder: what :meth:`RunFolder.create` will do with it."""
     folder = RunFolder(output)
     state = folder.state_for(config)
-    if state in (FolderState.NEW, FolderState.NO_RUN):
+    if state in (FolderState.NEW, FolderState.NO_RUN, FolderState.FOREIGN):
         return state.value
     unusable = folder.unusable_files()
     note = (

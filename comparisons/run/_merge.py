@@ -36,6 +36,7 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
                 f"expected shards of one config, got {folder.path} with another config than "
                 f"{folders[0].path}"
             )
+    RunFolder(Path(output)).check_usable_for(config)  # a folder of user files: untouched
     with RunLock(RunLayout(Path(output))):  # no run or other merge writes into it meanwhile
         merged = RunFolder.create(output, config)
         for folder in folders:

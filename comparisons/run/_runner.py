@@ -73,6 +73,7 @@ def run(
     check_config(config)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)  # before environment.json records it
+    RunFolder(Path(output)).check_usable_for(config)  # a folder of user files: untouched
     check_not_locked(RunLayout(Path(output)))  # before reading any data; taken below
     # Datasets read and given models checked before the folder exists: nothing half-written.
     plan = plan_run(config, RunFolder(Path(output)), shard)

@@ -23,6 +23,7 @@ from comparisons.config import (
     stored_fingerprint,
     write_stored_config,
 )
+from comparisons.run_folder._keys import CellKey
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._per_example import per_example_bytes, read_per_example
 from comparisons.run_folder._quarantine import QuarantinedFile, quarantine
@@ -94,6 +95,7 @@ class FolderState(enum.Enum):
 
     NEW = "new (created by the run)"
     NO_RUN = "exists, holds no run yet (the run starts it)"
+    FOREIGN = "REFUSED: holds files that are not a run's (a run exits 2 and changes nothing)"
     RESUME = "resumes this config"
     REUSE = "reused: nothing of its config finished there, this config replaces it"
     REFUSE = "refused: holds finished cells or models of another config"
@@ -127,6 +129,7 @@ class RunFolder:
         """
         folder = cls(path)
         layout = folder.layout
+        folder.check_usable_for(config)
         state = folder.state_for(config)
         if state in (FolderState.NEW, FolderState.NO_RUN):
             folder.path.mkdir(parents=True, exist_ok=True)
@@ -139,15 +142,6 @@ class RunFolder:
             write_json(layout.environment, environment)
             return folder
         stored = folder._stored_fingerprint()
-        if state is FolderState.REFUSE:
-            cells, models = folder.finished()
-            other = "an unreadable config.json" if stored is None else f"fingerprint {stored}"
-            raise ValueError(
-                f"expected {folder.path} to hold a run of this config "
-                f"(fingerprint {config.fingerprint()}), got a run of another config ({other}) "
-                f"with {len(cells)} finished cells and {len(models)} trained models: use "
-                "another --output, or delete the folder to start over"
-            )
         folder.recover()
         folder._reconfigure(config, stored)
         return folder
@@ -157,11 +151,58 @@ class RunFolder:
         if not self.path.exists():
             return FolderState.NEW
         if not self.layout.config_json.is_file():
-            return FolderState.NO_RUN
+            return FolderState.FOREIGN if self.foreign_entries() else FolderState.NO_RUN
         if self._stored_fingerprint() == config.fingerprint():
             return FolderState.RESUME
         cells, models = self.finished()
         return FolderState.REFUSE if cells or models else FolderState.REUSE
+
+    def foreign_entries(self) -> list[str]:
+        """What a folder without ``config.json`` holds besides a run's lock files: a folder
+        of the user's own files, which a run must not write into."""
+        if not self.path.is_dir():
+            return [] if not self.path.exists() else [self.path.name]
+        own = {self.layout.lock.name, self.layout.lock_holder.name}
+        return sorted(p.name for p in self.path.iterdir() if p.name not in own)
+
+    def check_usable_for(self, config: HarnessConfig) -> None:
+        """Raise before anything is written where :meth:`create` must refuse the folder.
+
+        Raises:
+            ValueError: A folder of files that are not a run's, or a run of another config
+                with finished cells (the message says which, and changes nothing).
+        """
+        for parent in [self.path, *self.path.parents]:
+            if parent.exists() and not parent.is_dir() and parent != self.path:
+                raise ValueError(
+                    f"expected --output {str(self.path)!r} in a folder, got {str(parent)!r}, "
+                    "which is a file: nothing was written; choose another --output"
+                )
+        for own in (self.layout.lock, self.layout.lock_holder):
+            if own.exists() and not own.is_file():
+                raise ValueError(
+                    f"expected {own} to be the run's lock file, got a folder: remove it if no "
+                    "run is writing into this folder, then run again"
+                )
+        state = self.state_for(config)
+        if state is FolderState.FOREIGN:
+            entries = self.foreign_entries()
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise ValueError(
+                f"expected --output {str(self.path)!r} to be a new folder, an empty one or a "
+                f"run folder, got a folder of {len(entries)} other entries ({shown}): "
+                "nothing was written; choose another --output"
+            )
+        if state is FolderState.REFUSE:
+            cells, models = self.finished()
+            stored = self._stored_fingerprint()
+            other = "an unreadable config.json" if stored is None else f"fingerprint {stored}"
+            raise ValueError(
+                f"expected {self.path} to hold a run of this config "
+                f"(fingerprint {config.fingerprint()}), got a run of another config ({other}) "
+                f"with {len(cells)} finished cells and {len(models)} trained models: use "
+                "another --output, or delete the folder to start over"
+            )
 
     def holds(self, config: HarnessConfig) -> bool:
         """This folder is a run of ``config`` (its finished cells count for it)."""
@@ -171,7 +212,7 @@ class RunFolder:
         layout = self.layout
         write_stored_config(config, layout.config_toml, layout.config_json)
         write_json(layout.environment, environment)
-        write_json(layout.methods, {name: method_facts(name) for name in config.methods})
+        write_json(layout.methods, _methods_record(config))
 
     def _reconfigure(self, config: HarnessConfig, previous: str | None) -> None:
         """A folder with nothing finished takes ``config``: the old failures and example
@@ -213,11 +254,43 @@ class RunFolder:
         return {}
 
     def _stored_fingerprint(self) -> str | None:
-        """The fingerprint in ``config.json``; ``None`` when it cannot be read."""
+        """The fingerprint in ``config.json`` (or, where that file is unreadable, of the
+        config in ``config.toml``, which :meth:`recover` then writes back); ``None`` when
+        neither can be read."""
         try:
             return self.fingerprint()
         except (OSError, ValueError, KeyError, TypeError):
-            return None
+            config = self._config_from_toml()
+            return None if config is None else config.fingerprint()
+
+    def _config_from_toml(self) -> HarnessConfig | None:
+        """The config of ``config.toml``, or ``None`` where it is missing or unreadable."""
+        from comparisons.config import read_config_for_report
+
+        return read_config_for_report(self.layout.config_toml)
+
+    def _recover_config_files(self) -> list[QuarantinedFile | None]:
+        """An unreadable ``config.json`` beside a readable ``config.toml`` is moved aside
+        and written again from it; an unreadable ``methods.json`` or ``environment.json``
+        is moved aside (``methods.json`` is written again from the config)."""
+        moved: list[QuarantinedFile | None] = []
+        layout = self.layout
+        try:
+            config: HarnessConfig | None = self.config()
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            config = self._config_from_toml()
+            if config is not None and layout.config_json.is_file():
+                moved.append(quarantine(layout, layout.config_json, f"unreadable ({error})"))
+                write_stored_config(config, layout.config_toml, layout.config_json)
+        problem = _json_object_problem(layout.methods, values_are_objects=True)
+        if problem is not None:
+            moved.append(quarantine(layout, layout.methods, problem))
+            if config is not None:
+                write_json(layout.methods, _methods_record(config))
+        problem = _json_object_problem(layout.environment)
+        if problem is not None:
+            moved.append(quarantine(layout, layout.environment, problem))
+        return moved
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
@@ -279,11 +352,11 @@ class RunFolder:
         """
         found: list[tuple[Path, str]] = []
         for path in sorted(self.layout.models_dir.glob("*.json")):
-            found += _rows_problem(path)
+            found += _rows_problem(path, _model_rows_belong)
         for path in sorted(self.layout.pairs_dir.glob("*.json")):
             found += _rows_problem(path)
         for path in sorted(self.layout.cells_dir.glob("*.json")):
-            problem = _rows_problem(path)
+            problem = _rows_problem(path, _cell_rows_belong)
             if problem:
                 found += problem
                 continue
@@ -324,7 +397,8 @@ class RunFolder:
         Returns:
             What was moved.
         """
-        moved = [quarantine(self.layout, path, reason) for path, reason in self.unusable_files()]
+        moved = self._recover_config_files()
+        moved += [quarantine(self.layout, path, reason) for path, reason in self.unusable_files()]
         return [record for record in moved if record is not None]
 
     def write_model(self, key: str, rows: list[ResultRow], record: dict[str, Any]) -> None:
@@ -475,18 +549,65 @@ class RunFolder:
             raise ValueError(message) from error
 
 
+def _methods_record(config: HarnessConfig) -> dict[str, Any]:
+    """``methods.json``: per method of ``config``, its facts with its options."""
+    return {name: method_facts(name) for name in config.methods}
+
+
+def _json_object_problem(path: Path, values_are_objects: bool = False) -> str | None:
+    """Why the JSON object file at ``path`` is unusable; ``None`` when usable or absent."""
+    if not path.is_file():
+        return None
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return f"not valid JSON ({error})"
+    if not isinstance(content, dict):
+        return f"expected a JSON object, got {type(content).__name__}"
+    if values_are_objects and not all(isinstance(v, dict) for v in content.values()):
+        return "expected each method name to map to its facts"
+    return None
+
+
 def method_facts(name: str) -> dict[str, Any]:
     """The registry's facts of a method that ``methods.json`` records (its plain fields)."""
     facts = asdict(get_method_spec(name))
     return {k: v for k, v in facts.items() if isinstance(v, _JSON_SCALARS)}
 
 
-def _rows_problem(path: Path) -> list[tuple[Path, str]]:
+def _rows_problem(
+    path: Path, belong: Callable[[str, ResultRow], bool] | None = None
+) -> list[tuple[Path, str]]:
+    """Why the rows file at ``path`` cannot be used: unreadable, or (with ``belong``)
+    holding rows of another cell or model than its name says; empty when usable."""
     try:
-        read_rows_file(path)
+        rows = read_rows_file(path)
     except (OSError, ValueError) as error:
         return [(path, str(error))]
+    if belong is not None:
+        strangers = [r for r in rows if not belong(path.stem, r)]
+        if strangers:
+            r = strangers[0]
+            found = f"{r.dataset}__{r.model}__seed{r.seed}" + (f"__{r.method}" if r.method else "")
+            return [(path, f"holds rows of another cell or model ({found}), not of {path.stem}")]
     return []
+
+
+def _cell_rows_belong(key: str, row: ResultRow) -> bool:
+    try:
+        cell = CellKey.parse(key)
+    except ValueError:
+        return False
+    return (row.dataset, row.model, row.seed, row.method) == (
+        cell.group.dataset,
+        cell.group.model,
+        cell.group.seed,
+        cell.method,
+    )
+
+
+def _model_rows_belong(key: str, row: ResultRow) -> bool:
+    return not row.method and f"{row.dataset}__{row.model}__seed{row.seed}" == key
 
 
 def _usable(path: Path, read: Callable[[Path], object]) -> bool:

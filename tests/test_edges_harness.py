@@ -1,0 +1,109 @@
+"""A run folder's edges (issue 21, fault injection): names that would write outside it, and
+a folder of the user's files given as ``--output``. (One bad file in a run folder: the
+tests in test_comparisons_robustness.py.)"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from comparisons import compare
+from comparisons._cli import main
+from comparisons.config import parse_config
+from comparisons.run import run
+from tests.test_comparisons_robustness import CELLS, small, write_toml
+
+
+@pytest.mark.parametrize(
+    "label", ["../../../escape-label", "/tmp/absolute", "oct/v2", "a\\b", ".hidden", ""]
+)
+def test_a_dataset_label_that_is_not_a_plain_name_is_refused_when_the_config_loads(label):
+    data = small()
+    data["datasets"][0]["options"]["label"] = label
+    with pytest.raises(ValueError, match="dataset label"):
+        parse_config(data)
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", ".."])
+def test_a_run_name_that_is_not_a_plain_name_is_refused_when_the_config_loads(name):
+    with pytest.raises(ValueError, match=r"run\.name"):
+        parse_config(small(name=name))
+
+
+def test_compare_refuses_a_dataset_name_with_a_slash_before_anything_runs(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    images, labels = torch.rand(8, 1, 8, 8), torch.arange(8) % 2
+    with pytest.raises(ValueError, match="dataset label"):
+        compare(
+            model,
+            (images, labels),
+            methods=["saliency"],
+            metrics=["deletion-auc"],
+            dataset_name="oct/v2",
+            output=tmp_path / "out",
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_an_output_folder_of_user_files_is_refused_and_left_untouched(tmp_path):
+    mine = tmp_path / "mine"
+    for name, text in {
+        "report.md": "my notes",
+        "results.csv": "a,b\n1,2\n",
+        "cells/important.json": '{"mine": true}',
+        "models/mymodel.json": "{}",
+        "failed/todo.txt": "buy milk",
+    }.items():
+        (mine / name).parent.mkdir(parents=True, exist_ok=True)
+        (mine / name).write_text(text)
+    before = _snapshot(mine)
+    config = write_toml(tmp_path / "small.toml", small())
+    code = main(["run", "--config", str(config), "--output", str(mine), "--no-progress"])
+    assert code == 2
+    assert _snapshot(mine) == before
+    assert sorted(p.name for p in mine.iterdir()) == [
+        "cells",
+        "failed",
+        "models",
+        "report.md",
+        "results.csv",
+    ]
+
+
+def test_an_empty_output_folder_is_used(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = parse_config(small())
+    folder = run(config, empty, cache_dir=tmp_path / "cache", progress=False)
+    assert folder.has_cell(CELLS[0])
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_an_output_that_is_or_is_under_a_file_is_a_bad_config_naming_it(tmp_path, where, caplog):
+    (tmp_path / "file").write_text("mine")
+    config = write_toml(tmp_path / "small.toml", small())
+    output = tmp_path / where
+    code = main(["run", "--config", str(config), "--output", str(output), "--no-progress"])
+    assert code == 2  # was 4 for "file" and 2 for "file/sub"
+    assert "file" in caplog.text and "Traceback" not in caplog.text
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_lock_that_is_a_folder_is_a_clear_error_not_an_unexpected_one(tmp_path, caplog):
+    output = tmp_path / "run"
+    (output / ".lock").mkdir(parents=True)
+    config = write_toml(tmp_path / "small.toml", small())
+    code = main(["run", "--config", str(config), "--output", str(output), "--no-progress"])
+    assert code == 2  # was 6, with a traceback
+    assert ".lock" in caplog.text and "Traceback" not in caplog.text
