@@ -31,9 +31,9 @@ from comparisons.reporting import (
     two_level_interval,
 )
 
-RATIO = RowStatistic("f1-ratio", ("prediction-low-perturbed", "prediction-high-perturbed"))
+RATIO = RowStatistic("ratio-of-f1", ("prediction-low-perturbed", "prediction-high-perturbed"))
 DIFFERENCE = RowStatistic(
-    "f1-difference", ("prediction-low-perturbed", "prediction-high-perturbed")
+    "difference-of-f1", ("prediction-low-perturbed", "prediction-high-perturbed")
 )
 
 

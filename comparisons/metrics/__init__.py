@@ -7,27 +7,59 @@ library metric beside it (checked at import: a library metric without an entry i
 every result row from that data. Runners attach per-example values to their rows
 (:class:`ExampleValues`), and each row declares how it follows from them
 (:class:`RowStatistic`, :func:`row_statistic`), so a report can recompute it on resamples.
+Every result row is declared once, as a :class:`RowSpec` with its role (a metric entry's
+rows, and the cell's, model's and model pairs' in :data:`ROW_SPECS`); everything else
+refers to the spec, never to its name's text.
 """
 
+from comparisons.metrics._adversarial import (
+    ADVERSARIAL_CORRELATION_ROW,
+    ADVERSARIAL_CORRELATION_STD_ROW,
+    ADVERSARIAL_CORRELATION_UNDEFINED_ROW,
+)
 from comparisons.metrics._cell_data import CellData, ExampleValues, MetricValue
+from comparisons.metrics._contrastive import (
+    F1_CLEAN_ROW,
+    F1_DIFFERENCE_ROW,
+    F1_HIGH_PERTURBED_ROW,
+    F1_LOW_PERTURBED_ROW,
+    F1_RATIO_ROW,
+)
 from comparisons.metrics._entry import (
     COMMON_DEFAULTS,
+    ROW_ROLES,
     Direction,
     HarnessMetric,
     ResolvedDirection,
+    RowRole,
     RowSpec,
 )
 from comparisons.metrics._registry import (
-    CELL_ROWS,
     HARNESS_METRICS,
-    PAIR_ROWS,
-    ROW_DIRECTIONS,
-    ROW_STATISTICS,
     check_metric_options,
     get_harness_metric,
-    row_direction,
-    row_statistic,
     run_metric,
+)
+from comparisons.metrics._row_catalogue import (
+    BEST_EPOCH_ROW,
+    CELL_ROWS,
+    MAP_CORRELATION_ROW,
+    METRIC_SECONDS_ROW,
+    MODEL_ROWS,
+    PAIR_ROWS,
+    ROW_DIRECTIONS,
+    ROW_SPECS,
+    ROW_STATISTICS,
+    SECONDS_PER_IMAGE_ROW,
+    SUBSPACE_OVERLAP_ROW,
+    TEST_ACCURACY_ROW,
+    TEST_PRECISION_ROW,
+    TEST_RECALL_ROW,
+    TRAIN_SECONDS_ROW,
+    row_direction,
+    row_role,
+    row_statistic,
+    rows_with_role,
 )
 from comparisons.metrics._row_statistic import (
     PREDICTION_CLEAN,
@@ -40,22 +72,43 @@ from comparisons.metrics._row_statistic import (
 )
 
 __all__ = [
+    "ADVERSARIAL_CORRELATION_ROW",
+    "ADVERSARIAL_CORRELATION_STD_ROW",
+    "ADVERSARIAL_CORRELATION_UNDEFINED_ROW",
+    "BEST_EPOCH_ROW",
     "CELL_ROWS",
     "COMMON_DEFAULTS",
+    "F1_CLEAN_ROW",
+    "F1_DIFFERENCE_ROW",
+    "F1_HIGH_PERTURBED_ROW",
+    "F1_LOW_PERTURBED_ROW",
+    "F1_RATIO_ROW",
     "HARNESS_METRICS",
+    "MAP_CORRELATION_ROW",
+    "METRIC_SECONDS_ROW",
+    "MODEL_ROWS",
     "PAIR_ROWS",
     "PREDICTION_CLEAN",
     "PREDICTION_HIGH",
     "PREDICTION_LOW",
     "ROW_DIRECTIONS",
+    "ROW_ROLES",
+    "ROW_SPECS",
     "ROW_STATISTICS",
+    "SECONDS_PER_IMAGE_ROW",
     "STATISTIC_KINDS",
+    "SUBSPACE_OVERLAP_ROW",
+    "TEST_ACCURACY_ROW",
+    "TEST_PRECISION_ROW",
+    "TEST_RECALL_ROW",
+    "TRAIN_SECONDS_ROW",
     "CellData",
     "Direction",
     "ExampleValues",
     "HarnessMetric",
     "MetricValue",
     "ResolvedDirection",
+    "RowRole",
     "RowSpec",
     "RowStatistic",
     "StatisticKind",
@@ -63,6 +116,8 @@ __all__ = [
     "get_harness_metric",
     "mean_of",
     "row_direction",
+    "row_role",
     "row_statistic",
+    "rows_with_role",
     "run_metric",
 ]

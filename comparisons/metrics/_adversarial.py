@@ -11,6 +11,22 @@ from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_max_examples, check_positive
 from comparisons.metrics._row_statistic import mean_of
 
+#: The paper's metric (Fig. 4): the mean clean/adversarial correlation of the maps.
+ADVERSARIAL_CORRELATION_ROW = RowSpec(
+    "adversarial-correlation",
+    "lower",
+    "the library gives no direction (low = sensitive, high = stable); the paper reads "
+    "lower as better (Fig. 4)",
+    mean_of("adversarial-correlation"),
+    role="paper",
+)
+ADVERSARIAL_CORRELATION_STD_ROW = RowSpec(
+    "adversarial-correlation-std", "none", "a spread", role="detail"
+)
+ADVERSARIAL_CORRELATION_UNDEFINED_ROW = RowSpec(
+    "adversarial-correlation-undefined", "none", "a count of constant maps", role="detail"
+)
+
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     count = options["max_examples"]
@@ -33,15 +49,18 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     total = summary.num_valid + summary.num_undefined
     return [
         MetricValue(
-            "adversarial-correlation",
+            ADVERSARIAL_CORRELATION_ROW.name,
             summary.mean,
             setting,
             summary.num_valid,
-            ExampleValues("adversarial-correlation", summary.per_example),
+            ExampleValues(ADVERSARIAL_CORRELATION_ROW.name, summary.per_example),
         ),
-        MetricValue("adversarial-correlation-std", summary.std, setting, summary.num_valid),
+        MetricValue(ADVERSARIAL_CORRELATION_STD_ROW.name, summary.std, setting, summary.num_valid),
         MetricValue(
-            "adversarial-correlation-undefined", float(summary.num_undefined), setting, total
+            ADVERSARIAL_CORRELATION_UNDEFINED_ROW.name,
+            float(summary.num_undefined),
+            setting,
+            total,
         ),
     ]
 
@@ -57,14 +76,8 @@ ADVERSARIAL_CORRELATION = HarnessMetric(
     runner=_run,
     defaults={"epsilon_relative": 0.01, "max_examples": None},
     rows=(
-        RowSpec(
-            "adversarial-correlation",
-            "lower",
-            "the library gives no direction (low = sensitive, high = stable); the paper reads "
-            "lower as better (Fig. 4)",
-            mean_of("adversarial-correlation"),
-        ),
-        RowSpec("adversarial-correlation-std", "none", "a spread"),
-        RowSpec("adversarial-correlation-undefined", "none", "a count of constant maps"),
+        ADVERSARIAL_CORRELATION_ROW,
+        ADVERSARIAL_CORRELATION_STD_ROW,
+        ADVERSARIAL_CORRELATION_UNDEFINED_ROW,
     ),
 )

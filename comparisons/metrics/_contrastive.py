@@ -16,6 +16,42 @@ from comparisons.metrics._row_statistic import (
     RowStatistic,
 )
 
+#: The paper's metric (Fig. 3): F1 after perturbing the low set over F1 after perturbing
+#: the high set (eqs. 23-26).
+F1_RATIO_ROW = RowSpec(
+    "f1-ratio",
+    statistic=RowStatistic("ratio-of-f1", (PREDICTION_LOW, PREDICTION_HIGH)),
+    role="paper",
+)
+#: dF1 = F1(low perturbed) - F1(high perturbed): finite where the ratio is infinite (high-set
+#: F1 of 0), so methods can still be ranked there; same direction.
+F1_DIFFERENCE_ROW = RowSpec(
+    "f1-difference",
+    statistic=RowStatistic("difference-of-f1", (PREDICTION_LOW, PREDICTION_HIGH)),
+    role="stand-in",
+)
+F1_CLEAN_ROW = RowSpec(
+    "f1-clean",
+    "none",
+    "the model's F1 on clean inputs: the same for every method",
+    RowStatistic("f1", (PREDICTION_CLEAN,)),
+    role="detail",
+)
+F1_HIGH_PERTURBED_ROW = RowSpec(
+    "f1-high-perturbed",
+    "none",
+    "a part of the ratio",
+    RowStatistic("f1", (PREDICTION_HIGH,)),
+    role="detail",
+)
+F1_LOW_PERTURBED_ROW = RowSpec(
+    "f1-low-perturbed",
+    "none",
+    "a part of the ratio",
+    RowStatistic("f1", (PREDICTION_LOW,)),
+    role="detail",
+)
+
 
 def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     predictions = contrastive_perturbation_predictions(
@@ -39,24 +75,24 @@ def _run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         setting = f"alpha={alpha:g}"
         high, low = float(result.f1_high[i]), float(result.f1_low[i])
         rows += [
-            MetricValue("f1-ratio", float(result.ratio[i]), setting, n),
-            MetricValue("f1-difference", low - high, setting, n),
+            MetricValue(F1_RATIO_ROW.name, float(result.ratio[i]), setting, n),
+            MetricValue(F1_DIFFERENCE_ROW.name, low - high, setting, n),
             MetricValue(
-                "f1-clean",
+                F1_CLEAN_ROW.name,
                 result.f1_clean,
                 setting,
                 n,
                 ExampleValues(PREDICTION_CLEAN, predictions.clean),
             ),
             MetricValue(
-                "f1-high-perturbed",
+                F1_HIGH_PERTURBED_ROW.name,
                 high,
                 setting,
                 n,
                 ExampleValues(PREDICTION_HIGH, predictions.high[i]),
             ),
             MetricValue(
-                "f1-low-perturbed",
+                F1_LOW_PERTURBED_ROW.name,
                 low,
                 setting,
                 n,
@@ -85,27 +121,10 @@ CONTRASTIVE_PERTURBATION = HarnessMetric(
         "tie_break": "random",
     },
     rows=(
-        RowSpec("f1-ratio", statistic=RowStatistic("f1-ratio", (PREDICTION_LOW, PREDICTION_HIGH))),
-        # dF1 = F1(low perturbed) - F1(high perturbed): finite where the ratio is infinite
-        # (high-set F1 of 0), so methods can still be ranked there; same direction.
-        RowSpec(
-            "f1-difference",
-            statistic=RowStatistic("f1-difference", (PREDICTION_LOW, PREDICTION_HIGH)),
-        ),
-        RowSpec(
-            "f1-clean",
-            "none",
-            "the model's F1 on clean inputs: the same for every method",
-            RowStatistic("f1", (PREDICTION_CLEAN,)),
-        ),
-        RowSpec(
-            "f1-high-perturbed",
-            "none",
-            "a part of the ratio",
-            RowStatistic("f1", (PREDICTION_HIGH,)),
-        ),
-        RowSpec(
-            "f1-low-perturbed", "none", "a part of the ratio", RowStatistic("f1", (PREDICTION_LOW,))
-        ),
+        F1_RATIO_ROW,
+        F1_DIFFERENCE_ROW,
+        F1_CLEAN_ROW,
+        F1_HIGH_PERTURBED_ROW,
+        F1_LOW_PERTURBED_ROW,
     ),
 )

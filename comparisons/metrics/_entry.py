@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from captum_ifim.metrics import MetricInfo, get_metric_info
 from comparisons.metrics._row_statistic import RowStatistic
@@ -21,16 +21,28 @@ if TYPE_CHECKING:
 
 Direction = Literal["higher", "lower", "ideal", "none"]
 
+#: What a result row is to the report: ``"paper"`` a metric of the paper's figures (its
+#: claims, :mod:`comparisons.paper`); ``"stand-in"`` a finite row that ranks in a paper
+#: metric's place where that is infinite (dF1 beside the F1 ratio); ``"detail"`` a part or a
+#: spread of a paper metric (shown, never ranked); ``"metric"`` any other metric; ``"cost"``
+#: the time something took; ``"model-fact"`` a fact of a trained model (Table II, accuracy,
+#: training); ``"pair"`` a comparison of two trained models (the model-pair stage).
+RowRole = Literal["paper", "stand-in", "detail", "metric", "cost", "model-fact", "pair"]
+ROW_ROLES: tuple[str, ...] = get_args(RowRole)
+
 #: Options every metric takes: ``methods`` restricts a metric to some methods (None: all).
 COMMON_DEFAULTS: Mapping[str, Any] = MappingProxyType({"methods": None})
 
 
 @dataclass(frozen=True)
 class RowSpec:
-    """A result-row metric and which way it is better.
+    """A result-row metric, which way it is better and what it is to the report.
+
+    The one place a row's name is written: runners, the run and the report refer to the
+    spec (``F1_RATIO_ROW.name``), never to the text.
 
     Attributes:
-        name: The row's ``metric`` column, e.g. ``"f1-ratio"``.
+        name: The row's ``metric`` column.
         direction: ``None`` follows the library metric (``higher_is_better``, ``ideal``);
             otherwise the harness's decision: ``"higher"``, ``"lower"``, ``"ideal"`` or
             ``"none"`` (no best: counts, parts of a metric).
@@ -38,12 +50,19 @@ class RowSpec:
         statistic: How the row follows from the per-example values the runner attaches
             (recomputed by the report on resamples); ``None``: the row has none (a spread,
             a count).
+        role: What the row is to the report (:data:`RowRole`): which table it is in, and
+            whether the paper's claims read it.
     """
 
     name: str
     direction: Direction | None = None
     reason: str = ""
     statistic: RowStatistic | None = None
+    role: RowRole = "metric"
+
+    def __post_init__(self) -> None:
+        if self.role not in ROW_ROLES:
+            raise ValueError(f"expected a role among {ROW_ROLES}, got {self.role!r}")
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,11 @@ from comparisons.metrics._adversarial import ADVERSARIAL_CORRELATION
 from comparisons.metrics._captum_metrics import INFIDELITY, SENSITIVITY_MAX
 from comparisons.metrics._cell_data import CellData, MetricValue
 from comparisons.metrics._contrastive import CONTRASTIVE_PERTURBATION
-from comparisons.metrics._entry import HarnessMetric, ResolvedDirection, RowSpec
+from comparisons.metrics._entry import HarnessMetric
 from comparisons.metrics._kl_fidelity import KL_FIDELITY
 from comparisons.metrics._localization import ENERGY_IN_MASK, POINTING_GAME
 from comparisons.metrics._perturbation_curves import DELETION_AUC, INSERTION_AUC
 from comparisons.metrics._randomization import MODEL_PARAMETER_RANDOMIZATION
-from comparisons.metrics._row_statistic import RowStatistic
 
 _ENTRIES = (
     CONTRASTIVE_PERTURBATION,
@@ -43,74 +42,6 @@ if _missing or _unknown:
         f"expected one harness entry (comparisons/metrics) per library metric, got none for "
         f"{_missing} and entries for unregistered metrics {_unknown}"
     )
-
-#: Rows the runner itself writes for every cell (not a metric of the library).
-CELL_ROWS: tuple[RowSpec, ...] = (
-    RowSpec("seconds-per-image", "lower", "time is a cost"),
-    RowSpec(
-        "metric-seconds",
-        "none",
-        "seconds one metric took on the cell (setting metric=<name>): a cost of the "
-        "evaluation, not a quality of the method, so never ranked",
-    ),
-)
-
-
-#: Rows the model-pair stage writes (:mod:`comparisons.run._model_pairs`): two models of one
-#: dataset compared on the same images, model ``"<a>|<b>"``, setting ``"seeds=<i>|<j>"``.
-PAIR_ROWS: tuple[RowSpec, ...] = (
-    RowSpec(
-        "subspace-overlap",
-        "none",
-        "how much two models' iFIM eigenspaces U_K agree (mean cos^2 of the principal angles): "
-        "a fact about the models, not a quality of the method",
-    ),
-    RowSpec(
-        "map-correlation",
-        "none",
-        "how much two models' maps of one method agree (Pearson): stability across seeds or "
-        "architectures, which is not faithfulness, so never ranked",
-    ),
-)
-
-
-def _row_directions() -> Mapping[str, ResolvedDirection]:
-    directions: dict[str, ResolvedDirection] = {
-        row.name: ResolvedDirection(row.name, row.direction or "none")
-        for row in (*CELL_ROWS, *PAIR_ROWS)
-    }
-    for entry in HARNESS_METRICS.values():
-        for row in entry.rows:
-            if row.name in directions:
-                raise ImportError(f"expected each result row declared once, got {row.name!r} twice")
-            directions[row.name] = entry.direction(row)
-    return MappingProxyType(directions)
-
-
-#: Every declared result-row metric's direction.
-ROW_DIRECTIONS: Mapping[str, ResolvedDirection] = _row_directions()
-
-#: How each result row with per-example values follows from them (rows without are absent).
-ROW_STATISTICS: Mapping[str, RowStatistic] = MappingProxyType(
-    {
-        row.name: row.statistic
-        for entry in HARNESS_METRICS.values()
-        for row in entry.rows
-        if row.statistic is not None
-    }
-)
-
-
-def row_statistic(metric: str) -> RowStatistic | None:
-    """How result-row ``metric`` is computed from per-example values; ``None`` when it has
-    none (spreads, counts, timings, model facts, rows of older runs)."""
-    return ROW_STATISTICS.get(metric)
-
-
-def row_direction(metric: str) -> ResolvedDirection:
-    """The direction of a result-row metric; rows no entry declares (model facts such as
-    ``test-accuracy``, or rows of older runs) get ``"none"``."""
-    return ROW_DIRECTIONS.get(metric, ResolvedDirection(metric, "none"))
 
 
 def get_harness_metric(name: str) -> HarnessMetric:

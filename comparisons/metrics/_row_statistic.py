@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-StatisticKind = Literal["mean", "f1", "f1-ratio", "f1-difference"]
+StatisticKind = Literal["mean", "f1", "ratio-of-f1", "difference-of-f1"]
 STATISTIC_KINDS: tuple[str, ...] = get_args(StatisticKind)
 
 #: The per-example predicted-label blocks of the contrastive perturbation (Sec. IV-E).
@@ -28,9 +28,9 @@ class RowStatistic:
     Attributes:
         kind: ``"mean"``: the mean of the finite values of ``parts[0]``; ``"f1"``: the F1
             of the predicted labels ``parts[0]`` against the true labels (binary with
-            positive class 1 for two classes, else macro); ``"f1-ratio"``:
+            positive class 1 for two classes, else macro); ``"ratio-of-f1"``:
             F1(``parts[0]``) / F1(``parts[1]``) (the paper's ratio, Sec. IV-E);
-            ``"f1-difference"``: F1(``parts[0]``) - F1(``parts[1]``).
+            ``"difference-of-f1"``: F1(``parts[0]``) - F1(``parts[1]``).
         parts: The per-example blocks read (their ``name`` in the per-example file).
     """
 
@@ -40,7 +40,7 @@ class RowStatistic:
     def __post_init__(self) -> None:
         if self.kind not in STATISTIC_KINDS:
             raise ValueError(f"expected a kind among {STATISTIC_KINDS}, got {self.kind!r}")
-        wanted = 2 if self.kind in ("f1-ratio", "f1-difference") else 1
+        wanted = 2 if self.kind in ("ratio-of-f1", "difference-of-f1") else 1
         if len(self.parts) != wanted:
             raise ValueError(
                 f"expected {wanted} part(s) for a {self.kind!r} statistic, got {self.parts}"

@@ -123,7 +123,7 @@ class RowSample:
         if kind == "f1":
             return scores[0]
         with np.errstate(all="ignore"):
-            return scores[0] / scores[1] if kind == "f1-ratio" else scores[0] - scores[1]
+            return scores[0] / scores[1] if kind == "ratio-of-f1" else scores[0] - scores[1]
 
     def evaluate(self, indices: np.ndarray | None = None) -> np.ndarray:
         """The statistic on the examples ``indices`` (..., n) (all of them for ``None``)."""

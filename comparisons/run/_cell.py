@@ -17,7 +17,13 @@ from torch import Tensor, nn
 from captum_ifim import build_method, get_method_spec
 from captum_ifim.metrics import compute_maps
 from comparisons.config import HarnessConfig
-from comparisons.metrics import CellData, MetricValue, run_metric
+from comparisons.metrics import (
+    METRIC_SECONDS_ROW,
+    SECONDS_PER_IMAGE_ROW,
+    CellData,
+    MetricValue,
+    run_metric,
+)
 from comparisons.run._group_data import GroupData
 from comparisons.run._group_models import GroupModel
 from comparisons.run._model_pairs import evaluated_maps
@@ -99,14 +105,14 @@ def run_cell(
         adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
     )
     count = len(data.inputs)
-    values = [MetricValue("seconds-per-image", seconds / count, "", count)]
+    values = [MetricValue(SECONDS_PER_IMAGE_ROW.name, seconds / count, "", count)]
     for metric in config.metrics:
         started = time.perf_counter()
         produced = run_metric(metric, cell_data, config.metric_options.get(metric, {}))
         elapsed = time.perf_counter() - started
         values += produced
         if produced:  # what the metric cost on this cell (a metric that does not apply: none)
-            values.append(MetricValue("metric-seconds", elapsed, f"metric={metric}", count))
+            values.append(MetricValue(METRIC_SECONDS_ROW.name, elapsed, f"metric={metric}", count))
         logger.debug("%s: %s in %.2f s", cell.key, metric, elapsed)
     rows = [_row(cell.group, cell.method, v.metric, v.value, v.setting, v.n) for v in values]
     per_example = per_example_table(

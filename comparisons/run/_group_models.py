@@ -14,6 +14,13 @@ from torch import nn
 
 from comparisons.config import ModelEntry
 from comparisons.datasets import ImageDataset
+from comparisons.metrics import (
+    BEST_EPOCH_ROW,
+    TEST_ACCURACY_ROW,
+    TEST_PRECISION_ROW,
+    TEST_RECALL_ROW,
+    TRAIN_SECONDS_ROW,
+)
 from comparisons.models import InputPreprocessing, PreprocessedModel
 from comparisons.run._entry_models import (
     GivenModel,
@@ -51,22 +58,22 @@ class GroupModel:
     given: GivenModel | None = None
 
     def summary_values(self) -> list[tuple[str, float, str, int]]:
-        """(metric, value, setting, n) rows: test accuracy, precision and recall per class
-        and macro (the paper's Table II), and for a trained model its training time and
-        the kept epoch."""
+        """(metric, value, setting, n) rows (:data:`comparisons.metrics.MODEL_ROWS`): test
+        accuracy, precision and recall per class and macro (the paper's Table II), and for a
+        trained model its training time and the kept epoch."""
         metrics = self.test_metrics
         n = int(sum(metrics.support))
-        values = [("test-accuracy", metrics.accuracy, "", n)]
+        values = [(TEST_ACCURACY_ROW.name, metrics.accuracy, "", n)]
         for name, per_class, macro in (
-            ("test-precision", metrics.precision, metrics.macro_precision),
-            ("test-recall", metrics.recall, metrics.macro_recall),
+            (TEST_PRECISION_ROW.name, metrics.precision, metrics.macro_precision),
+            (TEST_RECALL_ROW.name, metrics.recall, metrics.macro_recall),
         ):
             for class_name, value in zip(self.class_names, per_class, strict=True):
                 values.append((name, value, f"class={class_name}", n))
             values.append((name, macro, "class=macro", n))
         if self.trained is not None:
-            values.append(("train-seconds", self.trained.seconds, "", 0))
-            values.append(("best-epoch", float(self.trained.best_epoch), "", 0))
+            values.append((TRAIN_SECONDS_ROW.name, self.trained.seconds, "", 0))
+            values.append((BEST_EPOCH_ROW.name, float(self.trained.best_epoch), "", 0))
         return values
 
     def record(self) -> dict[str, Any]:

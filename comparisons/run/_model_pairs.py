@@ -38,14 +38,15 @@ from torch import Tensor
 from captum_ifim import get_method_spec
 from captum_ifim.metrics import pearson_per_sample, subspace_overlap
 from comparisons.config import HarnessConfig
+from comparisons.metrics import MAP_CORRELATION_ROW, SUBSPACE_OVERLAP_ROW
 from comparisons.run._plan import groups_of
 from comparisons.run_folder import CellKey, GroupKey, PairKey, ResultRow, RunFolder
 
 logger = logging.getLogger(__name__)
 
-#: The result-row metrics of the stage (directions in :data:`comparisons.metrics.PAIR_ROWS`).
-SUBSPACE_OVERLAP = "subspace-overlap"
-MAP_CORRELATION = "map-correlation"
+#: The result-row metrics of the stage (declared in :data:`comparisons.metrics.PAIR_ROWS`).
+SUBSPACE_OVERLAP = SUBSPACE_OVERLAP_ROW.name
+MAP_CORRELATION = MAP_CORRELATION_ROW.name
 
 
 def _eigenspace(explainer: Any, inputs: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:

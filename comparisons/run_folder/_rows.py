@@ -38,7 +38,8 @@ class ResultRow:
         dataset, model: The cell.
         seed: The model's random initialisation.
         method: Attribution method name, ``""`` for model-level rows (accuracy, ...).
-        metric: Result-row metric name, e.g. ``"f1-ratio"``.
+        metric: Result-row metric name (declared by a
+            :class:`~comparisons.metrics.RowSpec`).
         setting: E.g. ``"alpha=0.01"``; ``""`` when none.
         value: The value; NaN when undefined (``null`` in JSON).
         n: How many examples the value summarises.
