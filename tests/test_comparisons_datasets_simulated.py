@@ -28,6 +28,7 @@ def test_registry_lists_every_dataset_and_marks_embedded() -> None:
     assert available_datasets() == (
         "chestxray8",
         "csv",
+        "dicom",
         "image-folder",
         "kermany-oct",
         "lumpy-sks",

@@ -30,6 +30,7 @@ PAGES = (
     "metrics",
     "harness",
     "own-model",
+    "dicom",
     "results",
     "results-3d",
     "performance",

@@ -6,8 +6,9 @@ counterparts ``"mni-sks-3d"``, ``"mni-sks-3d-3class"`` (sub-volumes of the same 
 images (N, 1, D, H, W)) and ``"lumpy-sks"`` (Rolland & Barrett lumpy backgrounds). On the
 user's disk (never downloaded): ``"kermany-oct"`` (Kermany et al. 2018), ``"chestxray8"``
 (Wang et al. 2017) and ``"medmnist"`` (Yang et al. 2023); your own data as ``"image-folder"``
-(``root/<class>/*``), ``"csv"`` (a manifest of paths, labels, masks, splits) and ``"nifti"``
-(volumes listed in a manifest). Every builder returns an :class:`ImageDataset`.
+(``root/<class>/*``), ``"csv"`` (a manifest of paths, labels, masks, splits), ``"nifti"``
+(volumes listed in a manifest) and ``"dicom"`` (DICOM files and series, pydicom). Every
+builder returns an :class:`ImageDataset`.
 
 >>> from comparisons.datasets import load_dataset
 >>> ds = load_dataset("mni-sks", num_train=8, num_val=4, num_test=4, image_size=32, seed=1)
@@ -18,6 +19,8 @@ torch.Size([4, 32, 32])
 from comparisons.datasets._chestxray8 import load_chestxray8
 from comparisons.datasets._csv_manifest import load_csv_manifest
 from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
+from comparisons.datasets._dicom import read_dicom_file, read_dicom_series
+from comparisons.datasets._dicom_dataset import load_dicom
 from comparisons.datasets._gaussian_signal import gaussian_blobs, half_max_masks, half_max_radius
 from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import KERMANY_CLASSES, load_kermany_oct
@@ -55,6 +58,7 @@ __all__ = [
     "load_chestxray8",
     "load_csv_manifest",
     "load_dataset",
+    "load_dicom",
     "load_image_folder",
     "load_kermany_oct",
     "load_medmnist",
@@ -66,6 +70,8 @@ __all__ = [
     "make_mni_sks_3d",
     "make_mni_sks_3d_3class",
     "pixel_statistics",
+    "read_dicom_file",
+    "read_dicom_series",
     "simulate_lumpy_sks",
     "simulate_mni_sks",
     "simulate_mni_sks_3d",

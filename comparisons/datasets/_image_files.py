@@ -1,7 +1,8 @@
-"""Reading image files (PNG, JPEG, TIFF, BMP, NumPy ``.npy``) into float arrays with PIL.
+"""Reading image files (PNG, JPEG, TIFF, BMP, NumPy ``.npy``, DICOM) into float arrays.
 
 :func:`read_grayscale` reads the public datasets' JPEG/PNG files, resized to squares;
-:func:`read_image` reads one file of a user's dataset at its own size and channels.
+:func:`read_image` reads one file of a user's dataset at its own size and channels (PIL;
+DICOM files through :func:`comparisons.datasets._dicom.read_dicom_file`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from comparisons.datasets._dicom import DICOM_SUFFIXES, has_dicom_preamble, read_dicom_file
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpeg", ".jpg", ".png"})
 #: Every file type :func:`read_image` reads.
 READABLE_SUFFIXES: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy"}
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy"} | DICOM_SUFFIXES
 )
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L"
 
@@ -63,7 +66,9 @@ def read_image(path: Path) -> tuple[np.ndarray, bool]:
     32-bit integer and float TIFFs and other ``.npy`` arrays keep their stored values
     (``False``): a CT slice stored as 0-2145 is read as 0-2145. Alpha channels are dropped,
     palette and other colour modes become RGB. A ``.npy`` holds (H, W), (H, W, C) or
-    (C, H, W) with C = 1 or 3.
+    (C, H, W) with C = 1 or 3. A DICOM file (``.dcm``, ``.dicom``, or any other name with
+    the DICOM preamble) holds its modality values (``RescaleSlope``/``RescaleIntercept``
+    applied), or 8-bit colour scaled to [0, 1].
 
     Raises:
         ValueError: The file cannot be read as one 2-D image, or is a colour image of 16
@@ -71,6 +76,8 @@ def read_image(path: Path) -> tuple[np.ndarray, bool]:
     """
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
+    if _is_dicom(path):
+        return _two_dimensional(path, *read_dicom_file(path))
     try:
         with Image.open(path) as img:
             if getattr(img, "n_frames", 1) > 1:
@@ -141,6 +148,27 @@ def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
 
 
 def read_mask_image(path: Path) -> np.ndarray:
-    """A mask image as (H, W) bool: ``True`` where any channel is nonzero."""
+    """A mask image as (H, W) bool: ``True`` where any channel is nonzero (for DICOM, where
+    the stored value is nonzero, before any rescale)."""
+    if _is_dicom(path):
+        image, _ = _two_dimensional(path, *read_dicom_file(path, stored=True))
+        return np.asarray((image != 0).any(axis=0))
     image, _ = read_image(path)
     return np.asarray((image > 0).any(axis=0))
+
+
+def _is_dicom(path: Path) -> bool:
+    """A DICOM suffix, or no image suffix and the DICOM preamble."""
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        return True
+    return suffix not in READABLE_SUFFIXES and has_dicom_preamble(path)
+
+
+def _two_dimensional(path: Path, array: np.ndarray, unit: bool) -> tuple[np.ndarray, bool]:
+    if array.ndim != 3:
+        raise ValueError(
+            f"expected a single 2-D image in {path}, got a DICOM file of {array.shape[1]} "
+            "frames (volumes: use the 'dicom' dataset)"
+        )
+    return array, unit

@@ -1,15 +1,15 @@
 """A folder of images by class: ``root/<class>/*`` or ``root/{train,val,test}/<class>/*``.
 
-Files are PNG, JPEG, TIFF, BMP or NumPy ``.npy`` (:data:`READABLE_SUFFIXES`); the class of a
-file is its folder's name. With split folders (``train``, ``val`` and ``test``, or only
-``test`` for a model given with its weights) the split is the layout's; without, a seeded
-stratified split (``val_fraction``, ``test_fraction`` of each class; ``test_fraction = 1``
-makes everything test).
+Files are PNG, JPEG, TIFF, BMP, NumPy ``.npy`` or DICOM ``.dcm`` (:data:`READABLE_SUFFIXES`);
+the class of a file is its folder's name. With split folders (``train``, ``val`` and
+``test``, or only ``test`` for a model given with its weights) the split is the layout's;
+without, a seeded stratified split (``val_fraction``, ``test_fraction`` of each class;
+``test_fraction = 1`` makes everything test).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from comparisons.datasets._dataset import ImageDataset
@@ -26,22 +26,34 @@ from comparisons.datasets._labelled_files import (
 )
 from comparisons.datasets._splitting import SPLIT_NAMES
 
+#: ``class_files(class_dir, split) -> examples`` of one class folder.
+ClassFiles = Callable[[Path, str | None], list[LabelledFile]]
 
-def _class_files(folder: Path, split: str | None) -> list[LabelledFile]:
+
+def _class_images(class_dir: Path, split: str | None) -> list[LabelledFile]:
+    images = list_images(class_dir, READABLE_SUFFIXES)
+    if not images:
+        hint = ""
+        if any(p.is_dir() for p in class_dir.iterdir()):
+            hint = " (folders of DICOM series: use the 'dicom' dataset)"
+        raise ValueError(
+            f"expected image files ({', '.join(sorted(READABLE_SUFFIXES))}) in the class "
+            f"folder {class_dir}, got none{hint}"
+        )
+    return [LabelledFile(path, class_dir.name, split=split) for path in images]
+
+
+def _class_files(folder: Path, split: str | None, class_files: ClassFiles) -> list[LabelledFile]:
     files: list[LabelledFile] = []
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        images = list_images(class_dir, READABLE_SUFFIXES)
-        if not images:
-            raise ValueError(
-                f"expected image files ({', '.join(sorted(READABLE_SUFFIXES))}) in the class "
-                f"folder {class_dir}, got none"
-            )
-        files += [LabelledFile(path, class_dir.name, split=split) for path in images]
+        files += class_files(class_dir, split)
     return files
 
 
-def list_image_folder(root: Path) -> list[LabelledFile]:
+def list_image_folder(root: Path, class_files: ClassFiles = _class_images) -> list[LabelledFile]:
     """Every image under ``root`` with its class (folder name) and split (when given).
+
+    ``class_files`` lists one class folder's examples (default: its image files).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -59,9 +71,9 @@ def list_image_folder(root: Path) -> list[LabelledFile]:
                 f"expected either split folders {list(SPLIT_NAMES)} or class folders in "
                 f"{root}, got both: {splits} and {others}"
             )
-        files = [f for split in splits for f in _class_files(root / split, split)]
+        files = [f for split in splits for f in _class_files(root / split, split, class_files)]
     else:
-        files = _class_files(root, None)
+        files = _class_files(root, None, class_files)
     if not files:
         raise ValueError(f"expected class folders of images in {root}, got none")
     return files

@@ -1,10 +1,10 @@
 """Labelled image or volume files to an :class:`ImageDataset`: classes, splits, sizes, masks.
 
-The shared part of the ``"image-folder"``, ``"csv"`` and ``"nifti"`` datasets: each lists its
-files as :class:`LabelledFile` entries and :func:`build_file_dataset` does the rest, checking
-everything it can (missing files, labels outside the declared classes, split names) before
-reading a pixel, then reading, converting channels, resizing (masks nearest-neighbour),
-stacking and normalizing with statistics of the training split.
+The shared part of the ``"image-folder"``, ``"csv"``, ``"nifti"`` and ``"dicom"`` datasets:
+each lists its files as :class:`LabelledFile` entries and :func:`build_file_dataset` does the
+rest, checking everything it can (missing files, labels outside the declared classes, split
+names) before reading a pixel, then reading, converting channels, resizing (masks
+nearest-neighbour), stacking and normalizing with statistics of the training split.
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def class_indices(
     return names, np.array([position[label] for label in labels], dtype=np.int64)
 
 
-def check_files_exist(files: Sequence[LabelledFile]) -> None:
-    """Every image and mask file exists.
+def check_files_exist(files: Sequence[LabelledFile], folders: bool = False) -> None:
+    """Every image and mask file exists (with ``folders``, a folder is one too: a series).
 
     Raises:
         FileNotFoundError: Naming the first missing files and how many there are.
@@ -144,7 +144,7 @@ def check_files_exist(files: Sequence[LabelledFile]) -> None:
         (path, f.origin)
         for f in files
         for path in (f.path, f.mask)
-        if path is not None and not path.is_file()
+        if path is not None and not (path.is_file() or (folders and path.is_dir()))
     ]
     if missing:
         shown = "; ".join(f"{path} (from {origin})" for path, origin in missing[:_SHOWN])
@@ -211,6 +211,7 @@ def build_file_dataset(
     test_fraction: float = 0.2,
     max_per_class: int | Mapping[str, int] | None = None,
     seed: int = 0,
+    folders: bool = False,
 ) -> ImageDataset:
     """Read labelled files into train, validation and test splits.
 
@@ -231,6 +232,8 @@ def build_file_dataset(
         val_fraction, test_fraction: Of each class, for a split not given by the layout.
         max_per_class: Cap per class, one int for every split or ``{split: int}``.
         seed: Seed of the split and the caps.
+        folders: An example or a mask may be a folder (a DICOM series), read by ``read``
+            and ``read_mask`` like a file.
 
     Raises:
         FileNotFoundError: A listed file is missing.
@@ -245,7 +248,7 @@ def build_file_dataset(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"expected an int seed, got {seed!r}")
     size = image_shape(image_size, spatial_dims)
-    check_files_exist(files)
+    check_files_exist(files, folders)
     class_names, labels = class_indices(files, classes)
     splits = split_indices(files, labels, val_fraction, test_fraction, max_per_class, seed)
     if len(splits["test"]) == 0:

@@ -11,6 +11,7 @@ from typing import Any
 from comparisons.datasets._chestxray8 import load_chestxray8
 from comparisons.datasets._csv_manifest import load_csv_manifest
 from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._dicom_dataset import load_dicom
 from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import load_kermany_oct
 from comparisons.datasets._lumpy import make_lumpy_sks
@@ -113,6 +114,12 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 "nifti",
                 load_nifti,
                 "Your NIfTI volumes listed in a CSV manifest (nibabel), (N, 1, D, H, W)",
+                embedded=False,
+            ),
+            DatasetSpec(
+                "dicom",
+                load_dicom,
+                "Your DICOM files and series (pydicom) by class folder or manifest, rescaled",
                 embedded=False,
             ),
             DatasetSpec(
