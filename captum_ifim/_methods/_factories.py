@@ -80,6 +80,14 @@ def check_cam_options(options: Mapping[str, Any]) -> None:
         check_positive_int(options["batch_size"], "batch_size")
 
 
+def cam_option_facts(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a CAM's options change of its facts: ``normalization="none"`` returns the signed
+    map, not rescaled per image (``normalized_maps`` false)."""
+    if "normalization" not in options:
+        return {}
+    return {"normalized_maps": options["normalization"] != "none"}
+
+
 def deepshap_factory(
     model: nn.Module, target_layer: Any, background: Any, options: dict[str, Any]
 ) -> tuple[Attribution, dict[str, Any]]:

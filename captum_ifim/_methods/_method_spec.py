@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from captum.attr import Attribution
@@ -20,6 +20,10 @@ Factory = Callable[
 ]
 #: Raises for a bad option value; gets the options already known to be valid names.
 OptionCheck = Callable[[Mapping[str, Any]], None]
+#: ``valid options -> {fact: value}``: the facts of the spec that the options change.
+OptionFacts = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+_PLAIN = (str, bool, int, float, type(None))
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,8 @@ class MethodSpec:
         check_values: Raises for a bad option value that can be seen without a model
             (the same checks the method itself makes); ``None`` checks names only.
         deterministic: The same call gives the same map (batched equals one by one).
-        normalized_maps: Maps are rescaled per image (CAMs: ReLU and min-max to [0, 1]).
+        normalized_maps: Maps are rescaled per image (CAMs: ReLU and min-max to [0, 1]),
+            with the default options; :meth:`facts` gives it for other options.
         needs_target_layer: Built on a layer's activations; ``build_method`` takes
             ``target_layer=`` or :func:`captum_ifim.default_target_layer`.
         needs_background: Needs reference inputs (``background=``).
@@ -48,6 +53,8 @@ class MethodSpec:
         low_map_method: The method whose map ranks the *low* pixel set in the contrastive
             perturbation test (eq. 24: ``"ifim-insensitive"`` for ``"ifim-sensitive"``);
             ``None`` means the method's own map.
+        option_facts: The facts an option changes (a CAM's ``normalization="none"``: maps
+            not rescaled); ``None``: no option changes a fact. Read through :meth:`facts`.
 
     Example:
         >>> from captum_ifim import get_method_spec
@@ -75,6 +82,7 @@ class MethodSpec:
     uses_target: bool = True
     has_spectrum: bool = False
     low_map_method: str | None = None
+    option_facts: OptionFacts | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         shared = self.constructor_options & self.attribute_options
@@ -114,6 +122,44 @@ class MethodSpec:
             )
         if self.check_values is not None:
             self.check_values(options)
+
+    def facts(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The method's facts as plain values (name, description, flags) for ``options``.
+
+        Args:
+            options: The options the method is built with (``None``: its defaults), checked
+                as :meth:`check_options` does.
+
+        Returns:
+            ``{field: value}`` of every field holding a string, number, bool or ``None``,
+            with the facts the options change (e.g. ``normalized_maps`` is ``False`` for a
+            CAM built with ``normalization="none"``).
+
+        Raises:
+            UnknownOptionError, ValueError, TypeError: As :meth:`check_options`.
+
+        Example:
+            >>> from captum_ifim import get_method_spec
+            >>> spec = get_method_spec("gradcam")
+            >>> signed = spec.facts({"normalization": "none"})
+            >>> spec.facts()["normalized_maps"], signed["normalized_maps"]
+            (True, False)
+        """
+        options = {} if options is None else options
+        self.check_options(options)
+        facts = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), _PLAIN)
+        }
+        changed = dict(self.option_facts(options)) if self.option_facts is not None else {}
+        unknown = sorted(set(changed) - set(facts))
+        if unknown:
+            raise ValueError(
+                f"expected the options of {self.name!r} to change facts among {sorted(facts)}, "
+                f"got {unknown}"
+            )
+        return {**facts, **changed}
 
     def split_options(self, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(constructor options, attribute options)`` of valid ``options``."""

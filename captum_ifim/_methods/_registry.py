@@ -29,6 +29,7 @@ from captum_ifim._methods._factories import (
     SALIENCY_ATTRIBUTE_OPTIONS,
     SCORE_CAM_OPTIONS,
     cam_factory,
+    cam_option_facts,
     check_cam_options,
     check_deepshap_options,
     check_ifim_options,
@@ -70,6 +71,7 @@ _SPECS = (
         constructor_options=CAM_OPTIONS,
         check_values=check_cam_options,
         normalized_maps=True,
+        option_facts=cam_option_facts,
         needs_target_layer=True,
     ),
     MethodSpec(
@@ -79,6 +81,7 @@ _SPECS = (
         constructor_options=CAM_OPTIONS,
         check_values=check_cam_options,
         normalized_maps=True,
+        option_facts=cam_option_facts,
         needs_target_layer=True,
     ),
     MethodSpec(
@@ -88,6 +91,7 @@ _SPECS = (
         constructor_options=SCORE_CAM_OPTIONS,
         check_values=check_cam_options,
         normalized_maps=True,
+        option_facts=cam_option_facts,
         needs_target_layer=True,
     ),
     MethodSpec(
@@ -97,6 +101,7 @@ _SPECS = (
         constructor_options=CAM_OPTIONS,
         check_values=check_cam_options,
         normalized_maps=True,
+        option_facts=cam_option_facts,
         needs_target_layer=True,
     ),
     MethodSpec(
@@ -106,6 +111,7 @@ _SPECS = (
         constructor_options=CAM_OPTIONS,
         check_values=check_cam_options,
         normalized_maps=True,
+        option_facts=cam_option_facts,
         needs_target_layer=True,
         uses_target=False,
     ),

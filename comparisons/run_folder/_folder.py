@@ -6,8 +6,7 @@ import enum
 import json
 import logging
 import traceback
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,6 @@ from comparisons.run_folder._rows import (
 )
 
 logger = logging.getLogger(__name__)
-
-_JSON_SCALARS = (str, bool, int, float, type(None))
 
 
 def read_rows_file(path: Path) -> list[ResultRow]:
@@ -551,7 +548,7 @@ class RunFolder:
 
 def _methods_record(config: HarnessConfig) -> dict[str, Any]:
     """``methods.json``: per method of ``config``, its facts with its options."""
-    return {name: method_facts(name) for name in config.methods}
+    return {name: method_facts(name, config.method_options.get(name)) for name in config.methods}
 
 
 def _json_object_problem(path: Path, values_are_objects: bool = False) -> str | None:
@@ -569,10 +566,11 @@ def _json_object_problem(path: Path, values_are_objects: bool = False) -> str | 
     return None
 
 
-def method_facts(name: str) -> dict[str, Any]:
-    """The registry's facts of a method that ``methods.json`` records (its plain fields)."""
-    facts = asdict(get_method_spec(name))
-    return {k: v for k, v in facts.items() if isinstance(v, _JSON_SCALARS)}
+def method_facts(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The facts of method ``name`` built with ``options`` that ``methods.json`` records
+    (:meth:`captum_ifim.MethodSpec.facts`: e.g. a CAM with ``normalization="none"`` does
+    not normalize its maps)."""
+    return get_method_spec(name).facts(options)
 
 
 def _rows_problem(
