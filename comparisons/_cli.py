@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
 def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> int:
     """``run --check``: every check a run makes before training, then the plan on stdout."""
     from comparisons.config import check_config, resolve_device
-    from comparisons.run import describe_plan
+    from comparisons.run import check_inputs, describe_plan
 
     device_error = None
     try:
@@ -107,6 +107,7 @@ def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -
     except DeviceUnavailableError as error:
         device_error = error
     check = check_config(config)
+    check_inputs(config, output, shard)  # a factory's code runs here, as in the run
     sys.stdout.write(describe_plan(config, output, check, shard=shard, device_error=device_error))
     return ExitCode.OK
 

@@ -71,6 +71,8 @@ def exit_code_of(error: BaseException) -> ExitCode:
         return ExitCode.DEVICE_UNAVAILABLE
     if isinstance(error, (ValueError, TypeError, FileNotFoundError, NotADirectoryError)):
         return ExitCode.BAD_CONFIG
+    if isinstance(error, ImportError) and str(error).startswith("[[models]]"):
+        return ExitCode.BAD_CONFIG  # a config's factory that cannot be imported (it names it)
     if is_write_error(error):
         return ExitCode.NOT_WRITABLE
     return ExitCode.UNEXPECTED

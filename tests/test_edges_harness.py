@@ -107,3 +107,37 @@ def test_a_lock_that_is_a_folder_is_a_clear_error_not_an_unexpected_one(tmp_path
     code = main(["run", "--config", str(config), "--output", str(output), "--no-progress"])
     assert code == 2  # was 6, with a traceback
     assert ".lock" in caplog.text and "Traceback" not in caplog.text
+
+
+def _own_config(root: Path, model: dict) -> dict:
+    from tests._own_fixtures import write_png_folder
+
+    write_png_folder(root / "images", per_class=4)
+    return {
+        "run": {"name": "own", "eval_examples": 2, "batch_size": 2, "num_threads": 1},
+        "datasets": [{"name": "image-folder", "options": {"root": str(root / "images")}}],
+        "models": [model],
+        "methods": {"names": ["saliency"]},
+        "metrics": {"names": ["deletion-auc"]},
+    }
+
+
+@pytest.mark.parametrize("case", ["missing factory", "pickle without trust_pickle"])
+def test_check_builds_every_model_as_the_run_will_and_fails_where_the_run_would(
+    tmp_path, case, caplog, capsys
+):
+    if case == "missing factory":
+        model = {"name": "mine", "factory": "no_such_module_for_check:build"}
+        expected = "no_such_module_for_check"
+    else:
+        whole = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(120, 2))
+        torch.save(whole, tmp_path / "whole.pt")
+        model = {"name": "shallow-cnn", "weights": str(tmp_path / "whole.pt")}
+        expected = "trust_pickle"
+    config = write_toml(tmp_path / "own.toml", _own_config(tmp_path, model))
+    output = tmp_path / "out"
+    code = main(["run", "--config", str(config), "--output", str(output), "--check"])
+    assert code == 2  # was 0, "valid": the run then refused it
+    assert expected in caplog.text
+    assert "valid" not in capsys.readouterr().out
+    assert not output.exists()

@@ -8,7 +8,7 @@ folder; :func:`merge` joins shard folders; :func:`describe_plan` says what a run
 """
 
 from comparisons.run._cell import CellRecord, run_cell
-from comparisons.run._dry_run import describe_plan
+from comparisons.run._dry_run import check_inputs, describe_plan
 from comparisons.run._group_data import GroupData, evaluation_indices, figure_indices
 from comparisons.run._merge import merge
 from comparisons.run._plan import RunPlan, cells_of, groups_of, parse_shard, plan_run
@@ -19,6 +19,7 @@ __all__ = [
     "GroupData",
     "RunPlan",
     "cells_of",
+    "check_inputs",
     "describe_plan",
     "evaluation_indices",
     "figure_indices",

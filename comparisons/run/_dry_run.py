@@ -1,5 +1,9 @@
 """``run --check``: a config checked as a run would check it, and its plan, without training.
 
+The check asks the functions the run asks: :func:`~comparisons.config.check_config`, then
+:func:`check_inputs` (the run's :func:`~comparisons.run._inputs.prepare_inputs`: datasets
+read, given, factory and zoo models built and run on the images), then the run's plan.
+
 The plan says what a run of the config into its output folder would do: the groups (one
 trained model each) and their cells, how many are already done there, whether the folder
 can be resumed, reused or is refused, and the size of the work (cells x metrics, training
@@ -14,6 +18,7 @@ from pathlib import Path
 from comparisons._exit_codes import DeviceUnavailableError
 from comparisons.config import ConfigCheck, HarnessConfig
 from comparisons.metrics import get_harness_metric
+from comparisons.run._inputs import prepare_inputs
 from comparisons.run._plan import cells_of, plan_run
 from comparisons.run_folder import FolderState, RunFolder, describe_holder, is_locked, lock_holder
 
@@ -56,6 +61,22 @@ def _metric_runs(config: HarnessConfig, method: str) -> int:
         if methods["methods"] is None or method in methods["methods"]:
             count += 1
     return count
+
+
+def check_inputs(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> None:
+    """What a run reads before its folder exists, read as the run reads it (on the CPU):
+    the datasets of the shard's groups, and every model given with its weights, from a
+    factory or from a zoo, built and run on the dataset's images.
+
+    Raises:
+        ValueError, TypeError, ImportError, FileNotFoundError: As the run would, naming
+            the entry (a factory that cannot be imported, a pickle without
+            ``trust_pickle``, a model that does not take the images).
+    """
+    import torch
+
+    plan = plan_run(config, RunFolder(Path(output)), shard)
+    prepare_inputs(config, plan.groups, torch.device("cpu"))
 
 
 def describe_plan(
