@@ -9,7 +9,8 @@ script (a SLURM array, a CI job) can tell a bad config from a full disk or a bus
 2     bad config or usage (a typo, a bad value, a missing file it names)
 3     the device is not available here (``cuda`` without CUDA, ``cuda:3`` of 2)
 4     a file could not be written: a read-only folder, a full disk, an I/O error
-5     the run folder is locked by another run (the message names its holder)
+5     the run folder is locked by another run, or a checkpoint-cache entry stayed locked past
+      the wait's bound (the message names the holder)
 6     an unexpected error (a bug): the traceback is in the log
 130   interrupted (Ctrl-C); the finished cells are kept
 ====  ========================================================================
@@ -46,6 +47,10 @@ class RunFolderLockedError(RuntimeError):
     """Another process holds the run folder's lock."""
 
 
+class CacheLockTimeoutError(RuntimeError):
+    """Another process held a checkpoint-cache entry's lock past the wait's bound."""
+
+
 #: ``errno`` values of a full disk or quota.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -65,7 +70,7 @@ def exit_code_of(error: BaseException) -> ExitCode:
     """The exit code of an error that ended a command."""
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(error, RunFolderLockedError):
+    if isinstance(error, (RunFolderLockedError, CacheLockTimeoutError)):
         return ExitCode.LOCKED
     if isinstance(error, DeviceUnavailableError):
         return ExitCode.DEVICE_UNAVAILABLE

@@ -5,6 +5,9 @@ tests in test_comparisons_robustness.py.)"""
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +144,39 @@ def test_check_builds_every_model_as_the_run_will_and_fails_where_the_run_would(
     assert expected in caplog.text
     assert "valid" not in capsys.readouterr().out
     assert not output.exists()
+
+
+def test_a_stopped_cache_holder_ends_the_wait_naming_it_and_how_to_break_it(tmp_path, monkeypatch):
+    from comparisons._exit_codes import CacheLockTimeoutError, exit_code_of
+    from comparisons.training._checkpoint_cache import CheckpointFiles, entry_lock
+
+    files = CheckpointFiles.at(tmp_path, "entry")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from comparisons.training._checkpoint_cache import CheckpointFiles, entry_lock\n"
+            f"with entry_lock(CheckpointFiles.at({str(tmp_path)!r}, 'entry')):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGSTOP)
+        monkeypatch.setenv("COMPARISONS_CACHE_WAIT_SECONDS", "1")
+        with pytest.raises(CacheLockTimeoutError) as caught:  # was: waited forever
+            with entry_lock(files):
+                pass
+        message = str(caught.value)
+        assert f"pid {holder.pid}" in message and "STOPPED" in message
+        assert f"delete {files.lock}" in message
+        assert exit_code_of(caught.value) == 5
+    finally:
+        holder.kill()
+        holder.wait()
+    with entry_lock(files) as held:  # the kernel freed the lock with the process
+        assert held
