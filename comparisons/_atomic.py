@@ -27,7 +27,12 @@ def _default_mode() -> int:
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as error:  # a read-only folder: name the file being written, not the temp
+        raise OSError(error.errno, error.strerror, str(path)) from error
     try:
         os.chmod(temporary, _default_mode())
         with os.fdopen(handle, "wb") as stream:
@@ -37,7 +42,7 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        if error.filename is None:  # a failed write names no file: name the target
+        if error.filename in (None, temporary):  # name the target, not the temporary file
             raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     except BaseException:

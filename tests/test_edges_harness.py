@@ -4,10 +4,13 @@ tests in test_comparisons_robustness.py.)"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -180,3 +183,18 @@ def test_a_stopped_cache_holder_ends_the_wait_naming_it_and_how_to_break_it(tmp_
         holder.wait()
     with entry_lock(files) as held:  # the kernel freed the lock with the process
         assert held
+
+
+def test_a_write_into_a_read_only_folder_names_the_file_not_its_temporary(tmp_path, monkeypatch):
+    from comparisons._atomic import write_text
+
+    real = tempfile.mkstemp
+
+    def refuse(*args, **kwargs):  # what the kernel answers in a read-only folder
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / ".r.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OSError) as caught:
+        write_text(tmp_path / "report.md", "x")
+    assert caught.value.filename == str(tmp_path / "report.md")  # was the .tmp file
+    monkeypatch.setattr(tempfile, "mkstemp", real)
