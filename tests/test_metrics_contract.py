@@ -4,6 +4,8 @@ and the registry's metadata is complete."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 
 import captum.metrics
 import pytest
@@ -189,6 +191,27 @@ def test_registry_metadata():
         M.METRICS["x"] = M.METRICS["deletion-auc"]  # type: ignore[index]
     with pytest.raises(AttributeError):
         M.METRICS["pointing-game"].name = "other"  # type: ignore[misc]
+
+
+#: The parameters of a metric function that each ``needs_*`` flag stands for.
+_NEEDS_PARAMETERS = {
+    "needs_labels": {"labels"},
+    "needs_mask": {"masks"},
+    "needs_model": {"forward_func", "model"},
+    "needs_map": {"attributions", "high_attributions"},
+    "needs_explainer": {"explainer", "explainer_factory", "explanation_func"},
+}
+
+
+def test_needs_flags_are_what_the_function_takes():
+    """Each ``needs_*`` flag is true exactly when the function has its parameter, so the
+    harness that runs a metric only where it has that data (``run_metric``) reads facts."""
+    flags = [f.name for f in dataclasses.fields(M.MetricInfo) if f.name.startswith("needs_")]
+    assert sorted(flags) == sorted(_NEEDS_PARAMETERS)
+    for name, info in M.METRICS.items():
+        parameters = set(inspect.signature(info.function).parameters)
+        for flag, names in _NEEDS_PARAMETERS.items():
+            assert getattr(info, flag) == bool(parameters & names), (name, flag)
 
 
 def test_public_names_are_exported():

@@ -26,12 +26,13 @@ class MetricInfo:
         ideal: The best value when it is a target rather than an extreme (e.g. 1.0).
         per_example: ``True`` if the result holds one value per example; ``False`` for
             per-setting results (e.g. an F1 score over the whole test set).
-        needs_labels: Needs true labels.
+        needs_labels: Needs true labels. The ``needs_*`` flags say what the function
+            takes; a harness runs a metric only where it has all of it (the comparison
+            harness: ``comparisons.metrics.run_metric``).
         needs_mask: Needs a ground-truth mask.
         needs_model: Needs the model (forward function).
         needs_map: Takes a precomputed attribution map.
         needs_explainer: Takes an explainer (or a factory) to compute maps itself.
-        needs_second_map: Requires a second map.
         accepts_second_map: Uses a second map when the method has one (iFIM: I(x)).
         function: The metric function.
         description: One line.
@@ -47,7 +48,6 @@ class MetricInfo:
     needs_model: bool = True
     needs_map: bool = True
     needs_explainer: bool = False
-    needs_second_map: bool = False
     accepts_second_map: bool = False
     function: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
     description: str = ""

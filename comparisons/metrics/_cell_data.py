@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from captum_ifim.metrics import MetricInfo
 from comparisons.datasets import ImageDataset
 
 
@@ -94,6 +96,28 @@ class CellData:
         if images.numel() == 0:
             images = self.dataset.test.images
         return float(images.max() - images.min())
+
+
+#: The :class:`CellData` field each ``MetricInfo.needs_*`` flag asks for.
+NEEDED_DATA: Mapping[str, str] = MappingProxyType(
+    {
+        "needs_labels": "labels",
+        "needs_mask": "masks",
+        "needs_model": "model",
+        "needs_map": "maps",
+        "needs_explainer": "explainer",
+    }
+)
+
+
+def missing_data(info: MetricInfo, cell: CellData) -> list[str]:
+    """The fields of ``cell`` that metric ``info`` needs (its ``needs_*`` flags) and that
+    are ``None`` (a dataset without masks); ``[]``: the metric applies."""
+    return [
+        field_name
+        for flag, field_name in NEEDED_DATA.items()
+        if getattr(info, flag) and getattr(cell, field_name) is None
+    ]
 
 
 def first(tensor: Tensor, count: int | None) -> Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor
 
@@ -16,13 +16,13 @@ from comparisons.metrics._row_statistic import mean_of
 
 def signal_present(cell: CellData) -> tuple[Tensor, Tensor, Tensor] | None:
     """The maps and masks of the examples with a signal and their rows in the cell's
-    inputs, or ``None`` when there are none."""
-    if cell.masks is None:
-        return None
-    present = cell.masks.flatten(1).any(dim=1)
+    inputs, or ``None`` when there are none. The cell has masks: ``run_metric`` runs a
+    metric that needs them (``MetricInfo.needs_mask``) only then."""
+    masks = cast(Tensor, cell.masks)
+    present = masks.flatten(1).any(dim=1)
     if not bool(present.any()):
         return None
-    return cell.maps[present], cell.masks[present], present.nonzero().flatten().cpu()
+    return cell.maps[present], masks[present], present.nonzero().flatten().cpu()
 
 
 def _energy(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 from captum_ifim.metrics import METRICS
 from comparisons.metrics._adversarial import ADVERSARIAL_CORRELATION
 from comparisons.metrics._captum_metrics import INFIDELITY, SENSITIVITY_MAX
-from comparisons.metrics._cell_data import CellData, MetricValue
+from comparisons.metrics._cell_data import CellData, MetricValue, missing_data
 from comparisons.metrics._contrastive import CONTRASTIVE_PERTURBATION
 from comparisons.metrics._entry import HarnessMetric
 from comparisons.metrics._kl_fidelity import KL_FIDELITY
 from comparisons.metrics._localization import ENERGY_IN_MASK, POINTING_GAME
 from comparisons.metrics._perturbation_curves import DELETION_AUC, INSERTION_AUC
 from comparisons.metrics._randomization import MODEL_PARAMETER_RANDOMIZATION
+
+logger = logging.getLogger(__name__)
 
 _ENTRIES = (
     CONTRASTIVE_PERTURBATION,
@@ -61,9 +64,18 @@ def check_metric_options(name: str, options: Mapping[str, Any]) -> None:
 
 
 def run_metric(name: str, cell: CellData, options: Mapping[str, Any]) -> list[MetricValue]:
-    """Rows of metric ``name`` for ``cell``; ``[]`` when the metric does not apply to it."""
+    """Rows of metric ``name`` for ``cell``; ``[]`` when the metric does not apply to it.
+
+    It applies when the cell's method is among the metric's ``methods`` option and the cell
+    holds what the library says the metric needs (``MetricInfo.needs_*``: masks for the
+    localization metrics); the runner is called only then. Why not is logged (debug).
+    """
     entry = get_harness_metric(name)
     resolved = entry.resolved_options(options)
     if resolved["methods"] is not None and cell.method not in resolved["methods"]:
+        return []
+    missing = missing_data(entry.info, cell)
+    if missing:
+        logger.debug("%s does not apply to a %s cell: it has no %s", name, cell.method, missing)
         return []
     return entry.runner(cell, resolved)
