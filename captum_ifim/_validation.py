@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_ifim._captum_compat import _run_forward
+
 #: Layers whose training-mode behaviour mixes samples or changes state.
 _BATCH_DEPENDENT_LAYERS: tuple[type[nn.Module], ...] = (
     nn.modules.batchnorm._BatchNorm,
@@ -72,20 +74,34 @@ def check_inputs(inputs: tuple[Any, ...], model: Callable[..., Any] | None = Non
 
 def _check_inputs_fit_module(inputs: tuple[Tensor, ...], module: nn.Module) -> None:
     """The inputs' dtype and device against the module's floating parameters, when unique."""
+    for position, x in enumerate(inputs):
+        check_fits_model(x, module, f"input {position}")
+
+
+def check_fits_model(x: Tensor, model: Callable[..., Any], name: str = "inputs") -> None:
+    """Raise unless ``x`` has the dtype and device of the model's floating parameters (when
+    they share one; a function that is not a module's is not checked).
+
+    Raises:
+        TypeError: Another dtype than the model's.
+        ValueError: Another device than the model's.
+    """
+    module = owning_module(model)
+    if module is None:
+        return
     parameters = [p for p in module.parameters() if p.is_floating_point()]
     dtypes = {p.dtype for p in parameters}
     devices = {p.device for p in parameters}
-    for position, x in enumerate(inputs):
-        if len(dtypes) == 1 and x.dtype not in dtypes:
-            raise TypeError(
-                f"expected input {position} of the model's dtype {next(iter(dtypes))}, got "
-                f"{x.dtype}; convert the inputs (or the model) first"
-            )
-        if len(devices) == 1 and x.device not in devices:
-            raise ValueError(
-                f"expected input {position} on the model's device {next(iter(devices))}, got "
-                f"{x.device}; move the inputs (or the model) first"
-            )
+    if len(dtypes) == 1 and x.dtype not in dtypes:
+        raise TypeError(
+            f"expected {name} of the model's dtype {next(iter(dtypes))}, got "
+            f"{x.dtype}; convert the inputs (or the model) first"
+        )
+    if len(devices) == 1 and x.device not in devices:
+        raise ValueError(
+            f"expected {name} on the model's device {next(iter(devices))}, got "
+            f"{x.device}; move the inputs (or the model) first"
+        )
 
 
 def check_energy(energy: float) -> None:
@@ -148,3 +164,84 @@ def check_eval_mode(forward_func: Callable[..., Any]) -> None:
             f"{', '.join(offenders)} layers (batch statistics mix samples and running "
             "statistics would change); call model.eval() first"
         )
+
+
+_SPATIAL_DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def _layer_takes(layer: nn.Module) -> str | None:
+    """The input shape a layer takes, where its type says it (``"(N, 1, H, W)"``)."""
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        return f"(N, {layer.in_channels}, {_SPATIAL_DIMS[len(layer.kernel_size)]})"
+    if isinstance(layer, nn.Linear):
+        return f"(N, ..., {layer.in_features})"
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        spatial = {"BatchNorm1d": None, "BatchNorm2d": "H, W", "BatchNorm3d": "D, H, W"}
+        dims = spatial.get(type(layer).__name__)
+        if dims is None:
+            return f"(N, {layer.num_features}) or (N, {layer.num_features}, L)"
+        return f"(N, {layer.num_features}, {dims})"
+    if isinstance(layer, nn.LayerNorm):
+        return f"(..., {', '.join(str(size) for size in layer.normalized_shape)})"
+    return None
+
+
+def _first_shape(args: Any) -> str:
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    return str(tuple(tensors[0].shape)) if tensors else "no tensor"
+
+
+def forward_failure(
+    model: Callable[..., Any], inputs: tuple[Tensor, ...], additional_forward_args: Any = None
+) -> ValueError | None:
+    """Why ``model`` cannot take ``inputs``: a ``ValueError`` naming the given shapes, the
+    layer that failed and the shape it takes, or ``None`` when the model takes them.
+
+    One forward pass without gradients; forward hooks on the model's leaf modules tell
+    which layer was running when it failed, and are removed after. Call it once a method
+    has failed, to tell inputs the model cannot take from a failure of the method.
+    """
+    module = owning_module(model)
+    names = {m: n for n, m in module.named_modules()} if module is not None else {}
+    leaves = [m for m in names if not list(m.children())]
+    state: dict[str, Any] = {"calls": 0, "running": None}
+
+    def enter(layer: nn.Module, args: Any) -> None:
+        state["calls"] += 1
+        state["running"] = (layer, _first_shape(args), state["calls"] == 1)
+
+    def leave(layer: nn.Module, args: Any, output: Any) -> None:
+        state["running"] = None
+
+    handles = []
+    try:
+        for layer in leaves:
+            handles.append(layer.register_forward_pre_hook(enter))
+            handles.append(layer.register_forward_hook(leave))
+        with torch.no_grad():
+            _run_forward(model, inputs, None, additional_forward_args)
+    except torch.cuda.OutOfMemoryError:
+        return None
+    except Exception as error:
+        given = ", ".join(str(tuple(x.shape)) for x in inputs)
+        detail = "its forward failed"
+        if state["running"] is not None:
+            layer, received, first = state["running"]
+            which = (
+                f"its {'first ' if first else ''}layer {names[layer]!r} ({type(layer).__name__})"
+            )
+            takes = _layer_takes(layer)
+            detail = (
+                f"{which} takes {takes}, got {received}"
+                if takes is not None
+                else f"{which} could not take {received}"
+            )
+        reason = (str(error).strip().splitlines() or [""])[0]
+        return ValueError(
+            f"expected inputs the model takes, got inputs of shape {given}: {detail} "
+            f"({type(error).__name__}: {reason})"
+        )
+    finally:
+        for handle in handles:
+            handle.remove()
+    return None

@@ -261,3 +261,137 @@ def test_an_in_place_change_of_the_model_input_is_found_on_a_copy() -> None:
             prepare_model_for_deepshap(small_cnn(1)), (images(1, 1, side=8),)
         )
     ] == []
+
+
+# 3. Clear errors for inputs the metrics and methods cannot take -----------------------------
+
+
+class _ForwardCounter:
+    """Counts forward passes of every module while open."""
+
+    def __enter__(self) -> list[str]:
+        from torch.nn.modules.module import register_module_forward_pre_hook
+
+        self.calls: list[str] = []
+        self.handle = register_module_forward_pre_hook(
+            lambda module, args: self.calls.append(type(module).__name__)
+        )
+        return self.calls
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
+
+
+@pytest.mark.parametrize("metric", ["deletion_auc", "insertion_auc"])
+def test_perturbation_curves_refuse_another_dtype_and_the_meta_device_before_any_forward(
+    metric: str,
+) -> None:
+    from captum_ifim import metrics
+
+    curve = getattr(metrics, metric)
+    model = small_cnn(1)
+    before = model_state(model)
+    x = images(2, 1, side=SIDE, seed=1)
+    dtype = "expected inputs of the model's dtype torch.float32, got torch.float{}"
+    meta = "expected {} to hold data, got a tensor on the meta device"
+    cases = [
+        (x.double(), x, TypeError, dtype.format(64)),
+        (x.half(), x, TypeError, dtype.format(16)),
+        (x.to("meta"), x, ValueError, meta.format("inputs")),
+        (x, x.to("meta"), ValueError, meta.format("attributions")),
+    ]
+    for inputs, attributions, error, message in cases:
+        with _ForwardCounter() as calls:
+            with pytest.raises(error, match=message):
+                curve(model, inputs, attributions, steps=4)
+        assert calls == []
+    assert_same_state(before, model_state(model, copy_tensors=False))
+
+
+@pytest.mark.parametrize("metric", ["deletion_auc", "insertion_auc"])
+def test_perturbation_curves_take_float64_inputs_of_a_float64_model(metric: str) -> None:
+    """A float64 model on float64 inputs (and a float64 map of float32 inputs) gives the
+    curve of the float32 model, to float32 precision."""
+    from captum_ifim import metrics
+
+    curve = getattr(metrics, metric)
+    model = small_cnn(1)
+    x = images(3, 1, side=SIDE, seed=1)
+    saliency = images(3, 1, side=SIDE, seed=2).abs()
+    labels = torch.tensor([0, 1, 2])
+    single = curve(model, x, saliency, target=labels, steps=8)
+    double = curve(small_cnn(1).double(), x.double(), saliency.double(), target=labels, steps=8)
+    torch.testing.assert_close(double.scores, single.scores, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(double.auc, single.auc, rtol=1e-5, atol=1e-6)
+    mixed = curve(model, x, saliency.double(), target=labels, steps=8)
+    torch.testing.assert_close(mixed.scores, single.scores, rtol=0, atol=0)
+
+
+def test_f1_refuses_predictions_and_labels_outside_the_classes() -> None:
+    from captum_ifim.metrics import f1
+
+    labels = torch.tensor([0, 1, 2, 1])
+    assert f1(labels, torch.tensor([0, 1, 2, 2]), 3) == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    outside = r"expected {} in \[0, 2\], got values in \[{}, {}\]"
+    cases = [
+        (labels, torch.tensor([0, 1, 5, 1]), ValueError, outside.format("predictions", 0, 5)),
+        (labels, torch.tensor([0, -1, 2, 1]), ValueError, outside.format("predictions", -1, 2)),
+        (torch.tensor([0, 1, 3, 1]), labels, ValueError, outside.format("labels", 0, 3)),
+        (labels, torch.tensor([0.0, 1, 2, 1]), TypeError, "expected integer predictions, got"),
+        (labels, torch.tensor([0, 1, 2]), ValueError, r"predictions of shape \(4,\), got \(3,\)"),
+        (labels, [0, 1, 2, 1], TypeError, "expected predictions to be a torch.Tensor, got list"),
+        (labels, labels, ValueError, "expected num_classes to be a positive int, got 0"),
+    ]
+    for i, (true, predicted, error, message) in enumerate(cases):
+        with pytest.raises(error, match=message):
+            f1(true, predicted, 0 if i == len(cases) - 1 else 3)  # type: ignore[arg-type]
+
+
+#: Inputs of a wrong rank or channel count for the 1-channel 2-D CNN, and what they get.
+WRONG_SHAPES = {
+    "rank 2": ((2, 16), r"got inputs of shape \(2, 16\)"),
+    "rank 3": ((2, 16, 16), r"got inputs of shape \(2, 16, 16\)"),
+    "rank 5": ((2, 1, 4, 16, 16), r"got inputs of shape \(2, 1, 4, 16, 16\)"),
+    "3 channels": ((2, 3, 16, 16), r"got inputs of shape \(2, 3, 16, 16\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_SHAPES))
+@pytest.mark.parametrize("name", available_methods())
+def test_inputs_the_model_cannot_take_get_a_value_error_naming_both_shapes(
+    name: str, case: str
+) -> None:
+    shape, given = WRONG_SHAPES[case]
+    model = small_cnn(1)
+    method = _build(name, model)
+    before = model_state(model)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    kept = x.clone()
+    for target in (None, [0, 1]):
+        with pytest.raises(ValueError, match=given) as caught:
+            method.attribute(x, target=target)
+        message = str(caught.value)
+        assert message.startswith("expected inputs the model takes, ")
+        assert "its first layer '0' (Conv2d) takes (N, 1, H, W), got (" in message
+    if get_method_spec(name).has_spectrum:
+        with pytest.raises(ValueError, match=given):
+            method.eigenvalues(x)
+    assert_same_state(before, model_state(model, copy_tensors=False))
+    assert torch.equal(x, kept) and not x.requires_grad and x.grad is None
+
+
+def test_a_layer_past_the_first_that_cannot_take_its_input_is_named() -> None:
+    model = small_cnn(1)
+    method = build_method("saliency", model)
+    with pytest.raises(
+        ValueError, match=r"its layer '2' \(MaxPool2d\) could not take \(1, 8, 1, 1\)"
+    ):
+        method.attribute(torch.randn(1, 1, 1, 1), target=0)
+
+
+def test_an_error_of_the_method_itself_is_not_rewritten() -> None:
+    """Where the model takes the inputs, the method's own error is raised as it was."""
+    method = build_method("saliency", small_cnn(1))
+    with pytest.raises(ValueError, match="expected") as caught:
+        method.attribute(images(2, 1, side=SIDE), target=[0, 7])
+    assert "the model takes" not in str(caught.value)

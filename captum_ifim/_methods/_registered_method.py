@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -14,7 +15,7 @@ from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._captum_compat import TargetType, _run_forward, log_usage
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._targets import resolve_targets
-from captum_ifim._validation import check_eval_mode, check_inputs
+from captum_ifim._validation import check_eval_mode, check_inputs, forward_failure
 
 _CAPTUM_REQUIRES_GRAD_WARNING = "Input Tensor .* did not already require gradients"
 
@@ -30,7 +31,9 @@ class RegisteredMethod(Attribution):
     for every method, including those that ignore it (one extra forward pass for methods
     without a ``checks_targets = True`` attribute). The method sees detached inputs (new
     leaves on the same data), so the caller's tensors keep their ``requires_grad``,
-    ``.grad`` and graph. A method that cannot attribute the model exactly (DeepSHAP on a
+    ``.grad`` and graph. Inputs the model cannot take (a wrong rank or channel count) end
+    in a ``ValueError`` naming their shape and the layer that refused them, with the shape
+    it takes. A method that cannot attribute the model exactly (DeepSHAP on a
     ViT) raises an :class:`~captum_ifim._baselines._deepshap_support.UnsupportedModelError`
     naming the registry methods that work on it.
 
@@ -87,11 +90,11 @@ class RegisteredMethod(Attribution):
             The inputs' type, shapes, device and dtype.
         """
         detached = self._checked(inputs)
-        if target is not None and not getattr(self.method, "checks_targets", False):
-            with torch.no_grad():
-                outputs = _run_forward(self.model, detached, None, additional_forward_args)
-            resolve_targets(target, outputs)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), self._explained_failures(detached, additional_forward_args):
+            if target is not None and not getattr(self.method, "checks_targets", False):
+                with torch.no_grad():
+                    outputs = _run_forward(self.model, detached, None, additional_forward_args)
+                resolve_targets(target, outputs)
             # Captum's gradient methods warn when they set requires_grad on the inputs;
             # here those are the detached copies made above, never the caller's tensors.
             warnings.filterwarnings("ignore", message=_CAPTUM_REQUIRES_GRAD_WARNING)
@@ -137,12 +140,30 @@ class RegisteredMethod(Attribution):
                 f"'ifim-sensitive'), got {self.spec.name!r}, which has none"
             )
         detached = self._checked(inputs)
-        result = decompose(
-            detached,
-            additional_forward_args,
-            internal_batch_size=self.attribute_kwargs.get("internal_batch_size"),
-        )
+        with self._explained_failures(detached, additional_forward_args):
+            result = decompose(
+                detached,
+                additional_forward_args,
+                internal_batch_size=self.attribute_kwargs.get("internal_batch_size"),
+            )
         return result.eigenvalues
+
+    @contextlib.contextmanager
+    def _explained_failures(
+        self, detached: Tensor | tuple[Tensor, ...], additional_forward_args: Any
+    ) -> Iterator[None]:
+        """Re-raise a failure on inputs the model cannot take (a wrong rank or channel
+        count) as a ``ValueError`` naming the shapes; any other failure as it was."""
+        try:
+            yield
+        except UnsupportedModelError:
+            raise
+        except Exception as error:
+            formatted = detached if isinstance(detached, tuple) else (detached,)
+            failure = forward_failure(self.model, formatted, additional_forward_args)
+            if failure is None:
+                raise
+            raise failure from error
 
     def _checked(self, inputs: Any) -> Any:
         """Detached inputs after the checks every method gets (model first, then inputs)."""

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from captum_ifim._ifim._output_heads import OutputHead, check_output_head
-from captum_ifim._validation import check_choice, check_eval_mode
+from captum_ifim._validation import check_choice, check_eval_mode, check_positive_int
 from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import (
     Which,
@@ -150,7 +150,17 @@ def f1(labels: Tensor, predictions: Tensor, num_classes: int) -> float:
     Macro averaging runs over the classes present in ``labels`` or ``predictions``
     (scikit-learn's default), so a class predicted but never true counts as 0 and a class
     absent from both does not count. Undefined precision or recall counts as 0.
+
+    Raises:
+        TypeError: Labels or predictions that are not integer tensors.
+        ValueError: Shapes other than (N,) for both, values outside [0, num_classes), or a
+            ``num_classes`` that is not a positive int.
     """
+    check_positive_int(num_classes, "num_classes")
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"expected labels to be a torch.Tensor, got {type(labels).__name__}")
+    check_labels(labels, labels.numel(), num_classes, "labels")
+    check_labels(predictions, labels.numel(), num_classes, "predictions")
     try:
         from sklearn.metrics import f1_score
     except ImportError as error:  # pragma: no cover - depends on the environment

@@ -150,7 +150,7 @@ def perturbation_curve(
 ) -> PerturbationCurve:
     """The deletion or insertion curve; see :func:`deletion_auc` for the arguments."""
     check_output_head(output)
-    check_input_tensor(inputs)
+    check_input_tensor(inputs, model=forward_func)
     spatial = resolve_spatial_dims(inputs.dim(), spatial_dims)
     check_map(attributions, inputs, spatial)
     if mode not in ("deletion", "insertion"):

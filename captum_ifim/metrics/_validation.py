@@ -9,11 +9,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from captum_ifim._validation import check_positive_int
+from captum_ifim._validation import check_fits_model, check_positive_int
 
 
-def check_input_tensor(inputs: Any, name: str = "inputs") -> None:
-    """Raise unless ``inputs`` is one non-empty, finite, floating tensor with a batch dim."""
+def check_input_tensor(inputs: Any, name: str = "inputs", model: Any = None) -> None:
+    """Raise unless ``inputs`` is one non-empty, finite, floating tensor with a batch dim,
+    holding data (not on the ``meta`` device) and, given a model (an ``nn.Module`` or its
+    bound method), of its parameters' dtype and on their device."""
     if isinstance(inputs, tuple):
         raise TypeError(f"expected {name} to be a single tensor, got a tuple (not supported)")
     if not isinstance(inputs, Tensor):
@@ -26,8 +28,16 @@ def check_input_tensor(inputs: Any, name: str = "inputs") -> None:
         )
     if inputs.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch, got {name} of shape {tuple(inputs.shape)}")
+    _check_holds_data(inputs, name)
     if not torch.isfinite(inputs).all():
         raise ValueError(f"expected finite {name}, got NaN or inf")
+    if model is not None:
+        check_fits_model(inputs, model, name)
+
+
+def _check_holds_data(tensor: Tensor, name: str) -> None:
+    if tensor.device.type == "meta":
+        raise ValueError(f"expected {name} to hold data, got a tensor on the meta device")
 
 
 def resolve_spatial_dims(ndim: int, spatial_dims: int | None) -> int:
@@ -73,6 +83,7 @@ def check_map(
         raise ValueError(
             f"expected {name} of shape {expected} (channel dims may be 1), got {shape}"
         )
+    _check_holds_data(attributions, name)
     if not torch.isfinite(attributions).all():
         raise ValueError(f"expected a finite {name} map, got NaN or inf")
 
