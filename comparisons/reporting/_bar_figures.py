@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from comparisons.metrics import ADVERSARIAL_CORRELATION_ROW, F1_DIFFERENCE_ROW, F1_RATIO_ROW
 from comparisons.reporting._figure_output import FigureResult, method_colors, save_figure
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import cells, metric_settings, order_methods
@@ -140,7 +141,9 @@ def _infinite_bars(ax: Axes, x: np.ndarray, width: float, top: float, color: str
 
 def write_f1_ratio_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
     """Fig. 3: the F1 ratio per alpha, dashed line at 1 (no difference between the sets)."""
-    figure, notes = grouped_bar_figure(summary, "f1-ratio", "F1 ratio (low / high perturbed)", 1.0)
+    figure, notes = grouped_bar_figure(
+        summary, F1_RATIO_ROW.name, "F1 ratio (low / high perturbed)", 1.0
+    )
     if figure is None:
         return FigureResult(None, "", tuple(notes))
     save_figure(figure, path)
@@ -158,7 +161,7 @@ def write_f1_ratio_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResu
 def write_f1_difference_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
     """dF1 = F1(low perturbed) - F1(high perturbed) per alpha: finite where the ratio is not."""
     figure, notes = grouped_bar_figure(
-        summary, "f1-difference", "dF1 = F1(low pert.) - F1(high pert.)", 0.0
+        summary, F1_DIFFERENCE_ROW.name, "dF1 = F1(low pert.) - F1(high pert.)", 0.0
     )
     if figure is None:
         return FigureResult(None, "", tuple(notes))
@@ -175,7 +178,7 @@ def write_f1_difference_bars(summary: Sequence[SummaryRow], path: Path) -> Figur
 def write_adversarial_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
     """Fig. 4: the clean/adversarial Pearson correlation of the maps per FGSM eps."""
     figure, notes = grouped_bar_figure(
-        summary, "adversarial-correlation", "Pearson(clean, adv.)", 0.0
+        summary, ADVERSARIAL_CORRELATION_ROW.name, "Pearson(clean, adv.)", 0.0
     )
     if figure is None:
         return FigureResult(None, "", tuple(notes))

@@ -15,13 +15,13 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from comparisons.metrics import HARNESS_METRICS
+from comparisons.metrics import HARNESS_METRICS, METRIC_SECONDS_ROW, SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._number_format import format_significant
 from comparisons.reporting._table_layout import cells, order_methods, unique
 from comparisons.run_folder import ResultRow
 
-_METRIC_ROW = "metric-seconds"
+_METRIC_ROW = METRIC_SECONDS_ROW.name
 _ATTRIBUTION = "attribution (maps)"
 
 
@@ -42,7 +42,7 @@ def cost_matrix(
     for r in mine:
         if r.method not in methods or not math.isfinite(r.value):
             continue
-        if r.metric == "seconds-per-image":
+        if r.metric == SECONDS_PER_IMAGE_ROW.name:
             value, column = r.value * r.n, 0
         elif r.metric == _METRIC_ROW:
             value, column = r.value, 1 + metrics.index(r.setting.removeprefix("metric="))

@@ -19,9 +19,6 @@ from comparisons.reporting._ranks import RankAnalysis
 
 _LABEL_RANK = re.compile(r"\s*\([^()]*\)\s*")
 
-#: The paper's metrics first (dF1 where the F1 ratio can be infinite), then the others.
-PAPER_RANKED: tuple[str, ...] = ("f1-difference", "f1-ratio", "adversarial-correlation")
-
 
 def critical_difference_figure(analyses: Sequence[RankAnalysis]) -> Figure | None:
     """One CD diagram per analysis, stacked; ``None`` without analyses."""

@@ -18,14 +18,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import Tensor
 
+from comparisons.paper import COMPLEMENT, REFERENCE
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._table_layout import order_methods
 from comparisons.run_folder import RunContents
 
 #: The three orthogonal planes of a volume (D, H, W), each named by the axis it fixes.
 PLANES: tuple[tuple[str, str], ...] = (("axial", "D"), ("coronal", "H"), ("sagittal", "W"))
-_TITLES = {"ifim-sensitive": "S(x) ifim-sensitive", "ifim-insensitive": "I(x) ifim-insensitive"}
-_FIRST = ("ifim-sensitive", "ifim-insensitive")
+_TITLES = {REFERENCE: f"S(x) {REFERENCE}", COMPLEMENT: f"I(x) {COMPLEMENT}"}
+_FIRST = (REFERENCE, COMPLEMENT)
 
 
 def select_examples(n: int, masks: Tensor | None, count: int) -> list[int]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from comparisons.paper import CLAIMED_METRICS, CLAIMS, PAPER_METRICS
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._metric_directions import best_indices, direction_label, metric_direction
 from comparisons.reporting._number_format import format_mean_std, format_significant
@@ -19,7 +20,6 @@ from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import (
     DETAIL_METRICS,
     MODEL_FACTS,
-    PAPER_METRICS,
     PRECISION_RECALL,
     cells,
     metric_settings,
@@ -30,12 +30,9 @@ from comparisons.reporting._table_layout import (
 #: An extra metric with more settings than this gets a table of its own.
 _MAX_SHARED_SETTINGS = 3
 
-#: The columns of the paper's-metrics table: the F1 ratio, the finite dF1 beside it, and
-#: the adversarial correlation.
-PAPER_TABLE_METRICS: tuple[str, ...] = ("f1-ratio", "f1-difference", "adversarial-correlation")
-
-#: Where the F1 ratio is infinite for some method, its column is bolded by this metric.
-_RANK_INFINITE_BY = {"f1-ratio": "f1-difference"}
+#: Where a claim's metric (the F1 ratio) is infinite for some method, its column is bolded
+#: by the claim's stand-in (dF1).
+_RANK_INFINITE_BY = {c.metric: c.fallback for c in CLAIMS if c.fallback}
 
 _NOTE = (
     "Mean over seeds [95 % bootstrap interval: seeds, then examples within each seed] "
@@ -218,7 +215,7 @@ def paper_report_table(
 ) -> ReportTable | None:
     """Methods x (F1 ratio and dF1 per alpha, adversarial correlation per eps), best in bold."""
     return _method_table(
-        summary, dataset, model, PAPER_TABLE_METRICS, True, "paper_metrics", "the paper's metrics"
+        summary, dataset, model, PAPER_METRICS, True, "paper_metrics", "the paper's metrics"
     )
 
 
@@ -253,7 +250,7 @@ def detail_metrics_table(summary: Sequence[SummaryRow], dataset: str, model: str
 
 def extra_metric_names(summary: Sequence[SummaryRow], dataset: str, model: str) -> list[str]:
     """The method-level metrics of a cell that are neither the paper's nor their parts."""
-    skip = set(PAPER_METRICS) | set(PAPER_TABLE_METRICS) | set(DETAIL_METRICS)
+    skip = set(CLAIMED_METRICS) | set(PAPER_METRICS) | set(DETAIL_METRICS)
     return unique(
         s.metric
         for s in summary

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from comparisons.metrics import PAIR_ROWS
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._number_format import format_mean_std
@@ -24,7 +25,7 @@ from comparisons.reporting._table_layout import order_methods, unique
 from comparisons.run_folder import PairKey, ResultRow
 
 #: The metrics of the stage, in table order.
-PAIR_METRICS: tuple[str, ...] = ("subspace-overlap", "map-correlation")
+PAIR_METRICS: tuple[str, ...] = tuple(row.name for row in PAIR_ROWS)
 
 
 @dataclass(frozen=True)

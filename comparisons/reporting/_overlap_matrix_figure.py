@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from comparisons.metrics import MAP_CORRELATION_ROW, SUBSPACE_OVERLAP_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._model_pairs_report import PairRow
 from comparisons.reporting._table_layout import unique
@@ -18,8 +19,13 @@ from comparisons.run_folder import GroupKey
 
 #: (metric, colour limits, colormap, title) of the two panels.
 _PANELS: tuple[tuple[str, tuple[float, float], str, str], ...] = (
-    ("subspace-overlap", (0.0, 1.0), "viridis", "iFIM subspace overlap\nmean cos² θ of U_K"),
-    ("map-correlation", (-1.0, 1.0), "RdBu_r", "S(x) map correlation\n(Pearson)"),
+    (
+        SUBSPACE_OVERLAP_ROW.name,
+        (0.0, 1.0),
+        "viridis",
+        "iFIM subspace overlap\nmean cos² θ of U_K",
+    ),
+    (MAP_CORRELATION_ROW.name, (-1.0, 1.0), "RdBu_r", "S(x) map correlation\n(Pearson)"),
 )
 
 
@@ -92,7 +98,7 @@ def write_overlap_matrices(
     results = []
     for dataset in unique(p.pair.dataset for p in pairs):
         rows = [p for p in pairs if p.pair.dataset == dataset]
-        methods = unique(p.row.method for p in rows if p.row.metric == "subspace-overlap")
+        methods = unique(p.row.method for p in rows if p.row.metric == SUBSPACE_OVERLAP_ROW.name)
         if not methods:
             continue
         method = methods[0]

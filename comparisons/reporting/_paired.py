@@ -13,7 +13,7 @@ metric, setting) and other method:
   (each example's predictions swapped between the two methods at random, the statistic the
   absolute mean-over-seeds difference, :func:`scipy.stats.permutation_test`; a permuted
   statistic that is undefined counts as extreme). An F1 ratio that is infinite in a seed
-  has no test: its row says so and :data:`f1-difference` carries the comparison;
+  has no test: its row says so and the claim's stand-in (dF1) carries the comparison;
 - **Holm**: the p-values of one (dataset, model, metric, setting) are adjusted together
   across the methods compared (statsmodels ``multipletests``, ``method="holm"``).
 """
@@ -33,6 +33,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from comparisons.metrics import row_statistic
+from comparisons.paper import ALPHA, PAPER_METRICS, REFERENCE
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._metric_directions import metric_direction
 from comparisons.reporting._number_format import format_significant
@@ -45,17 +46,11 @@ from comparisons.reporting._statistics import (
 from comparisons.reporting._statistics_samples import RowSample, RunSamples, paired_positions
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import (
-    PAPER_METRICS,
     cells,
     metric_settings,
     order_methods,
     unique,
 )
-
-#: The method every other is compared with.
-REFERENCE = "ifim-sensitive"
-#: Family-wise significance level of the Holm-adjusted tests.
-ALPHA = 0.05
 
 #: The columns of ``paired.csv``, in order.
 PAIRED_COLUMNS: tuple[str, ...] = (
@@ -416,7 +411,7 @@ def paired_table(
     rows = tuple(
         (method, *(_cell(index.get((method, m, s))) for m, s in columns)) for method in methods
     )
-    paper = set(metrics) <= {*PAPER_METRICS, "f1-difference"}
+    paper = set(metrics) <= set(PAPER_METRICS)
     kind, which = ("paper", "the paper's metrics") if paper else ("extra", "the other metrics")
     return ReportTable(
         name=f"paired_{kind}__{_safe(dataset)}__{_safe(model)}",

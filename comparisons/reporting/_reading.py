@@ -7,15 +7,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from comparisons.paper import CLAIMS, REFERENCE, claim_of
 from comparisons.reporting._metric_directions import best_indices, metric_direction
 from comparisons.reporting._number_format import format_mean_std
 from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import PAPER_METRICS, cells, metric_settings, order_methods
-
-_WORDS = {
-    "f1-ratio": ("highest", "F1 ratio"),
-    "adversarial-correlation": ("lowest", "adversarial correlation"),
-}
+from comparisons.reporting._table_layout import cells, metric_settings, order_methods
 
 
 @dataclass(frozen=True)
@@ -63,10 +59,11 @@ def compare_method(
     model: str,
     metric: str,
     setting: str,
-    method: str = "ifim-sensitive",
+    method: str = REFERENCE,
 ) -> Finding:
     """Whether ``method`` has the best mean ``metric`` at ``setting`` in one cell."""
-    extreme, label = _WORDS.get(metric, ("best", metric))
+    claim = claim_of(metric)
+    extreme, label = ("best", metric) if claim is None else (claim.extreme, claim.label)
     where = f"{dataset} / {model}, {setting or 'no setting'}"
     rows = [
         s
@@ -115,31 +112,29 @@ def compare_method(
     return Finding(dataset, model, metric, setting, method, False, rank, len(rows), sentence)
 
 
-def reading_findings(
-    summary: Sequence[SummaryRow], method: str = "ifim-sensitive"
-) -> list[Finding]:
-    """Every (cell, paper metric, setting) comparison of ``method``, in table order."""
+def reading_findings(summary: Sequence[SummaryRow], method: str = REFERENCE) -> list[Finding]:
+    """Every (dataset, model, claimed metric, setting) comparison of ``method``, in table
+    order."""
     return [
-        compare_method(summary, dataset, model, metric, setting, method)
+        compare_method(summary, dataset, model, claim.metric, setting, method)
         for dataset, model in cells(summary)
-        for metric in PAPER_METRICS
-        for setting in metric_settings(summary, metric, dataset, model)
+        for claim in CLAIMS
+        for setting in metric_settings(summary, claim.metric, dataset, model)
     ]
 
 
-def reading_markdown(findings: Sequence[Finding], method: str = "ifim-sensitive") -> str:
+def reading_markdown(findings: Sequence[Finding], method: str = REFERENCE) -> str:
     """The findings as markdown: a tally, then one bullet per comparison."""
     if not findings:
         return "The run has no F1-ratio or adversarial-correlation rows to read.\n"
     lines = []
-    for metric in PAPER_METRICS:
-        extreme, label = _WORDS[metric]
-        judged = [f for f in findings if f.metric == metric and f.wins is not None]
+    for claim in CLAIMS:
+        judged = [f for f in findings if f.metric == claim.metric and f.wins is not None]
         if not judged:
             continue
         won = sum(bool(f.wins) for f in judged)
         lines.append(
-            f"- {method} has the {extreme} mean {label} in {won} of {len(judged)} "
+            f"- {method} has the {claim.extreme} mean {claim.label} in {won} of {len(judged)} "
             f"(dataset, model, setting) comparisons."
         )
     lines.append(

@@ -6,21 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from comparisons._atomic import write_bytes, write_text
-from comparisons.reporting._bar_figures import (
-    write_adversarial_bars,
-    write_f1_difference_bars,
-    write_f1_ratio_bars,
-)
-from comparisons.reporting._cost_figure import write_cost
-from comparisons.reporting._critical_difference_figure import (
-    PAPER_RANKED,
-    write_critical_difference,
-)
 from comparisons.reporting._exports import (
     TABLE_FORMATS,
     ReportTable,
@@ -28,7 +17,6 @@ from comparisons.reporting._exports import (
     write_tables,
 )
 from comparisons.reporting._figure_output import FigureResult
-from comparisons.reporting._map_grid_figure import write_map_grid
 from comparisons.reporting._markdown_tables import (
     detail_metrics_table,
     extra_metrics_tables,
@@ -43,16 +31,15 @@ from comparisons.reporting._model_pairs_report import (
     model_pair_tables,
     split_pair_rows,
 )
-from comparisons.reporting._overlap_matrix_figure import write_overlap_matrices
 from comparisons.reporting._per_example_export import run_per_example_bytes
 from comparisons.reporting._reading import reading_findings, reading_markdown
+from comparisons.reporting._report_figures import ReportFigures, draw_report_figures
 from comparisons.reporting._run_description import (
     environment_markdown,
     methods_markdown,
     metrics_without_rows,
     run_markdown,
 )
-from comparisons.reporting._spectrum_figure import write_spectrum
 from comparisons.reporting._statistics_report import (
     RunStatistics,
     paired_section,
@@ -63,28 +50,27 @@ from comparisons.reporting._statistics_report import (
     verdicts_section,
     write_statistics_files,
 )
-from comparisons.reporting._summary import SummaryRow, summarize, summary_csv
-from comparisons.reporting._table_layout import cells, unique
-from comparisons.reporting._timing_figure import write_timing
+from comparisons.reporting._summary import SummaryRow, summary_csv
+from comparisons.reporting._table_layout import cells as dataset_models
+from comparisons.reporting._table_layout import unique
 from comparisons.run_folder import RunContents, read_run_contents
 
 logger = logging.getLogger(__name__)
 
-#: Rows (test images) of each map grid.
-GRID_ROWS = 4
+#: Embeds a figure in the report: (figure, alt text) -> markdown lines.
+Embed = Callable[[FigureResult, str], list[str]]
 
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
-
-
-def _first_seed(run: RunContents, dataset: str, model: str) -> int | None:
-    seeds = sorted({e.seed for e in run.examples if (e.dataset, e.model) == (dataset, model)})
-    if not seeds:
-        return None
-    configured = run.config.seeds if run.config is not None else ()
-    ordered = [s for s in configured if s in seeds]
-    return (ordered or seeds)[0]
+_INTRODUCTION = (
+    "The iFIM decomposition (Sengupta & Anastasio) against the baseline attribution "
+    "methods. Tables: mean over seeds [95 % bootstrap interval: seeds, then examples "
+    "within each seed] (3 significant digits; mean ± sample std over seeds where a row "
+    "has no interval, the mean alone for one such seed), **bold** = best mean per column "
+    "(↑ higher, ↓ lower, →1 closest to 1; an F1-ratio column with an infinite mean is "
+    "bolded by dF1); [k/N] = only k of N seeds had a value; † = the seeds' values "
+    "summarise different numbers of examples. All tables are also in `summary.md` and "
+    "in `tables/` as markdown, LaTeX (booktabs) and CSV; every group's numbers in "
+    "`summary.csv`, every paired test in `paired.csv`; every figure also as PDF and SVG."
+)
 
 
 def _embed(result: FigureResult, run_dir: Path, alt: str) -> list[str]:
@@ -98,27 +84,13 @@ def _section(title: str, table: str | None) -> list[str]:
     return [] if table is None else [f"#### {title}", "", table, ""]
 
 
-def _report_markdown(
-    run: RunContents,
-    statistics: RunStatistics,
-    figures: dict[str, list[FigureResult]],
-    pair_tables: Sequence[ReportTable] = (),
-) -> str:
-    summary: Sequence[SummaryRow] = statistics.summary
+def _introduction(run: RunContents) -> list[str]:
+    """The title, how to read the tables, what was run and where."""
     name = run.config.name if run.config is not None else run.path.name
-    datasets = unique(s.dataset for s in summary)
-    lines = [
+    return [
         f"# Comparison report: {name}",
         "",
-        "The iFIM decomposition (Sengupta & Anastasio) against the baseline attribution "
-        "methods. Tables: mean over seeds [95 % bootstrap interval: seeds, then examples "
-        "within each seed] (3 significant digits; mean ± sample std over seeds where a row "
-        "has no interval, the mean alone for one such seed), **bold** = best mean per column "
-        "(↑ higher, ↓ lower, →1 closest to 1; an F1-ratio column with an infinite mean is "
-        "bolded by dF1); [k/N] = only k of N seeds had a value; † = the seeds' values "
-        "summarise different numbers of examples. All tables are also in `summary.md` and "
-        "in `tables/` as markdown, LaTeX (booktabs) and CSV; every group's numbers in "
-        "`summary.csv`, every paired test in `paired.csv`; every figure also as PDF and SVG.",
+        _INTRODUCTION,
         "",
         "## What was run",
         "",
@@ -126,11 +98,14 @@ def _report_markdown(
         "## Environment",
         "",
         environment_markdown(run.environment),
-        "## Classifiers (Table II)",
-        "",
     ]
+
+
+def _classifiers_section(summary: Sequence[SummaryRow]) -> list[str]:
+    """Table II and the models' facts, per dataset."""
+    lines = ["## Classifiers (Table II)", ""]
     any_model = False
-    for dataset in datasets:
+    for dataset in unique(s.dataset for s in summary):
         for title, table in (
             ("test precision and recall per class", precision_recall_table(summary, dataset)),
             ("accuracy and training", model_facts_table(summary, dataset)),
@@ -140,62 +115,123 @@ def _report_markdown(
                 lines += [f"#### {dataset}: {title}", "", table, ""]
     if not any_model:
         lines += ["The run has no model-level rows.", ""]
-    lines += ["## The paper's metrics (Figs. 3 and 4)", ""]
-    for dataset, model in cells(summary):
+    return lines
+
+
+def _paper_metrics_section(
+    summary: Sequence[SummaryRow], figures: ReportFigures, embed: Embed
+) -> list[str]:
+    """The paper's metrics per (dataset, model), and Figs. 3 and 4 with dF1."""
+    lines = ["## The paper's metrics (Figs. 3 and 4)", ""]
+    for dataset, model in dataset_models(summary):
         lines += _section(f"{dataset} / {model}", paper_metrics_table(summary, dataset, model))
-    lines += _embed(figures["f1"][0], run.path, "F1 ratio")
-    lines += _embed(figures["f1-difference"][0], run.path, "dF1")
-    lines += _embed(figures["adversarial"][0], run.path, "adversarial correlation")
-    lines += verdicts_section(statistics)
-    lines += paired_section(statistics)
-    lines += ranks_section(
-        statistics, figures["ranks"], lambda result, alt: _embed(result, run.path, alt)
-    )
-    lines += ["## Maps (Figs. 1 and 2)", ""]
-    for result in figures["grids"]:
-        lines += _embed(result, run.path, "map grid")
-    if not figures["grids"]:
+    lines += embed(figures.f1_ratio, "F1 ratio")
+    lines += embed(figures.f1_difference, "dF1")
+    lines += embed(figures.adversarial, "adversarial correlation")
+    return lines
+
+
+def _maps_and_spectrum_sections(figures: ReportFigures, embed: Embed) -> list[str]:
+    """The map grids (Figs. 1 and 2) and the iFIM spectrum."""
+    lines = ["## Maps (Figs. 1 and 2)", ""]
+    for result in figures.map_grids:
+        lines += embed(result, "map grid")
+    if not figures.map_grids:
         lines += ["_No example files: no map grids._", ""]
     lines += ["## The iFIM spectrum", ""]
-    lines += _embed(figures["spectrum"][0], run.path, "iFIM eigenvalue spectrum")
-    lines += model_pair_section(
-        pair_tables, figures.get("pairs", []), lambda result, alt: _embed(result, run.path, alt)
-    )
-    lines += ["## Extra metrics", ""]
-    for dataset, model in cells(summary):
+    return lines + embed(figures.spectrum, "iFIM eigenvalue spectrum")
+
+
+def _extra_metrics_section(summary: Sequence[SummaryRow]) -> list[str]:
+    """Per (dataset, model) the parts of the paper's metrics and the other metrics."""
+    lines = ["## Extra metrics", ""]
+    for dataset, model in dataset_models(summary):
         lines += _section(
             f"{dataset} / {model}: parts of the paper's metrics",
             detail_metrics_table(summary, dataset, model),
         )
         for title, table in extra_metrics_tables(summary, dataset, model):
             lines += _section(f"{dataset} / {model}: {title}", table)
-    lines += ["## Attribution time", ""]
-    lines += _embed(figures["timing"][0], run.path, "seconds per image")
+    return lines
+
+
+def _time_sections(figures: ReportFigures, embed: Embed) -> list[str]:
+    """The attribution time and where the run's time went."""
+    lines = ["## Attribution time", ""]
+    lines += embed(figures.timing, "seconds per image")
     lines += ["## Where the time went", ""]
-    lines += _embed(figures["cost"][0], run.path, "seconds per method and metric")
-    lines += [
+    return lines + embed(figures.cost, "seconds per method and metric")
+
+
+def _reading_section(summary: Sequence[SummaryRow]) -> list[str]:
+    """Does the reference have the best mean of each claimed metric, as measured?"""
+    return [
         "## Reading the results",
         "",
         "Computed from the means above (the direction as the paper reads it: F1 ratio "
         "higher, adversarial correlation lower).",
         "",
         reading_markdown(reading_findings(summary)),
-        *statistics_section(statistics),
-        "## Methods",
-        "",
-        methods_markdown(run.methods, unique(r.method for r in run.rows)),
     ]
-    notes = [n for results in figures.values() for r in results for n in r.notes]
+
+
+def _missing_section(
+    run: RunContents, statistics: RunStatistics, figures: ReportFigures
+) -> list[str]:
+    """What was not drawn, not found or not used, and why."""
+    notes = figures.notes()
     notes += [f"`{m}` is not in the run folder." for m in run.missing]
     notes += metrics_without_rows(run.config, run.rows)
     notes += [f"Skipped {s}." for s in run.skipped]
     notes += [f"Per-example values not used: {p}." for p in statistics.problems]
-    lines += ["## Not drawn or missing", ""]
+    lines = ["## Not drawn or missing", ""]
     lines += [f"- {n}" for n in unique(notes)] if notes else ["Nothing: every part was drawn."]
-    lines.append("")
+    return [*lines, ""]
+
+
+def _report_markdown(
+    run: RunContents,
+    statistics: RunStatistics,
+    figures: ReportFigures,
+    pair_tables: Sequence[ReportTable] = (),
+) -> str:
+    """The whole ``report.md``, section by section."""
+    summary = statistics.summary
+
+    def embed(result: FigureResult, alt: str) -> list[str]:
+        return _embed(result, run.path, alt)
+
+    lines = [
+        *_introduction(run),
+        *_classifiers_section(summary),
+        *_paper_metrics_section(summary, figures, embed),
+        *verdicts_section(statistics),
+        *paired_section(statistics),
+        *ranks_section(statistics, figures.ranks, embed),
+        *_maps_and_spectrum_sections(figures, embed),
+        *model_pair_section(pair_tables, figures.model_pairs, embed),
+        *_extra_metrics_section(summary),
+        *_time_sections(figures, embed),
+        *_reading_section(summary),
+        *statistics_section(statistics),
+        "## Methods",
+        "",
+        methods_markdown(run.methods, unique(r.method for r in run.rows)),
+        *_missing_section(run, statistics, figures),
+    ]
     if run.config_text:
         lines += ["## Appendix: config.toml", "", "```toml", run.config_text.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _write_data_files(run: RunContents, statistics: RunStatistics, run_dir: Path) -> None:
+    """``summary.md``, ``summary.csv``, the statistics' CSV files and
+    ``per_example.csv.gz``."""
+    write_text(run_dir / "summary.md", summary_markdown(statistics.summary))
+    write_text(run_dir / "summary.csv", summary_csv(statistics.summary))
+    write_statistics_files(statistics, run_dir)
+    if run.per_example:
+        write_bytes(run_dir / "per_example.csv.gz", run_per_example_bytes(run))
 
 
 def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
@@ -226,10 +262,11 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     Example:
         >>> import json, tempfile
         >>> from pathlib import Path
+        >>> from comparisons.metrics import F1_RATIO_ROW
         >>> from comparisons.reporting import write_report
         >>> run = Path(tempfile.mkdtemp())
         >>> rows = [{"dataset": "d", "model": "m", "seed": s, "method": "saliency",
-        ...          "metric": "f1-ratio", "setting": "alpha=0.01", "value": v, "n": 8}
+        ...          "metric": F1_RATIO_ROW.name, "setting": "alpha=0.01", "value": v, "n": 8}
         ...         for s, v in [(0, 1.2), (1, 1.4)]]
         >>> _ = (run / "results.json").write_text(json.dumps(rows))
         >>> write_report(run).name, (run / "figures" / "f1_ratio.png").is_file()
@@ -239,49 +276,15 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     run_dir = Path(run_dir)
     run = read_run_contents(run_dir)
     # The model-pair stage's rows compare two models, not methods on one: their own section.
-    cell_rows, pairs = split_pair_rows(run.rows)
-    run = dataclasses.replace(run, rows=cell_rows)
+    method_rows, pairs = split_pair_rows(run.rows)
+    run = dataclasses.replace(run, rows=method_rows)
     model_order = [m.name for m in run.config.models] if run.config is not None else []
     pair_tables = model_pair_tables(pairs, model_order)
     statistics = run_statistics(run)
-    summary = statistics.summary
-    write_text(run_dir / "summary.md", summary_markdown(summary))
-    write_text(run_dir / "summary.csv", summary_csv(summary))
-    write_statistics_files(statistics, run_dir)
-    if run.per_example:
-        write_bytes(run_dir / "per_example.csv.gz", run_per_example_bytes(run))
-    figures_dir = run_dir / "figures"
-    figures_dir.mkdir(exist_ok=True)
-    grids = []
-    for dataset, model in unique_cells(run):
-        seed = _first_seed(run, dataset, model)
-        if seed is None:
-            continue
-        path = figures_dir / f"maps__{_safe(dataset)}__{_safe(model)}.png"
-        grids.append(write_map_grid(run, dataset, model, seed, path, GRID_ROWS))
-    figures = {
-        "grids": grids,
-        "f1": [write_f1_ratio_bars(summary, figures_dir / "f1_ratio.png")],
-        "f1-difference": [write_f1_difference_bars(summary, figures_dir / "f1_difference.png")],
-        "adversarial": [
-            write_adversarial_bars(summary, figures_dir / "adversarial_correlation.png")
-        ],
-        "spectrum": [write_spectrum(run, figures_dir / "eigenvalue_spectrum.png")],
-        "timing": [write_timing(summary, figures_dir / "seconds_per_image.png")],
-        "cost": [write_cost(run.rows, figures_dir / "metric_seconds.png")],
-        "pairs": write_overlap_matrices(pairs, figures_dir, model_order),
-        "ranks": [
-            write_critical_difference(
-                statistics.analyses, figures_dir / "critical_difference.png", PAPER_RANKED
-            ),
-            write_critical_difference(
-                [a for a in statistics.analyses if a.metric not in PAPER_RANKED],
-                figures_dir / "critical_difference_extra.png",
-            ),
-        ],
-    }
+    _write_data_files(run, statistics, run_dir)
+    figures = draw_report_figures(run, statistics, pairs, model_order, run_dir / "figures")
     write_tables(
-        [*summary_report_tables(summary), *statistics_tables(statistics), *pair_tables],
+        [*summary_report_tables(statistics.summary), *statistics_tables(statistics), *pair_tables],
         run_dir / "tables",
         formats,
     )
@@ -289,9 +292,3 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     write_text(report, _report_markdown(run, statistics, figures, pair_tables))
     logger.info("wrote %s", report)
     return report
-
-
-def unique_cells(run: RunContents) -> list[tuple[str, str]]:
-    """(dataset, model) pairs with rows or example files, rows' order first."""
-    pairs = cells(summarize(run.rows)) + [(e.dataset, e.model) for e in run.examples]
-    return list(dict.fromkeys(pairs))

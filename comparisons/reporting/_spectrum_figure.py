@@ -11,10 +11,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from comparisons.paper import REFERENCE
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.run_folder import RunContents
 
-_METHOD = "ifim-sensitive"
+#: The method whose example files hold the iFIM's eigenvalues.
+_METHOD = REFERENCE
 
 
 def collect_eigenvalues(run: RunContents) -> tuple[dict[tuple[str, str], np.ndarray], list[str]]:

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comparisons._atomic import write_text
+from comparisons.paper import ALPHA, PAPER_METRICS, REFERENCE
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._paired import (
-    ALPHA,
-    REFERENCE,
     PairedComparison,
     paired_comparisons,
     paired_csv,
@@ -43,9 +42,6 @@ from comparisons.reporting._verdicts import (
     verdicts_table,
 )
 from comparisons.run_folder import RunContents
-
-#: The paired comparisons shown first: the paper's metrics and dF1.
-PAPER_PAIRED: tuple[str, ...] = ("f1-ratio", "f1-difference", "adversarial-correlation")
 
 
 @dataclass(frozen=True)
@@ -101,12 +97,12 @@ def paired_report_tables(statistics: RunStatistics) -> list[tuple[str, str, Repo
     """(dataset, model, table) of the paired comparisons: the paper's metrics, then the
     others, per (dataset, model)."""
     other = sorted(
-        {c.metric for c in statistics.comparisons} - set(PAPER_PAIRED),
+        {c.metric for c in statistics.comparisons} - set(PAPER_METRICS),
         key=[c.metric for c in statistics.comparisons].index,
     )
     result = []
     for dataset, model in cells(statistics.summary):
-        for metrics in (PAPER_PAIRED, tuple(other)):
+        for metrics in (PAPER_METRICS, tuple(other)):
             table = paired_table(statistics.comparisons, dataset, model, metrics)
             if table is not None:
                 result.append((dataset, model, table))

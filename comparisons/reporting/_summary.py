@@ -121,7 +121,7 @@ def summarize(rows: Iterable[ResultRow]) -> list[SummaryRow]:
 
     Example:
         >>> from comparisons.reporting import ResultRow, summarize
-        >>> rows = [ResultRow("d", "m", s, "saliency", "f1-ratio", "alpha=0.01", v, 10)
+        >>> rows = [ResultRow("d", "m", s, "saliency", "deletion-auc", "", v, 10)
         ...         for s, v in [(0, 1.0), (1, 2.0), (2, float("nan"))]]
         >>> s = summarize(rows)[0]
         >>> (s.mean, round(s.std, 4), s.n_seeds, s.n_seeds_total)

@@ -6,25 +6,18 @@ import math
 from collections.abc import Iterable, Sequence
 
 from captum_ifim import available_methods
+from comparisons.metrics import MODEL_ROWS, rows_with_role
+from comparisons.paper import TABLE_II
 from comparisons.reporting._summary import SummaryRow
 
-#: The paper's metrics (Figs. 3 and 4), in column order.
-PAPER_METRICS: tuple[str, ...] = ("f1-ratio", "adversarial-correlation")
-
-#: Parts and spreads of the paper's metrics: shown, never ranked.
-DETAIL_METRICS: tuple[str, ...] = (
-    "f1-clean",
-    "f1-high-perturbed",
-    "f1-low-perturbed",
-    "adversarial-correlation-std",
-    "adversarial-correlation-undefined",
-)
+#: Parts and spreads of the paper's metrics (role ``"detail"``): shown, never ranked.
+DETAIL_METRICS: tuple[str, ...] = tuple(row.name for row in rows_with_role("detail"))
 
 #: Model-level metrics (rows with method ``""``) outside Table II.
-MODEL_FACTS: tuple[str, ...] = ("test-accuracy", "best-epoch", "train-seconds")
+MODEL_FACTS: tuple[str, ...] = tuple(row.name for row in MODEL_ROWS if row not in TABLE_II)
 
 #: Table II's metrics.
-PRECISION_RECALL: tuple[str, ...] = ("test-precision", "test-recall")
+PRECISION_RECALL: tuple[str, ...] = tuple(row.name for row in TABLE_II)
 
 
 def unique(items: Iterable[str]) -> list[str]:

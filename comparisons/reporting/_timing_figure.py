@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from comparisons.metrics import SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import cells, order_methods
 
-_METRIC = "seconds-per-image"
+_METRIC = SECONDS_PER_IMAGE_ROW.name
 
 
 def timing_figure(summary: Sequence[SummaryRow]) -> tuple[Figure | None, list[str]]:

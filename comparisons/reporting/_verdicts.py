@@ -10,7 +10,7 @@
 
 At one setting the claim is **supported** when ``ifim-sensitive`` is better than every other
 method with a Holm-adjusted p (over the methods) below
-:data:`~comparisons.reporting._paired.ALPHA`, **contradicted** when some method is better
+:data:`comparisons.paper.ALPHA`, **contradicted** when some method is better
 than it at that level, and **inconclusive** otherwise. Over the settings of a (dataset,
 model) the comparisons of every setting are Holm-adjusted together (methods x settings, so
 judging three alphas at once keeps the level): contradicted if some method is better at one
@@ -24,43 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from comparisons.paper import ALPHA, CLAIMS, REFERENCE, Claim, Outcome, Verdict, read_verdict
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._paired import (
-    ALPHA,
-    REFERENCE,
-    PairedComparison,
-    format_p,
-    holm_adjusted,
-)
+from comparisons.reporting._paired import PairedComparison, format_p, holm_adjusted
 from comparisons.reporting._summary import SummaryRow
 from comparisons.reporting._table_layout import cells, metric_settings
-
-Verdict = Literal["supported", "contradicted", "inconclusive"]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One of the paper's claims: its figure, metric and wording."""
-
-    figure: str
-    metric: str
-    fallback: str
-    words: str
-
-
-#: The paper's two claims, in the order of its figures.
-CLAIMS: tuple[Claim, ...] = (
-    Claim("Fig. 3", "f1-ratio", "f1-difference", "the iFIM has the highest F1 ratio"),
-    Claim(
-        "Fig. 4",
-        "adversarial-correlation",
-        "",
-        "the iFIM map has the lowest clean/adversarial correlation",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -142,17 +112,19 @@ class ClaimVerdict:
     adjusted: tuple[PairedComparison, ...] = ()
 
 
+def _outcome(c: PairedComparison) -> Outcome:
+    """What one comparison says: the reference or the method better, or neither."""
+    if c.favours and c.favours == c.reference:
+        return "reference"
+    return "method" if c.favours and c.favours == c.method else ""
+
+
 def _overall(settings: Sequence[SettingVerdict]) -> tuple[Verdict, tuple[PairedComparison, ...]]:
-    """The verdict over settings, from their comparisons Holm-adjusted together:
-    contradicted if some method is better than the reference at one setting, supported if
-    the reference is better than every method at every setting, else inconclusive."""
+    """The verdict over settings, from their comparisons Holm-adjusted together
+    (:func:`comparisons.paper.read_verdict`, complete when every setting had one)."""
     adjusted = tuple(holm_adjusted([c for v in settings for c in v.comparisons]))
-    if any(c.favours == c.method for c in adjusted):
-        return "contradicted", adjusted
-    if adjusted and all(v.comparisons for v in settings):
-        if all(c.favours == c.reference for c in adjusted):
-            return "supported", adjusted
-    return "inconclusive", adjusted
+    complete = all(v.comparisons for v in settings)
+    return read_verdict([_outcome(c) for c in adjusted], complete), adjusted
 
 
 def _infinite_methods(summary: Sequence[SummaryRow], where: tuple[str, str, str, str]) -> list[str]:
@@ -179,7 +151,7 @@ def setting_verdict(
     if infinite and claim.fallback:
         metric = claim.fallback
         reason = (
-            f"ranked by {claim.fallback}: the F1 ratio is infinite or undefined in a seed for "
+            f"ranked by {claim.fallback}: the {claim.label} is infinite or undefined in a seed for "
             f"{len(infinite)} method(s)"
         )
     chosen = tuple(
@@ -190,15 +162,9 @@ def setting_verdict(
     better = tuple(c.method for c in chosen if c.favours == c.reference)
     worse = tuple(c.method for c in chosen if c.favours == c.method)
     unresolved = tuple(c.method for c in chosen if not c.favours)
+    verdict = read_verdict([_outcome(c) for c in chosen])
     if not chosen:
-        verdict: Verdict = "inconclusive"
         reason = reason or "no paired comparison (no per-example values or no other method)"
-    elif worse:
-        verdict = "contradicted"
-    elif not unresolved:
-        verdict = "supported"
-    else:
-        verdict = "inconclusive"
     own = next(
         (
             s
