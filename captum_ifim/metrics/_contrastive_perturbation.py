@@ -287,7 +287,7 @@ def contrastive_perturbation_predictions(
     those of :func:`contrastive_perturbation`.
     """
     check_output_head(output)
-    check_input_tensor(inputs)
+    check_input_tensor(inputs, model=forward_func)
     spatial = resolve_spatial_dims(inputs.dim(), spatial_dims)
     check_map(high_attributions, inputs, spatial, "high_attributions")
     if low_attributions is not None:
