@@ -211,17 +211,18 @@ def test_deepshap_background_is_disjoint_from_the_evaluated_images():
     test = ImageSplit(torch.arange(10.0).reshape(10, 1, 1, 1), torch.arange(10) % 2)
     empty = test.subset(slice(0, 0))
     data = ImageDataset("t", ("a", "b"), empty, empty, test, 0.0, 1.0)
-    evaluated, background = evaluation_and_background(data, evaluation_indices(10, 64), 4)
+    evaluated, background = evaluation_and_background(data, 64, 4)
     shown = {int(v) for v in background.flatten()}
     assert len(evaluated) == 6 and len(shown) == 4
     assert not shown & {int(v) for v in test.images[evaluated].flatten()}
-    assert torch.equal(evaluated, evaluation_indices(10, 6))  # the same seeded order
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(evaluated, order[:6])  # the rest of the same seeded order
     # With a training split, the background comes from it, as before.
     train = ImageSplit(torch.arange(5.0).reshape(5, 1, 1, 1) + 100, torch.arange(5) % 2)
     with_train = ImageDataset("t", ("a", "b"), train, train, test, 0.0, 1.0)
-    evaluated, background = evaluation_and_background(with_train, evaluation_indices(10, 8), 3)
+    evaluated, background = evaluation_and_background(with_train, 8, 3)
     order = torch.randperm(5, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(evaluated, evaluation_indices(10, 8))
+    assert torch.equal(evaluated, evaluation_indices(test.labels, 8))
     assert torch.equal(background, train.images[order[:3]])
 
 

@@ -5,6 +5,7 @@ tests in test_comparisons_robustness.py.)"""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 
 from comparisons import compare
 from comparisons._cli import main
@@ -198,3 +200,77 @@ def test_a_write_into_a_read_only_folder_names_the_file_not_its_temporary(tmp_pa
         write_text(tmp_path / "report.md", "x")
     assert caught.value.filename == str(tmp_path / "report.md")  # was the .tmp file
     monkeypatch.setattr(tempfile, "mkstemp", real)
+
+
+def test_the_evaluated_images_are_stratified_by_class():
+    from comparisons.run import evaluation_indices
+
+    labels = torch.tensor([0] * 30 + [1] * 10 + [2] * 20)
+    for count in (3, 4, 6, 12, 59):
+        chosen = evaluation_indices(labels, count)
+        counts = torch.bincount(labels[chosen], minlength=3).tolist()
+        assert len(chosen) == count and len(set(chosen.tolist())) == count
+        exact = [count * 30 / 60, count * 10 / 60, count * 20 / 60]
+        assert all(abs(c - e) < 1 + 1e-9 for c, e in zip(counts, exact, strict=True)), counts
+        assert min(counts) >= 1  # was: [4, 0, 0] for count = 4 on this split's order
+    order = torch.randperm(60, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(evaluation_indices(labels, 60), order)  # the whole split, as before
+    chosen = evaluation_indices(labels, 12)
+    positions = [order.tolist().index(i) for i in chosen.tolist()]
+    assert positions == sorted(positions)  # in the seeded order
+
+
+def _noise_of(config_data: dict, tmp_path: Path, name: str) -> dict[str, Tensor]:
+    """The contrastive noise field every cell of a run gets, by cell key."""
+    import comparisons.metrics._contrastive as contrastive
+
+    seen: dict[str, Tensor] = {}
+    real = contrastive.contrastive_perturbation_predictions
+
+    @functools.wraps(real)
+    def spy(*args, **kwargs):
+        seen[f"{len(seen)}"] = (kwargs.get("noise"), kwargs["seed"])
+        return real(*args, **kwargs)
+
+    contrastive.contrastive_perturbation_predictions = spy
+    try:
+        folder = run(parse_config(config_data), tmp_path / name, cache_dir=tmp_path / "cache")
+    finally:
+        contrastive.contrastive_perturbation_predictions = real
+    return seen, folder
+
+
+def test_results_do_not_depend_on_the_names_of_models_and_datasets(tmp_path):
+    from tests.test_comparisons_robustness import comparable
+
+    data = small()
+    data["metrics"] = {"names": ["contrastive-perturbation"]}
+    renamed = small()
+    renamed["metrics"] = {"names": ["contrastive-perturbation"]}
+    renamed["datasets"][0]["options"]["label"] = "brains"
+    first, folder = _noise_of(data, tmp_path, "a")
+    second, other = _noise_of(renamed, tmp_path, "b")
+    draws = [*first.values(), *second.values()]
+    assert len(draws) == 4 and all(noise is not None for noise, _ in draws)
+    assert all(torch.equal(draws[0][0], noise) for noise, _ in draws)  # the same noise
+    assert len({seed for _, seed in draws}) == 1  # was: a seed hashed from the names
+    strip = [(r[3], r[4], r[5], r[6], r[7]) for r in comparable(folder.rows())]
+    same = [(r[3], r[4], r[5], r[6], r[7]) for r in comparable(other.rows())]
+    assert strip == same and any(r[1] == "f1-ratio" for r in strip)
+
+
+def test_an_images_noise_is_its_own_whatever_else_is_evaluated():
+    from comparisons.metrics import CellData
+
+    inputs = torch.rand(4, 1, 6, 6)
+
+    def cell(ids: list[int], rows: Tensor) -> CellData:
+        return CellData(
+            "saliency", None, None, rows, None, None, None, rows, None, None, None,
+            noise_seed=7, batch_size=2, adversarial_inputs=None,
+            example_ids=torch.tensor(ids),
+        )  # fmt: skip
+
+    both = cell([10, 20], inputs[:2]).example_noise(0.0, 1.0)
+    alone = cell([20], inputs[1:2]).example_noise(0.0, 1.0)
+    assert torch.equal(both[1:], alone) and not torch.equal(both[0], both[1])

@@ -65,9 +65,14 @@ class CellData:
         low_maps: The map the contrastive low set comes from (I(x) for S(x)), or ``None``.
         explainer: The method built for ``model`` (``attribute(inputs, target=...)``).
         explainer_factory: Builds the method for another model (randomization test).
-        noise_seed: Seeds the perturbation noise: the same for every method of a model.
+        noise_seed: Seeds the perturbation noise and random draws: a function of the run's
+            seed only, so every method, every model and every dataset of one seed sees the
+            same draws (never of a name).
         batch_size: Images per explainer or model call.
         adversarial_inputs: ``epsilon -> x_adv`` (FGSM, shared by the methods of a model).
+        example_ids: (N,) the identity of each evaluated image (its index in the test
+            split): with ``noise_seed``, it seeds that image's own noise
+            (:meth:`example_noise`), whatever else is evaluated beside it.
     """
 
     method: str
@@ -84,6 +89,27 @@ class CellData:
     noise_seed: int
     batch_size: int
     adversarial_inputs: Callable[[float], Tensor]
+    example_ids: Tensor | None = None
+
+    def example_noise(self, mean: float | Tensor, std: float | Tensor) -> Tensor:
+        """A noise field like ``inputs``: ``mean + std * N(0, 1)``, each image's drawn from
+        its own generator seeded by (``noise_seed``, its id), so an image gets the same
+        noise in every method, model and subset of one seed."""
+        from captum_ifim.metrics import gaussian_noise
+
+        ids = self.example_ids
+        if ids is None:
+            ids = torch.arange(len(self.inputs))
+        fields = [
+            gaussian_noise(
+                self.inputs[i : i + 1],
+                mean,
+                std,
+                torch.Generator().manual_seed(example_seed(self.noise_seed, int(ids[i]))),
+            )
+            for i in range(len(self.inputs))
+        ]
+        return torch.cat(fields) if fields else torch.empty_like(self.inputs)
 
     @property
     def data_range(self) -> float:
@@ -118,6 +144,15 @@ def missing_data(info: MetricInfo, cell: CellData) -> list[str]:
         for flag, field_name in NEEDED_DATA.items()
         if getattr(info, flag) and getattr(cell, field_name) is None
     ]
+
+
+def example_seed(noise_seed: int, example_id: int) -> int:
+    """The seed of one example's draws: a hash of the run's noise seed and the example's id
+    (a SplitMix64 step, so neighbouring ids give unrelated streams)."""
+    value = (noise_seed * 0x9E3779B97F4A7C15 + example_id + 1) & 0xFFFFFFFFFFFFFFFF
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (value ^ (value >> 31)) % 2**63
 
 
 def first(tensor: Tensor, count: int | None) -> Tensor:

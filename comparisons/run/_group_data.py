@@ -52,10 +52,60 @@ class GroupData:
         return self._adversarial[epsilon]
 
 
-def evaluation_indices(num_test: int, count: int) -> Tensor:
-    """The test images every cell evaluates: a fixed seeded permutation, first ``count``."""
-    order = torch.randperm(num_test, generator=torch.Generator().manual_seed(0))
-    return order[: min(count, num_test)]
+def noise_seed(seed: int) -> int:
+    """The seed of a group's perturbation noise and random draws: a function of the run's
+    seed only, never of a dataset's or model's name, so that every method and every model
+    of one seed is scored under the same draws (paired comparisons across models rely on
+    it)."""
+    return int(stable_hash({"noise": seed}), 16) % 2**31
+
+
+def evaluation_indices(labels: Tensor, count: int, order: Tensor | None = None) -> Tensor:
+    """The test images every cell evaluates: ``count`` of them, stratified by class.
+
+    A fixed seeded permutation of the test split; each class gets its share of ``count``
+    (largest remainders; at least one image per class present when ``count`` allows), taken
+    in permutation order, and the chosen images keep that order. ``count`` >= the split's
+    size gives the whole split, permuted.
+
+    Args:
+        labels: (N_test,) the test split's labels.
+        count: How many images to evaluate.
+        order: The test indices to choose from, in the order to take them; default the
+            seeded permutation of the whole split.
+    """
+    if order is None:
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    if count >= len(order):
+        return order
+    ordered = labels[order]
+    classes, sizes = ordered.unique(return_counts=True)
+    quotas = _stratified_quotas(sizes.tolist(), count)
+    chosen = torch.zeros(len(order), dtype=torch.bool)
+    for label, quota in zip(classes.tolist(), quotas, strict=True):
+        positions = torch.nonzero(ordered == label).flatten()[:quota]
+        chosen[positions] = True
+    return order[chosen]
+
+
+def _stratified_quotas(sizes: list[int], count: int) -> list[int]:
+    """Per class, how many of ``count`` it gets: in proportion to ``sizes`` (largest
+    remainders), at least one for every class when ``count`` >= the number of classes."""
+    total = sum(sizes)
+    exact = [count * size / total for size in sizes]
+    quotas = [int(value) for value in exact]
+    if count >= len(sizes):
+        quotas = [max(1, quota) for quota in quotas]
+    while sum(quotas) > count:  # the minimum of one took images from the largest classes
+        largest = max(range(len(sizes)), key=lambda k: (quotas[k] - exact[k], quotas[k]))
+        quotas[largest] -= 1
+    remainders = sorted(range(len(sizes)), key=lambda k: exact[k] - quotas[k], reverse=True)
+    for k in remainders:
+        if sum(quotas) == count:
+            break
+        if quotas[k] < sizes[k]:
+            quotas[k] += 1
+    return quotas
 
 
 def figure_indices(labels: Tensor, count: int) -> Tensor:
@@ -82,9 +132,7 @@ def prepare_group_data(
     device: torch.device,
 ) -> GroupData:
     test_indices, background = evaluation_and_background(
-        dataset,
-        evaluation_indices(len(dataset.test), config.eval_examples),
-        config.background_examples,
+        dataset, config.eval_examples, config.background_examples
     )
     test = dataset.test.subset(test_indices)
     inputs = test.images.to(device)
@@ -102,6 +150,6 @@ def prepare_group_data(
         masks=None if test.masks is None else test.masks.to(device),
         figure_index=figure_indices(test.labels, config.figure_examples),
         background=background,
-        noise_seed=int(stable_hash(group.key), 16) % 2**31,
+        noise_seed=noise_seed(group.seed),
         test_indices=test_indices,
     )

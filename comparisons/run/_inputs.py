@@ -119,36 +119,42 @@ def check_given_identities(
 
 
 def evaluation_and_background(
-    dataset: ImageDataset, evaluated: Tensor, background_examples: int
+    dataset: ImageDataset, eval_examples: int, background_examples: int
 ) -> tuple[Tensor, Tensor]:
     """The test indices every cell evaluates and DeepSHAP's background images.
 
-    With training images, ``evaluated`` as given and the background from the training split
-    (a seeded draw). Without (a model given with its weights needs only a test split), the
-    background is the last ``min(background_examples, N // 2)`` test images of the same
-    seeded permutation that ordered ``evaluated``, and the evaluated ones are taken from
-    the images before them, so the two never overlap.
+    The evaluated images are :func:`~comparisons.run._group_data.evaluation_indices` of the
+    test split (stratified by class). With training images, the background is a seeded draw
+    from the training split. Without (a model given with its weights needs only a test
+    split), the background is the last ``min(background_examples, N // 2)`` test images of
+    the seeded permutation, and the evaluated ones are chosen among the others, so the two
+    never overlap.
 
     Args:
         dataset: The group's dataset.
-        evaluated: The first ``eval_examples`` of a seeded permutation of the test split.
+        eval_examples: How many test images to evaluate.
         background_examples: How many background images DeepSHAP gets.
 
     Returns:
         ``(evaluated, background)``: indices into the test split, (B, C, ...) images.
     """
+    from comparisons.run._group_data import evaluation_indices
+
+    labels = dataset.test.labels
     if len(dataset.train):
         order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(1))
+        evaluated = evaluation_indices(labels, eval_examples)
         return evaluated, dataset.train.images[order[:background_examples]]
     total = len(dataset.test)
     order = torch.randperm(total, generator=torch.Generator().manual_seed(0))
     count = min(background_examples, total // 2)
-    kept = order[: min(len(evaluated), total - count)]
-    if len(kept) < len(evaluated):
+    background = order[total - count :]
+    evaluated = evaluation_indices(labels, eval_examples, order=order[: total - count])
+    if len(evaluated) < eval_examples:
         logger.info(
             "no training split: %d of %d test images evaluated, %d kept apart as background",
-            len(kept),
+            len(evaluated),
             total,
             count,
         )
-    return kept, dataset.test.images[order[total - count :]]
+    return evaluated, dataset.test.images[background]
