@@ -19,7 +19,7 @@ from comparisons.config import parse_config
 from comparisons.datasets import ImageDataset, ImageSplit
 from comparisons.models import build_factory_model
 from comparisons.run import evaluation_indices, run
-from comparisons.run._inputs import evaluation_and_background
+from comparisons.run._group_data import evaluation_and_background
 from tests._own_fixtures import folder_tensors, write_factory_module, write_png_folder
 
 #: Timings differ between runs; every other value must agree exactly.

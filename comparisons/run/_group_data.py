@@ -3,6 +3,7 @@ evaluated test images and their targets, DeepSHAP's background and the FGSM inpu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -12,8 +13,9 @@ from captum_ifim.metrics import fgsm
 from comparisons.config import HarnessConfig, stable_hash
 from comparisons.datasets import ImageDataset
 from comparisons.run._group_models import GroupModel
-from comparisons.run._inputs import evaluation_and_background
 from comparisons.run_folder import GroupKey
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,6 +119,46 @@ def figure_indices(labels: Tensor, count: int) -> Tensor:
             if len(chosen) < count and rank < len(positions):
                 chosen.append(positions[rank])
     return torch.tensor(chosen, dtype=torch.long)
+
+
+def evaluation_and_background(
+    dataset: ImageDataset, eval_examples: int, background_examples: int
+) -> tuple[Tensor, Tensor]:
+    """The test indices every cell evaluates and DeepSHAP's background images.
+
+    The evaluated images are :func:`~comparisons.run._group_data.evaluation_indices` of the
+    test split (stratified by class). With training images, the background is a seeded draw
+    from the training split. Without (a model given with its weights needs only a test
+    split), the background is the last ``min(background_examples, N // 2)`` test images of
+    the seeded permutation, and the evaluated ones are chosen among the others, so the two
+    never overlap.
+
+    Args:
+        dataset: The group's dataset.
+        eval_examples: How many test images to evaluate.
+        background_examples: How many background images DeepSHAP gets.
+
+    Returns:
+        ``(evaluated, background)``: indices into the test split, (B, C, ...) images.
+    """
+    labels = dataset.test.labels
+    if len(dataset.train):
+        order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(1))
+        evaluated = evaluation_indices(labels, eval_examples)
+        return evaluated, dataset.train.images[order[:background_examples]]
+    total = len(dataset.test)
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(0))
+    count = min(background_examples, total // 2)
+    background = order[total - count :]
+    evaluated = evaluation_indices(labels, eval_examples, order=order[: total - count])
+    if len(evaluated) < eval_examples:
+        logger.info(
+            "no training split: %d of %d test images evaluated, %d kept apart as background",
+            len(evaluated),
+            total,
+            count,
+        )
+    return evaluated, dataset.test.images[background]
 
 
 def _predict(model: nn.Module, inputs: Tensor, batch_size: int) -> Tensor:

@@ -1,5 +1,5 @@
-"""What a run reads before any cell runs: its datasets, its given models built and checked,
-and per group the evaluated test images and DeepSHAP's background.
+"""What a run reads before any cell runs: its datasets, and its given models built and
+checked.
 
 Everything here happens before the run folder is created or resumed, so a missing file, a
 label outside the declared classes, weights that do not fit or a model with the wrong
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from comparisons.config import HarnessConfig, ModelEntry
 from comparisons.datasets import ImageDataset, load_dataset
@@ -116,45 +116,3 @@ def check_given_identities(
             f"({before.get('sha256') or 'unknown'}), got other weights in {entry.weights}: "
             "use another output folder for the new weights"
         )
-
-
-def evaluation_and_background(
-    dataset: ImageDataset, eval_examples: int, background_examples: int
-) -> tuple[Tensor, Tensor]:
-    """The test indices every cell evaluates and DeepSHAP's background images.
-
-    The evaluated images are :func:`~comparisons.run._group_data.evaluation_indices` of the
-    test split (stratified by class). With training images, the background is a seeded draw
-    from the training split. Without (a model given with its weights needs only a test
-    split), the background is the last ``min(background_examples, N // 2)`` test images of
-    the seeded permutation, and the evaluated ones are chosen among the others, so the two
-    never overlap.
-
-    Args:
-        dataset: The group's dataset.
-        eval_examples: How many test images to evaluate.
-        background_examples: How many background images DeepSHAP gets.
-
-    Returns:
-        ``(evaluated, background)``: indices into the test split, (B, C, ...) images.
-    """
-    from comparisons.run._group_data import evaluation_indices
-
-    labels = dataset.test.labels
-    if len(dataset.train):
-        order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(1))
-        evaluated = evaluation_indices(labels, eval_examples)
-        return evaluated, dataset.train.images[order[:background_examples]]
-    total = len(dataset.test)
-    order = torch.randperm(total, generator=torch.Generator().manual_seed(0))
-    count = min(background_examples, total // 2)
-    background = order[total - count :]
-    evaluated = evaluation_indices(labels, eval_examples, order=order[: total - count])
-    if len(evaluated) < eval_examples:
-        logger.info(
-            "no training split: %d of %d test images evaluated, %d kept apart as background",
-            len(evaluated),
-            total,
-            count,
-        )
-    return evaluated, dataset.test.images[background]
