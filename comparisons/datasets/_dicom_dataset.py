@@ -36,7 +36,7 @@ from comparisons.datasets._dicom import (
     read_dicom_file,
     read_dicom_series,
 )
-from comparisons.datasets._image_files import READABLE_SUFFIXES, read_mask_image
+from comparisons.datasets._image_files import READABLE_SUFFIXES, load_npy, read_mask_image
 from comparisons.datasets._image_folder import list_image_folder
 from comparisons.datasets._labelled_files import (
     Color,
@@ -208,10 +208,7 @@ def _read_mask(path: Path, dims: int) -> np.ndarray:
     elif dims == 2:
         return read_mask_image(path)
     elif path.suffix.lower() == ".npy":
-        try:
-            stored = np.load(path, allow_pickle=False)[None]
-        except (OSError, ValueError) as error:
-            raise ValueError(f"expected a NumPy .npy mask, got {path}: {error}") from error
+        stored = load_npy(path)[None]  # its header checked first: no bomb is allocated
     else:
         raise ValueError(
             f"expected a volume mask (a series folder, a multi-frame DICOM file or a (D, H, W) "

@@ -3,19 +3,32 @@
 :func:`read_grayscale` reads the public datasets' JPEG/PNG files, resized to squares;
 :func:`read_image` reads one file of a user's dataset at its own size and channels (PIL;
 DICOM files through :func:`comparisons.datasets._dicom.read_dicom_file`).
+
+Every reader looks at a file's header before it allocates anything: a file declaring more
+than :data:`~comparisons.datasets._dicom.MAX_VOXELS` (2**30) values, or a ``.npy`` declaring
+more bytes than it holds, is refused unread (:func:`check_declared_size`, :func:`load_npy`),
+and an image over PIL's own decompression-bomb limit is refused naming the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
-from comparisons.datasets._dicom import DICOM_SUFFIXES, has_dicom_preamble, read_dicom_file
+from comparisons.datasets._dicom import (
+    DICOM_SUFFIXES,
+    MAX_VOXELS,
+    has_dicom_preamble,
+    read_dicom_file,
+)
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpeg", ".jpg", ".png"})
 #: Every file type :func:`read_image` reads.
@@ -23,6 +36,119 @@ READABLE_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy"} | DICOM_SUFFIXES
 )
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L"
+
+
+def check_declared_size(
+    path: Path | str, shape: Sequence[int], what: str, channels: int = 1
+) -> None:
+    """Refuse a file whose header declares more than :data:`MAX_VOXELS` values, unread.
+
+    Args:
+        path: The file (named in the message).
+        shape: The shape its header declares.
+        what: What its elements are, e.g. ``"pixels"`` or ``"float64 values"``.
+        channels: Values per element (an RGB pixel: 3).
+
+    Raises:
+        ValueError: ``shape`` holds more than :data:`MAX_VOXELS` values.
+    """
+    count = math.prod(int(n) for n in shape) * channels
+    if count > MAX_VOXELS:
+        raise ValueError(
+            f"expected at most {MAX_VOXELS} (2**30) values in one file, got {path} declaring "
+            f"{' x '.join(str(int(n)) for n in shape)} {what} ({count:.3g} values); it is "
+            "refused unread (a damaged header or a decompression bomb)"
+        )
+
+
+def read_npy_header(fp: IO[bytes], path: Path | str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a ``.npy`` stream's header declares; ``fp`` is left at its data.
+
+    Raises:
+        ValueError: Not a ``.npy`` header (the message names ``path``).
+    """
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        else:  # 2.0, and 3.0 (2.0's layout with UTF-8 field names)
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ValueError(f"expected a NumPy .npy array file, got {path}: {error}") from error
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
+def check_npy_header(
+    fp: IO[bytes], path: Path | str, held: int, *, limit: bool = True
+) -> tuple[int, ...]:
+    """Read a ``.npy`` header and refuse it when it declares more bytes than the ``held``
+    bytes of the stream (header included), or (with ``limit``) more than
+    :data:`MAX_VOXELS` values.
+
+    Returns:
+        The declared shape.
+
+    Raises:
+        ValueError: Naming ``path`` and what its header declares.
+    """
+    shape, dtype = read_npy_header(fp, path)
+    if limit:
+        check_declared_size(path, shape, str(dtype))
+    declared = math.prod(shape) * dtype.itemsize
+    data = held - fp.tell()
+    if declared > data:
+        raise ValueError(
+            f"expected {path} to hold the {declared} bytes its header declares "
+            f"({' x '.join(map(str, shape))} {dtype}), got a file that holds {data}: it is "
+            "truncated or its header is damaged"
+        )
+    return shape
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` file's array, its header checked by :func:`check_npy_header` first.
+
+    Raises:
+        ValueError: Not a ``.npy`` file numpy reads without pickles, or a header declaring
+            too much (the message names the file).
+    """
+    try:
+        with path.open("rb") as fp:
+            check_npy_header(fp, path, path.stat().st_size)
+        return np.load(path, allow_pickle=False)
+    except OSError as error:
+        raise ValueError(f"expected a NumPy .npy array file, got {path}: {error}") from error
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        raise ValueError(f"expected a NumPy .npy array file, got {path}: {error}") from error
+
+
+@contextmanager
+def open_image(path: Path) -> Iterator[Image.Image]:
+    """``PIL.Image.open`` (which reads only the header) with the size checked before any
+    pixel is decoded: over PIL's decompression-bomb limit or :data:`MAX_VOXELS` values, the
+    file is refused naming it.
+
+    Raises:
+        ValueError: PIL cannot identify the file, or it declares too many pixels.
+    """
+    try:
+        img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # PIL's own limit (2 x Image.MAX_IMAGE_PIXELS; the warning when it is an error)
+        raise ValueError(
+            f"expected an image PIL opens, got {path} declaring more pixels than PIL's "
+            f"decompression-bomb limit: {error} (a genuine image: downsample it, or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS in Python)"
+        ) from error
+    except (OSError, SyntaxError) as error:  # PIL's errors for unreadable files
+        raise ValueError(f"expected an image file readable by PIL, got {path}: {error}") from error
+    with img:
+        bands = len(img.getbands())
+        what = "pixels" if bands == 1 else f"pixels of {bands} channels"
+        check_declared_size(path, img.size, f"(width x height) {what}", bands)
+        yield img
 
 
 def list_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
@@ -42,7 +168,7 @@ def read_grayscale(paths: Sequence[Path], image_size: int) -> Tensor:
     """
     out = np.empty((len(paths), image_size, image_size), dtype=np.uint8)
     for i, path in enumerate(paths):
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.format == "JPEG":
                 img.draft("L", (image_size, image_size))  # decode at reduced scale: faster
             gray = img.convert("L") if img.mode != "I;16" else _sixteen_to_eight(img)
@@ -71,15 +197,16 @@ def read_image(path: Path) -> tuple[np.ndarray, bool]:
     applied), or 8-bit colour scaled to [0, 1].
 
     Raises:
-        ValueError: The file cannot be read as one 2-D image, or is a colour image of 16
-            bits per channel, which PIL would cut to 8 (the message names the file).
+        ValueError: The file cannot be read as one 2-D image, is a colour image of 16 bits
+            per channel, which PIL would cut to 8, or its header declares more than
+            :data:`MAX_VOXELS` values (the message names the file).
     """
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
     if _is_dicom(path):
         return _two_dimensional(path, *read_dicom_file(path))
-    try:
-        with Image.open(path) as img:
+    with open_image(path) as img:
+        try:
             if getattr(img, "n_frames", 1) > 1:
                 raise ValueError(
                     f"expected a single 2-D image in {path}, got a file of {img.n_frames} "
@@ -92,8 +219,10 @@ def read_image(path: Path) -> tuple[np.ndarray, bool]:
                     "grayscale or as a .npy array"
                 )
             return _pil_array(img)
-    except (OSError, SyntaxError) as error:  # PIL's errors for unreadable files
-        raise ValueError(f"expected an image file readable by PIL, got {path}: {error}") from error
+        except (OSError, SyntaxError) as error:  # PIL's errors for damaged pixel data
+            raise ValueError(
+                f"expected an image file readable by PIL, got {path}: {error}"
+            ) from error
 
 
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -119,10 +248,7 @@ def _pil_array(img: Image.Image) -> tuple[np.ndarray, bool]:
 
 
 def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"expected a NumPy .npy array file, got {path}: {error}") from error
+    array = load_npy(path)
     if array.dtype == np.bool_:
         array = array.astype(np.float32)  # 0 and 1: already in [0, 1]
         flags_range = True

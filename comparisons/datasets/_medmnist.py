@@ -11,10 +11,13 @@ becomes binary on column ``label_index`` (default 1, cardiomegaly). With
 ``negatives="rest"`` every other image is a negative; with ``"no-finding"`` only images with
 no finding at all are, as in the ``"chestxray8"`` task. Files are ``root/{flag}.npz`` (28 px)
 or ``root/{flag}_{size}.npz`` (MedMNIST+ 64/128/224 px), or any ``path``. uint8 -> [0, 1].
+Each array's header is checked before it is read: one declaring more bytes than the archive
+holds for it is refused, naming the file and the array.
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -25,6 +28,7 @@ import torch.nn.functional as F
 
 from comparisons.datasets._dataset import ImageDataset
 from comparisons.datasets._disk_dataset import disk_dataset
+from comparisons.datasets._image_files import check_npy_header
 from comparisons.datasets._splitting import SPLIT_NAMES, check_seed, per_split_caps
 
 MEDMNIST_LABELS: dict[str, tuple[str, ...]] = {
@@ -76,6 +80,20 @@ def _resolve(
     return file, flag
 
 
+def _read_arrays(data: np.lib.npyio.NpzFile, file: Path) -> dict[str, np.ndarray]:
+    """The arrays :data:`_KEYS` names, each header checked (:func:`check_npy_header`) against
+    the bytes its archive member holds before numpy allocates it. (Not against the 2**30
+    values of one image file: MedMNIST+'s 224 px training arrays hold more.)"""
+    missing = [k for k in _KEYS if k not in data.files]
+    if missing:
+        raise ValueError(f"expected keys {list(_KEYS)} in {file}, got {sorted(data.files)}")
+    for key in _KEYS:
+        member = data.zip.getinfo(f"{key}.npy")
+        with data.zip.open(member) as stream:
+            check_npy_header(stream, f"{file} (array {key})", member.file_size, limit=False)
+    return {k: data[k] for k in _KEYS}
+
+
 def _images(array: np.ndarray, file: Path, key: str) -> torch.Tensor:
     if array.ndim == 4 and array.shape[-1] in (1, 3):
         array = array.mean(axis=-1) if array.shape[-1] == 3 else array[..., 0]
@@ -117,11 +135,18 @@ def load_medmnist(
     caps = per_split_caps(max_per_class)
     check_seed(seed)
     file, name = _resolve(path, root, flag, size)
-    with np.load(file) as data:
-        missing = [k for k in _KEYS if k not in data.files]
-        if missing:
-            raise ValueError(f"expected keys {list(_KEYS)} in {file}, got {sorted(data.files)}")
-        arrays = {k: data[k] for k in _KEYS}
+    try:
+        data = np.load(file, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not a zip of arrays")
+        with data:
+            arrays = _read_arrays(data, file)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"expected a MedMNIST .npz file, got {file}: {error}") from error
+    except ValueError as error:
+        if str(file) in str(error):
+            raise
+        raise ValueError(f"expected a MedMNIST .npz file, got {file}: {error}") from error
     names = MEDMNIST_LABELS[name]
     if name == "chestmnist":
         if isinstance(label_index, bool) or not 0 <= label_index < len(names):

@@ -6,18 +6,23 @@ The manifest is the ``"csv"`` dataset's (``path``, ``label``, optional ``mask`` 
 (``nibabel.as_closest_canonical``), so that volumes from different scanners agree; the
 voxel axes (i, j, k) then become (W, H, D), i.e. D runs inferior to superior, H posterior
 to anterior and W left to right. A 4-D file is accepted when its fourth axis has length 1.
-Mask volumes are nonzero where the signal is.
+Mask volumes are nonzero where the signal is. A file whose header declares more than
+:data:`~comparisons.datasets._dicom.MAX_VOXELS` (2**30) voxels, or (``.nii``) more bytes
+than the file holds, is refused before its data is read.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from comparisons.datasets._csv_manifest import read_manifest
 from comparisons.datasets._dataset import ImageDataset
+from comparisons.datasets._image_files import check_declared_size
 from comparisons.datasets._labelled_files import Normalize, build_file_dataset
 
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
@@ -27,7 +32,9 @@ def read_volume(path: Path, reorient: bool = True) -> np.ndarray:
     """One NIfTI volume as (D, H, W) float32 (see the module docstring for the axes).
 
     Raises:
-        ValueError: Not a NIfTI file nibabel can read, or not a 3-D volume.
+        ValueError: Not a NIfTI file nibabel can read, not a 3-D volume, or a header that
+            declares more than :data:`~comparisons.datasets._dicom.MAX_VOXELS` voxels or
+            more bytes than the file holds (the message names the file).
     """
     try:
         import nibabel
@@ -38,7 +45,13 @@ def read_volume(path: Path, reorient: bool = True) -> np.ndarray:
     if not str(path).lower().endswith(NIFTI_SUFFIXES):
         raise ValueError(f"expected a .nii or .nii.gz file, got {path}")
     try:
-        image = nibabel.load(str(path))
+        image = nibabel.load(str(path))  # the header only: the data is read on demand
+    except Exception as error:  # nibabel raises many types for damaged files
+        raise ValueError(
+            f"expected a NIfTI volume nibabel can read, got {path}: {error}"
+        ) from error
+    _check_header(path, image.header)
+    try:
         if reorient:
             image = nibabel.as_closest_canonical(image)
         data = np.asarray(image.get_fdata(dtype=np.float32))  # type: ignore[attr-defined]
@@ -51,6 +64,23 @@ def read_volume(path: Path, reorient: bool = True) -> np.ndarray:
     if data.ndim != 3:
         raise ValueError(f"expected a 3-D volume in {path}, got an array of shape {data.shape}")
     return np.ascontiguousarray(data.transpose(2, 1, 0))
+
+
+def _check_header(path: Path, header: Any) -> None:
+    """Refuse a header declaring too many voxels, or more bytes than a ``.nii`` holds."""
+    shape = tuple(int(n) for n in header.get_data_shape())
+    dtype = np.dtype(header.get_data_dtype())
+    check_declared_size(path, shape, f"{dtype} voxels")
+    if str(path).lower().endswith(".nii"):  # uncompressed: the data is the file's tail
+        offset = int(header.get_data_offset())
+        declared = math.prod(shape) * dtype.itemsize
+        held = path.stat().st_size - offset
+        if declared > held:
+            raise ValueError(
+                f"expected {path} to hold the {declared} bytes its header declares "
+                f"({' x '.join(map(str, shape))} {dtype}), got a file that holds {held}: it "
+                "is truncated or its header is damaged"
+            )
 
 
 def load_nifti(
