@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 from torch import Tensor
 
 from comparisons.datasets._dicom import (
@@ -125,7 +125,7 @@ def load_npy(path: Path) -> np.ndarray:
 
 
 @contextmanager
-def open_image(path: Path) -> Iterator[Image.Image]:
+def open_image(path: Path) -> Iterator[ImageFile.ImageFile]:
     """``PIL.Image.open`` (which reads only the header) with the size checked before any
     pixel is decoded: over PIL's decompression-bomb limit or :data:`MAX_VOXELS` values, the
     file is refused naming it.

@@ -87,9 +87,12 @@ def _read_arrays(data: np.lib.npyio.NpzFile, file: Path) -> dict[str, np.ndarray
     missing = [k for k in _KEYS if k not in data.files]
     if missing:
         raise ValueError(f"expected keys {list(_KEYS)} in {file}, got {sorted(data.files)}")
+    archive = data.zip
+    if archive is None:  # an NpzFile from np.load(path) is open
+        raise ValueError(f"expected an open .npz file, got {file} closed")
     for key in _KEYS:
-        member = data.zip.getinfo(f"{key}.npy")
-        with data.zip.open(member) as stream:
+        member = archive.getinfo(f"{key}.npy")
+        with archive.open(member) as stream:
             check_npy_header(stream, f"{file} (array {key})", member.file_size, limit=False)
     return {k: data[k] for k in _KEYS}
 
