@@ -10,6 +10,7 @@ of the same data, and the rows agree value for value.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tempfile
 import warnings
@@ -78,11 +79,18 @@ def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _check_tensors(data: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The images (as float32), labels and masks, checked; the caller's tensors unchanged."""
     if len(data) not in (2, 3) or not all(isinstance(t, Tensor) for t in data):
         raise TypeError(
             "expected data as an ImageDataset, (images, labels) or (images, labels, masks) "
             f"tensors, got a tuple of {[type(t).__name__ for t in data]}"
         )
+    for name, tensor in zip(("images", "labels", "masks"), data, strict=False):
+        if tensor.is_meta:
+            raise ValueError(
+                f"expected {name} holding values (on the cpu or an accelerator), got a tensor "
+                "on the meta device, which has a shape but no data"
+            )
     images, labels = data[0], data[1]
     masks = data[2] if len(data) == 3 else None
     if images.dim() not in (4, 5) or not images.is_floating_point() or len(images) < 2:
@@ -90,6 +98,8 @@ def _check_tensors(data: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor | N
             f"expected images (N, C, H, W) or (N, C, D, H, W) floating point with N >= 2, got "
             f"{tuple(images.shape)} {images.dtype}"
         )
+    images = images.detach().to(torch.float32)  # the harness computes in float32
+    _check_finite(images, "the images")
     if labels.shape != (len(images),) or labels.is_floating_point() or labels.dtype == torch.bool:
         raise ValueError(
             f"expected integer labels of shape ({len(images)},), got {tuple(labels.shape)} "
@@ -100,6 +110,48 @@ def _check_tensors(data: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor | N
             f"expected masks of shape {(len(images), *images.shape[2:])}, got {tuple(masks.shape)}"
         )
     return images, labels, masks
+
+
+def _check_finite(images: Tensor, where: str) -> None:
+    """Refuse NaN or infinite values, naming how many and the first (image, then position)."""
+    bad = ~torch.isfinite(images)
+    count = int(bad.sum())
+    if count:
+        first = int(bad.flatten().to(torch.uint8).argmax())
+        index = [int(i) for i in torch.unravel_index(torch.tensor(first), images.shape)]
+        raise ValueError(
+            f"expected finite images, got {count} NaN or infinite value"
+            f"{'s' if count > 1 else ''} in {where}, the first in image {index[0]} at "
+            f"{tuple(index[1:])}"
+        )
+
+
+def _check_value_range(value_range: Any) -> tuple[float, float] | None:
+    """``None``, or ``(low, high)`` as floats with finite ``low < high``."""
+    if value_range is None:
+        return None
+    pair = value_range if isinstance(value_range, tuple | list) else ()
+    if (
+        len(pair) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        or not all(math.isfinite(v) for v in pair)
+        or not pair[0] < pair[1]
+    ):
+        raise ValueError(
+            f"expected value_range = (low, high) with finite low < high, got {value_range!r}"
+        )
+    return float(pair[0]), float(pair[1])
+
+
+def _check_model(model: nn.Module) -> None:
+    """Refuse a model whose weights are on the meta device (a shape without values)."""
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if tensor.is_meta:
+            raise ValueError(
+                f"expected a model holding its weights, got {name!r} on the meta device (a "
+                "shape without values): load them first (model.to_empty(device='cpu'), then "
+                "model.load_state_dict(...))"
+            )
 
 
 def _empty(split: ImageSplit) -> ImageSplit:
@@ -118,11 +170,15 @@ def tensor_dataset(
     """A test-only :class:`ImageDataset` of tensors (no training or validation images).
 
     The pixel mean and std (the noise of eqs. 25-26, the deletion baseline) are the test
-    images'. Masks are nonzero where the signal is.
+    images'. Images of any floating dtype are stored as float32. Masks are nonzero where the
+    signal is.
 
     Raises:
-        ValueError: Shapes that do not fit, or labels outside ``[0, len(class_names))``.
+        ValueError: Shapes that do not fit, tensors on the meta device, NaN or infinite
+            images, labels outside ``[0, len(class_names))``, or a ``value_range`` that is
+            not finite ``low < high``.
     """
+    value_range = _check_value_range(value_range)
     images, labels, masks = _check_tensors(
         (images, labels) if masks is None else (images, labels, masks)
     )
@@ -200,7 +256,9 @@ def compare(
 ) -> pd.DataFrame:
     """Benchmark the attribution methods on a trained model and your data.
 
-    The model is used as given (a copy, in eval mode: yours is left as found). Every method
+    The model is used as given (a copy, in eval mode: yours is left as found). The harness
+    computes in float32: float64 and half-precision images, and the copy of a float64 or
+    half-precision model, are cast to float32. Every method
     explains the same ``eval_examples`` test images and every metric scores them, exactly
     as ``python -m comparisons run`` does; the model's test precision and recall (Table II)
     are among the rows. DeepSHAP's background is drawn from the data's training split, or,
@@ -237,7 +295,9 @@ def compare(
         (:data:`comparisons.run_folder.RESULT_COLUMNS`).
 
     Raises:
-        ValueError, TypeError: Bad data, names or options, before anything runs.
+        ValueError, TypeError: Bad data, names or options, before anything runs: among
+            them images or a model on the meta device, NaN or infinite images (naming how
+            many and the first), and a ``value_range`` that is not finite ``low < high``.
 
     Warns:
         RuntimeWarning: Cells that failed (a method or metric that raised): they have no
@@ -262,15 +322,19 @@ def compare(
         model = getattr(model, "model", model)  # a TrainedModel holds its model
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
-    model = copy.deepcopy(model).eval()
+    _check_model(model)
+    model = copy.deepcopy(model).eval().float()  # the harness computes in float32
     if isinstance(data, ImageDataset):
         if class_names is not None or value_range is not None:
             raise ValueError(
                 "expected class_names and value_range only with tensors, got them with an "
                 "ImageDataset (it has its own)"
             )
+        for split in ("train", "val", "test"):
+            _check_finite(getattr(data, split).images, f"the dataset's {split} split")
         dataset = data
     elif isinstance(data, tuple):
+        value_range = _check_value_range(value_range)
         images, labels, masks = _check_tensors(data)
         names = class_names
         if names is None:
