@@ -86,8 +86,6 @@ sphinx_gallery_conf = {
     "examples_dirs": "gallery",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # _example_setup.py is the examples' shared training code, not an example.
-    "ignore_pattern": r"__init__\.py|(^|/)_[^/]*\.py$",
     "within_subsection_order": "FileNameSortKey",
     "remove_config_comments": True,
     "download_all_examples": False,

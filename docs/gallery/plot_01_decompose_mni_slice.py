@@ -8,6 +8,8 @@ input-dependent Fisher information :math:`F(x)` of the network's predictive dist
 its eigenvalues and eigenvectors (through the :math:`C \\times C` Gram matrix, eqs. 5-11 of
 the paper), and the split :math:`x = S(x) + I(x)` into the task-sensitive component and its
 orthogonal complement (eqs. 13-17). The mathematics is on the :doc:`/theory` page.
+
+Needs the ``compare`` extra (``pip install -e ".[compare]"``); then this script runs as it is.
 """
 
 # %%
@@ -17,13 +19,35 @@ orthogonal complement (eqs. 13-17). The mathematics is on the :doc:`/theory` pag
 # nothing is downloaded). A brighter signal than the harness's default and 64 x 64 pixels
 # keep the training to a few seconds on a CPU.
 
+import os
+
 import matplotlib.pyplot as plt
 import torch
-from _example_setup import train_small_cnn
 
 from captum_ifim import IFIMDecomposition
+from comparisons.datasets import load_dataset
+from comparisons.training import TrainingConfig, train_model
 
-data, trained = train_small_cnn("mni-sks-3class", num_val=90, num_test=60, epochs=8)
+# CAPTUM_IFIM_GALLERY_QUICK=1 trains for 2 epochs instead of 8, only to check that the
+# script runs (the tests do); unset, it gives this page's results.
+quick = os.environ.get("CAPTUM_IFIM_GALLERY_QUICK") == "1"
+data = load_dataset(
+    "mni-sks-3class",
+    num_train=600,
+    num_val=90,
+    num_test=60,
+    image_size=64,
+    amplitude_range=(0.3, 0.5),
+    seed=0,
+)
+trained = train_model(
+    "shallow-cnn",
+    data,
+    TrainingConfig.fast(epochs=2 if quick else 8),
+    seed=0,
+    model_options={"head": "max"},
+    progress=False,
+)
 model = trained.model  # in eval mode
 print(f"classes {data.class_names}, test accuracy {trained.test_metrics.accuracy:.3f}")
 

@@ -12,6 +12,8 @@ Here the "scans" are 32 x 32 grayscale images, half of them with a bright lesion
 with their masks in a CSV manifest; the model is a small CNN trained on other scans. The
 masks enable the localization metrics: the share of each map's energy inside the lesion
 mask, and the pointing game.
+
+Needs the ``compare`` extra (``pip install -e ".[compare]"``); then this script runs as it is.
 """
 
 # %%

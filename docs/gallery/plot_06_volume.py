@@ -9,6 +9,8 @@ white-matter signal is present in a sub-volume of the MNI152 template (``mni-sks
 :math:`S(x)` as three orthogonal slices through the signal's centre, then compare the iFIM
 eigenspaces :math:`U_K` of two seeds of the same network at the same test volumes, the
 principal-angle overlap of :doc:`/theory` ("Comparing two models' iFIM subspaces").
+
+Needs the ``compare`` extra (``pip install -e ".[compare]"``); then this script runs as it is.
 """
 
 # %%
@@ -18,6 +20,8 @@ principal-angle overlap of :doc:`/theory` ("Comparing two models' iFIM subspaces
 # training to a few seconds per network on a CPU; the harness's 3-D run uses 32^3 voxels
 # (:doc:`/results-3d`). The shallow 3-D CNN gets the 2-D network's widths (16, 32, 64).
 
+import os
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -26,6 +30,9 @@ from captum_ifim.metrics import ifim_subspace_overlap
 from comparisons.datasets import load_dataset
 from comparisons.training import TrainingConfig, train_model
 
+# CAPTUM_IFIM_GALLERY_QUICK=1 trains for 2 epochs instead of 6, only to check that the
+# script runs (the tests do); unset, it gives this page's results.
+quick = os.environ.get("CAPTUM_IFIM_GALLERY_QUICK") == "1"
 data = load_dataset(
     "mni-sks-3d",
     num_train=160,
@@ -40,7 +47,7 @@ for seed in (0, 1):
     trained = train_model(
         "shallow-cnn-3d",
         data,
-        TrainingConfig.fast(epochs=6, batch_size=16),
+        TrainingConfig.fast(epochs=2 if quick else 6, batch_size=16),
         seed=seed,
         model_options={"channels": (16, 32, 64)},
         progress=False,
