@@ -202,17 +202,14 @@ def test_the_registry_table_matches_the_code() -> None:
     rows = _table("baselines", "name")
     assert [row[0].strip("`") for row in rows] == available_methods()
     yes_no = {"yes": True, "no": False}
-    for name, _, uses_target, normalized, layer, background, deterministic in rows:
+    for name, _, uses_target, normalized, layer, background in rows:
         spec = get_method_spec(name.strip("`"))
-        documented = [
-            yes_no[v] for v in (uses_target, normalized, layer, background, deterministic)
-        ]
+        documented = [yes_no[v] for v in (uses_target, normalized, layer, background)]
         facts = [
             spec.uses_target,
             spec.normalized_maps,
             spec.needs_target_layer,
             spec.needs_background,
-            spec.deterministic,
         ]
         assert documented == facts, name
 

@@ -3,13 +3,14 @@ and the report's method table agree with what the configured method returns."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 from torch import nn
 
-from captum_ifim import available_methods, build_method, get_method_spec
+from captum_ifim import MethodSpec, available_methods, build_method, get_method_spec
 from comparisons.config import parse_config
 from comparisons.reporting._run_description import methods_markdown
 from comparisons.run_folder import RunFolder, method_facts
@@ -96,3 +97,26 @@ def test_facts_are_the_plain_fields_and_no_option_changes_the_other_methods() ->
         get_method_spec("ifim-sensitive").facts({"class_mass": 0.5})
         == get_method_spec("ifim-sensitive").facts()
     )
+
+
+def test_no_fact_is_true_of_every_method_by_construction() -> None:
+    """``deterministic`` was true of every method whatever it did: it is no fact."""
+    assert "deterministic" not in {f.name for f in dataclasses.fields(MethodSpec)}
+    for name in available_methods():
+        assert "deterministic" not in method_facts(name)
+
+
+def test_the_methods_table_reads_the_methods_json_of_an_older_run() -> None:
+    older = {
+        "gradcam": {
+            "name": "gradcam",
+            "description": "Grad-CAM",
+            "normalized_maps": True,
+            "uses_target": True,
+            "deterministic": True,
+        }
+    }
+    table = methods_markdown(older, ["gradcam", "saliency"])
+    assert table.splitlines()[0] == "| method | description | normalized maps | uses target |"
+    assert _row(table, "gradcam") == ["`gradcam`", "Grad-CAM", "yes", "yes"]
+    assert _row(table, "saliency") == ["`saliency`", "(not in methods.json)", "?", "?"]

@@ -39,7 +39,6 @@ class MethodSpec:
         attribute_options: Options passed to every ``attribute`` call.
         check_values: Raises for a bad option value that can be seen without a model
             (the same checks the method itself makes); ``None`` checks names only.
-        deterministic: The same call gives the same map (batched equals one by one).
         normalized_maps: Maps are rescaled per image (CAMs: ReLU and min-max to [0, 1]),
             with the default options; :meth:`facts` gives it for other options.
         needs_target_layer: Built on a layer's activations; ``build_method`` takes
@@ -75,7 +74,6 @@ class MethodSpec:
     constructor_options: frozenset[str] = frozenset()
     attribute_options: frozenset[str] = frozenset()
     check_values: OptionCheck | None = field(default=None, repr=False, compare=False)
-    deterministic: bool = True
     normalized_maps: bool = False
     needs_target_layer: bool = False
     needs_background: bool = False

@@ -130,7 +130,7 @@ def methods_markdown(methods: Mapping[str, Mapping[str, Any]], used: Sequence[st
     for name in names:
         facts = methods.get(name)
         if facts is None:
-            rows.append([f"`{name}`", "(not in methods.json)", "?", "?", "?"])
+            rows.append([f"`{name}`", "(not in methods.json)", "?", "?"])
             continue
         rows.append(
             [
@@ -138,12 +138,9 @@ def methods_markdown(methods: Mapping[str, Mapping[str, Any]], used: Sequence[st
                 str(facts.get("description", "")),
                 flag(facts, "normalized_maps"),
                 flag(facts, "uses_target"),
-                flag(facts, "deterministic"),
             ]
         )
-    table = markdown_table(
-        ["method", "description", "normalized maps", "uses target", "deterministic"], rows
-    )
+    table = markdown_table(["method", "description", "normalized maps", "uses target"], rows)
     normalized = [n for n in names if methods.get(n, {}).get("normalized_maps") is True]
     note = (
         f"Normalized maps (rescaled per image to [0, 1], so their magnitudes are not comparable "
