@@ -70,7 +70,7 @@ def test_no_module_but_the_declaring_one_spells_a_row_name() -> None:
 
 
 def test_every_row_has_one_role_and_the_tables_read_them() -> None:
-    from comparisons.reporting._table_layout import DETAIL_METRICS, MODEL_FACTS, PRECISION_RECALL
+    from comparisons.reporting._markdown_tables import DETAIL_METRICS, MODEL_FACTS, PRECISION_RECALL
 
     assert [r.name for r in rows_with_role("paper")] == ["f1-ratio", "adversarial-correlation"]
     assert [r.name for r in rows_with_role("stand-in")] == ["f1-difference"]

@@ -38,7 +38,7 @@ from comparisons.reporting import (
     write_report,
 )
 from comparisons.reporting.__main__ import main
-from comparisons.reporting._table_layout import order_settings
+from comparisons.statistics import order_settings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATASET = "toy"

@@ -306,7 +306,7 @@ def _summary_row(method: str, metric: str, setting: str, values: tuple[float, ..
 
 def test_verdicts_follow_the_holm_adjusted_comparisons_and_fall_back_to_df1() -> None:
     from comparisons.reporting import claim_verdicts
-    from comparisons.reporting._paired import holm_adjusted as holm
+    from comparisons.statistics import holm_adjusted as holm
 
     alphas = ("alpha=0.01", "alpha=0.02")
     rivals = ("gradcam", "saliency")

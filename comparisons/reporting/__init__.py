@@ -3,13 +3,14 @@
 :func:`write_report` turns a run folder (``results.json``, ``methods.json``,
 ``config.toml``, ``environment.json``, ``examples/*.pt``) into ``summary.md``,
 ``summary.csv``, ``paired.csv``, ``ranks.csv``, ``seed_intervals.csv``, ``tables/`` (markdown,
-LaTeX, CSV), ``figures/`` (PNG, PDF, SVG) and ``report.md``. The pieces are public too:
-:func:`summarize` aggregates over seeds and :func:`summary_intervals` adds the bootstrap
-intervals, :func:`paired_comparisons` tests ``ifim-sensitive`` against every method,
-:func:`claim_verdicts` judges the paper's claims, :func:`rank_analyses` ranks the methods,
-the ``*_table`` functions write markdown, the ``write_*`` functions draw one figure each.
+LaTeX, CSV), ``figures/`` (PNG, PDF, SVG) and ``report.md``. The statistics it renders come
+from :mod:`comparisons.statistics` (re-exported here: :func:`summarize`,
+:func:`summary_intervals`, :func:`paired_comparisons`, :func:`claim_verdicts`,
+:func:`rank_analyses`, ...) and the paper's claims from :mod:`comparisons.paper`; the
+``*_table`` functions write markdown, the ``write_*`` functions draw one figure each.
 """
 
+from comparisons.paper import CLAIMS, REFERENCE
 from comparisons.reporting._bar_figures import (
     grouped_bar_figure,
     write_adversarial_bars,
@@ -45,58 +46,11 @@ from comparisons.reporting._markdown_tables import (
     summary_markdown,
     summary_report_tables,
 )
-from comparisons.reporting._metric_directions import (
-    MetricDirection,
-    best_indices,
-    metric_direction,
-)
-from comparisons.reporting._number_format import format_mean_std, format_significant
-from comparisons.reporting._paired import (
-    PAIRED_COLUMNS,
-    REFERENCE,
-    PairedComparison,
-    compare_pair,
-    holm_adjusted,
-    paired_comparisons,
-    paired_csv,
-)
-from comparisons.reporting._ranks import (
-    RankAnalysis,
-    friedman_statistic,
-    rank_analyses,
-    rank_analysis,
-    ranks_csv,
-)
-from comparisons.reporting._reading import (
-    Finding,
-    compare_method,
-    reading_findings,
-    reading_markdown,
-)
 from comparisons.reporting._report import write_report
 from comparisons.reporting._run_report import report_run_folder
 from comparisons.reporting._spectrum_figure import collect_eigenvalues, write_spectrum
-from comparisons.reporting._statistics import (
-    CONFIDENCE,
-    N_RESAMPLES,
-    Interval,
-    example_interval,
-    seed_interval,
-    seeded_rng,
-    two_level_draws,
-    two_level_interval,
-)
-from comparisons.reporting._statistics_report import RunStatistics, run_statistics
-from comparisons.reporting._statistics_samples import RowSample, RunSamples, f1_scores
-from comparisons.reporting._statistics_summary import (
-    RecomputationCheck,
-    recomputation_check,
-    seed_intervals,
-    summary_intervals,
-)
-from comparisons.reporting._summary import SUMMARY_COLUMNS, SummaryRow, summarize, summary_csv
+from comparisons.reporting._statistics_report import reading_markdown
 from comparisons.reporting._timing_figure import write_timing
-from comparisons.reporting._verdicts import CLAIMS, ClaimVerdict, SettingVerdict, claim_verdicts
 from comparisons.run_folder import (
     RESULT_COLUMNS,
     ExampleFile,
@@ -106,6 +60,51 @@ from comparisons.run_folder import (
     parse_example_name,
     read_run_contents,
     rows_from_records,
+)
+from comparisons.statistics import (
+    CONFIDENCE,
+    N_RESAMPLES,
+    PAIRED_COLUMNS,
+    SUMMARY_COLUMNS,
+    ClaimVerdict,
+    Finding,
+    Interval,
+    MetricDirection,
+    PairedComparison,
+    RankAnalysis,
+    RecomputationCheck,
+    RowSample,
+    RunSamples,
+    RunStatistics,
+    SettingVerdict,
+    SummaryRow,
+    best_indices,
+    claim_verdicts,
+    compare_method,
+    compare_pair,
+    example_interval,
+    f1_scores,
+    format_mean_std,
+    format_significant,
+    friedman_statistic,
+    holm_adjusted,
+    metric_direction,
+    paired_comparisons,
+    paired_csv,
+    rank_analyses,
+    rank_analysis,
+    ranks_csv,
+    reading_findings,
+    recomputation_check,
+    run_statistics,
+    seed_interval,
+    seed_intervals,
+    seeded_rng,
+    summarize,
+    summary_csv,
+    summary_intervals,
+    two_level_draws,
+    two_level_interval,
 )
 
 __all__ = [

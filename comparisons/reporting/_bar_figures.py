@@ -15,8 +15,7 @@ from matplotlib.patches import Patch
 
 from comparisons.metrics import ADVERSARIAL_CORRELATION_ROW, F1_DIFFERENCE_ROW, F1_RATIO_ROW
 from comparisons.reporting._figure_output import FigureResult, method_colors, save_figure
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import cells, metric_settings, order_methods
+from comparisons.statistics import SummaryRow, cells, metric_settings, order_methods
 
 #: How far above the largest finite bar or interval an infinite mean is drawn.
 _HEADROOM = 1.15

@@ -17,9 +17,8 @@ from matplotlib.figure import Figure
 
 from comparisons.metrics import HARNESS_METRICS, METRIC_SECONDS_ROW, SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._table_layout import cells, order_methods, unique
 from comparisons.run_folder import ResultRow
+from comparisons.statistics import cells, format_significant, order_methods, unique
 
 _METRIC_ROW = METRIC_SECONDS_ROW.name
 _ATTRIBUTION = "attribution (maps)"
@@ -105,7 +104,7 @@ def cost_figure(rows: Sequence[ResultRow]) -> Figure | None:
 
 def unique_pairs(rows: Sequence[ResultRow]) -> list[tuple[str, str]]:
     """(dataset, model) pairs of the rows, in the tables' order."""
-    from comparisons.reporting._summary import summarize
+    from comparisons.statistics import summarize
 
     return cells(summarize(r for r in rows if r.metric == _METRIC_ROW))
 

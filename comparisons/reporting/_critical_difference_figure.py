@@ -13,9 +13,7 @@ import scikit_posthocs
 from matplotlib.figure import Figure
 
 from comparisons.reporting._figure_output import FigureResult, method_colors, save_figure
-from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._paired import format_p
-from comparisons.reporting._ranks import RankAnalysis
+from comparisons.statistics import RankAnalysis, format_p, format_significant
 
 _LABEL_RANK = re.compile(r"\s*\([^()]*\)\s*")
 

@@ -20,8 +20,8 @@ from torch import Tensor
 
 from comparisons.paper import COMPLEMENT, REFERENCE
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.reporting._table_layout import order_methods
 from comparisons.run_folder import RunContents
+from comparisons.statistics import order_methods
 
 #: The three orthogonal planes of a volume (D, H, W), each named by the axis it fixes.
 PLANES: tuple[tuple[str, str], ...] = (("axial", "D"), ("coronal", "H"), ("sagittal", "W"))

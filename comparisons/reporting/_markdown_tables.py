@@ -12,20 +12,30 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from comparisons.paper import CLAIMED_METRICS, CLAIMS, PAPER_METRICS
+from comparisons.metrics import MODEL_ROWS, rows_with_role
+from comparisons.paper import CLAIMED_METRICS, CLAIMS, PAPER_METRICS, TABLE_II
 from comparisons.reporting._exports import ReportTable
-from comparisons.reporting._metric_directions import best_indices, direction_label, metric_direction
-from comparisons.reporting._number_format import format_mean_std, format_significant
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import (
-    DETAIL_METRICS,
-    MODEL_FACTS,
-    PRECISION_RECALL,
+from comparisons.statistics import (
+    MetricDirection,
+    SummaryRow,
+    best_indices,
     cells,
+    format_mean_std,
+    format_significant,
+    metric_direction,
     metric_settings,
     order_methods,
     unique,
 )
+
+#: Parts and spreads of the paper's metrics (role ``"detail"``): shown, never ranked.
+DETAIL_METRICS: tuple[str, ...] = tuple(row.name for row in rows_with_role("detail"))
+
+#: Model-level metrics (rows with method ``""``) outside Table II.
+MODEL_FACTS: tuple[str, ...] = tuple(row.name for row in MODEL_ROWS if row not in TABLE_II)
+
+#: Table II's metrics.
+PRECISION_RECALL: tuple[str, ...] = tuple(row.name for row in TABLE_II)
 
 #: An extra metric with more settings than this gets a table of its own.
 _MAX_SHARED_SETTINGS = 3
@@ -42,6 +52,17 @@ _NOTE = (
     "column with an infinite mean is bolded by dF1 (said in its header). [k/N]: only k of "
     "the N seeds had a value. †: the seeds' values summarise different numbers of examples."
 )
+
+
+def direction_label(direction: MetricDirection) -> str:
+    """A short reading aid for a table header: ``"↑"``, ``"↓"``, ``"→1"`` or ``""``."""
+    if direction.direction == "higher":
+        return "↑"
+    if direction.direction == "lower":
+        return "↓"
+    if direction.direction == "ideal":
+        return f"→{direction.ideal:g}"
+    return ""
 
 
 @dataclass(frozen=True)

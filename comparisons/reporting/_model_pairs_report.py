@@ -20,9 +20,8 @@ import numpy as np
 from comparisons.metrics import PAIR_ROWS
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._figure_output import FigureResult
-from comparisons.reporting._number_format import format_mean_std
-from comparisons.reporting._table_layout import order_methods, unique
 from comparisons.run_folder import PairKey, ResultRow
+from comparisons.statistics import format_mean_std, order_methods, unique
 
 #: The metrics of the stage, in table order.
 PAIR_METRICS: tuple[str, ...] = tuple(row.name for row in PAIR_ROWS)

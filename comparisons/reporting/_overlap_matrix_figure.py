@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from comparisons.metrics import MAP_CORRELATION_ROW, SUBSPACE_OVERLAP_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.reporting._model_pairs_report import PairRow
-from comparisons.reporting._table_layout import unique
 from comparisons.run_folder import GroupKey
+from comparisons.statistics import unique
 
 #: (metric, colour limits, colormap, title) of the two panels.
 _PANELS: tuple[tuple[str, tuple[float, float], str, str], ...] = (

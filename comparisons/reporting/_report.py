@@ -32,7 +32,6 @@ from comparisons.reporting._model_pairs_report import (
     split_pair_rows,
 )
 from comparisons.reporting._per_example_export import run_per_example_bytes
-from comparisons.reporting._reading import reading_findings, reading_markdown
 from comparisons.reporting._report_figures import ReportFigures, draw_report_figures
 from comparisons.reporting._run_description import (
     environment_markdown,
@@ -41,19 +40,24 @@ from comparisons.reporting._run_description import (
     run_markdown,
 )
 from comparisons.reporting._statistics_report import (
-    RunStatistics,
     paired_section,
     ranks_section,
-    run_statistics,
+    reading_markdown,
     statistics_section,
-    statistics_tables,
     verdicts_section,
     write_statistics_files,
 )
-from comparisons.reporting._summary import SummaryRow, summary_csv
-from comparisons.reporting._table_layout import cells as dataset_models
-from comparisons.reporting._table_layout import unique
+from comparisons.reporting._statistics_tables import statistics_tables
 from comparisons.run_folder import RunContents, read_run_contents
+from comparisons.statistics import (
+    RunStatistics,
+    SummaryRow,
+    reading_findings,
+    run_statistics,
+    summary_csv,
+    unique,
+)
+from comparisons.statistics import cells as dataset_models
 
 logger = logging.getLogger(__name__)
 

@@ -20,11 +20,10 @@ from comparisons.reporting._map_grid_figure import write_map_grid
 from comparisons.reporting._model_pairs_report import PairRow
 from comparisons.reporting._overlap_matrix_figure import write_overlap_matrices
 from comparisons.reporting._spectrum_figure import write_spectrum
-from comparisons.reporting._statistics_report import RunStatistics
-from comparisons.reporting._summary import summarize
-from comparisons.reporting._table_layout import cells as dataset_models
 from comparisons.reporting._timing_figure import write_timing
 from comparisons.run_folder import RunContents
+from comparisons.statistics import RunStatistics, summarize
+from comparisons.statistics import cells as dataset_models
 
 #: Rows (test images) of each map grid.
 GRID_ROWS = 4

@@ -9,8 +9,8 @@ from typing import Any
 
 from comparisons.config import HarnessConfig
 from comparisons.reporting._exports import markdown_table
-from comparisons.reporting._table_layout import order_methods, unique
 from comparisons.run_folder import ResultRow
+from comparisons.statistics import order_methods, unique
 
 
 def configured(config: HarnessConfig | None) -> dict[str, list[str]]:

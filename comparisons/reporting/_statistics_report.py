@@ -1,89 +1,36 @@
-"""The statistics of a run for its report: intervals, paired tests, verdicts and ranks.
+"""The statistics of a run in its report: the files, and the sections on the verdicts, the
+paired comparisons, the ranks, the reading of the means and how it was all computed.
 
-:func:`run_statistics` computes them once from the run folder (its rows and per-example
-files); :func:`write_statistics_files` writes ``paired.csv``, ``ranks.csv`` and
-``seed_intervals.csv``; the ``*_section`` functions give the report's markdown.
+:func:`write_statistics_files` writes ``paired.csv``, ``ranks.csv`` and
+``seed_intervals.csv`` from :func:`comparisons.statistics.run_statistics`; the
+``*_section`` functions give the report's markdown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from comparisons._atomic import write_text
-from comparisons.paper import ALPHA, PAPER_METRICS, REFERENCE
-from comparisons.reporting._exports import ReportTable
+from comparisons.paper import ALPHA, CLAIMS, REFERENCE
 from comparisons.reporting._figure_output import FigureResult
-from comparisons.reporting._paired import (
-    PairedComparison,
-    paired_comparisons,
-    paired_csv,
-    paired_table,
-)
-from comparisons.reporting._ranks import RankAnalysis, rank_analyses, ranks_csv, ranks_table
-from comparisons.reporting._statistics import CONFIDENCE, MIN_SEEDS, N_RESAMPLES
-from comparisons.reporting._statistics_samples import RunSamples
-from comparisons.reporting._statistics_summary import (
-    RECOMPUTE_TOLERANCE,
-    RecomputationCheck,
-    SeedInterval,
-    recomputation_check,
-    seed_intervals,
-    seed_intervals_csv,
-    summary_intervals,
-)
-from comparisons.reporting._summary import SummaryRow, summarize
-from comparisons.reporting._table_layout import cells
-from comparisons.reporting._verdicts import (
-    ClaimVerdict,
-    claim_verdicts,
-    verdicts_markdown,
+from comparisons.reporting._statistics_tables import (
+    paired_report_tables,
+    ranks_table,
     verdicts_table,
 )
-from comparisons.run_folder import RunContents
-
-
-@dataclass(frozen=True)
-class RunStatistics:
-    """Every statistic of one run.
-
-    Attributes:
-        summary: The summary rows with their intervals.
-        seed_intervals: Each seed's value with its interval over its examples.
-        comparisons: ``ifim-sensitive`` against every other method.
-        verdicts: The paper's two claims per (dataset, model).
-        analyses: The rank analyses per (metric, setting).
-        check: The stored values recomputed from the per-example files.
-        has_examples: Whether the run folder has per-example files.
-        problems: Per-example files that could not be read or used.
-    """
-
-    summary: list[SummaryRow]
-    seed_intervals: list[SeedInterval]
-    comparisons: list[PairedComparison]
-    verdicts: list[ClaimVerdict]
-    analyses: list[RankAnalysis]
-    check: RecomputationCheck
-    has_examples: bool
-    problems: tuple[str, ...]
-
-
-def run_statistics(run: RunContents) -> RunStatistics:
-    """The statistics of a run folder (deterministic: every generator is seeded)."""
-    samples = RunSamples(run)
-    summary = summary_intervals(summarize(run.rows), samples)
-    comparisons = paired_comparisons(summary, samples)
-    return RunStatistics(
-        summary=summary,
-        seed_intervals=seed_intervals(run.rows, samples),
-        comparisons=comparisons,
-        verdicts=claim_verdicts(summary, comparisons),
-        analyses=rank_analyses(run.rows),
-        check=recomputation_check(run.rows, samples),
-        has_examples=samples.available,
-        problems=tuple(dict.fromkeys(samples.problems)),
-    )
+from comparisons.statistics import (
+    CONFIDENCE,
+    MIN_SEEDS,
+    N_RESAMPLES,
+    RECOMPUTE_TOLERANCE,
+    ClaimVerdict,
+    Finding,
+    RunStatistics,
+    paired_csv,
+    ranks_csv,
+    seed_intervals_csv,
+)
 
 
 def write_statistics_files(statistics: RunStatistics, run_dir: Path) -> None:
@@ -91,30 +38,6 @@ def write_statistics_files(statistics: RunStatistics, run_dir: Path) -> None:
     write_text(run_dir / "paired.csv", paired_csv(statistics.comparisons))
     write_text(run_dir / "ranks.csv", ranks_csv(statistics.analyses))
     write_text(run_dir / "seed_intervals.csv", seed_intervals_csv(statistics.seed_intervals))
-
-
-def paired_report_tables(statistics: RunStatistics) -> list[tuple[str, str, ReportTable]]:
-    """(dataset, model, table) of the paired comparisons: the paper's metrics, then the
-    others, per (dataset, model)."""
-    other = sorted(
-        {c.metric for c in statistics.comparisons} - set(PAPER_METRICS),
-        key=[c.metric for c in statistics.comparisons].index,
-    )
-    result = []
-    for dataset, model in cells(statistics.summary):
-        for metrics in (PAPER_METRICS, tuple(other)):
-            table = paired_table(statistics.comparisons, dataset, model, metrics)
-            if table is not None:
-                result.append((dataset, model, table))
-    return result
-
-
-def statistics_tables(statistics: RunStatistics) -> list[ReportTable]:
-    """The report tables of the statistics: verdicts, paired comparisons, ranks."""
-    tables = [t for t in (verdicts_table(statistics.verdicts),) if t is not None]
-    tables += [t for _, _, t in paired_report_tables(statistics)]
-    ranks = ranks_table(statistics.analyses)
-    return tables + ([ranks] if ranks is not None else [])
 
 
 def verdicts_section(statistics: RunStatistics) -> list[str]:
@@ -168,7 +91,11 @@ def paired_section(statistics: RunStatistics) -> list[str]:
     return lines
 
 
-def ranks_section(statistics: RunStatistics, figures: Sequence[FigureResult], embed) -> list[str]:
+def ranks_section(
+    statistics: RunStatistics,
+    figures: Sequence[FigureResult],
+    embed: Callable[[FigureResult, str], list[str]],
+) -> list[str]:
     """The rank table and the critical-difference diagrams."""
     lines = [
         "## Ranks across tasks",
@@ -228,3 +155,44 @@ def statistics_section(statistics: RunStatistics) -> list[str]:
         f"- {recomputed}",
         "",
     ]
+
+
+def verdicts_markdown(verdicts: Sequence[ClaimVerdict]) -> str:
+    """One bullet per claim and (dataset, model), one sub-bullet per setting."""
+    if not verdicts:
+        return "The run has no F1-ratio or adversarial-correlation rows to judge.\n"
+    lines = []
+    for v in verdicts:
+        better = sum(c.favours == c.reference for c in v.adjusted)
+        worse = sum(c.favours == c.method for c in v.adjusted)
+        lines.append(
+            f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}** '
+            f"(Holm over all {len(v.adjusted)} comparisons of the claim: {REFERENCE} better in "
+            f"{better}, worse in {worse})."
+        )
+        lines += [f"    - {s.sentence()}" for s in v.settings]
+    return "\n".join(lines) + "\n"
+
+
+def reading_markdown(findings: Sequence[Finding], method: str = REFERENCE) -> str:
+    """The findings as markdown: a tally, then one bullet per comparison."""
+    if not findings:
+        return "The run has no F1-ratio or adversarial-correlation rows to read.\n"
+    lines = []
+    for claim in CLAIMS:
+        judged = [f for f in findings if f.metric == claim.metric and f.wins is not None]
+        if not judged:
+            continue
+        won = sum(bool(f.wins) for f in judged)
+        lines.append(
+            f"- {method} has the {claim.extreme} mean {claim.label} in {won} of {len(judged)} "
+            f"(dataset, model, setting) comparisons."
+        )
+    lines.append(
+        "- The paper reports the iFIM with the highest F1 ratio and the lowest adversarial "
+        "correlation for every task and classifier (Figs. 3 and 4); the tally above is this "
+        "run's measurement of the same claim."
+    )
+    lines.append("")
+    lines.extend(f"- {f.sentence}" for f in findings)
+    return "\n".join(lines) + "\n"

@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 
 from comparisons.metrics import SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import cells, order_methods
+from comparisons.statistics import SummaryRow, cells, order_methods
 
 _METRIC = SECONDS_PER_IMAGE_ROW.name
 

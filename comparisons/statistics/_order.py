@@ -1,4 +1,4 @@
-"""Which cells, methods, metrics and settings a run has, in a fixed reading order."""
+"""Which (dataset, model)s, methods, metrics and settings a run has, in a fixed reading order."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from captum_ifim import available_methods
-from comparisons.metrics import MODEL_ROWS, rows_with_role
-from comparisons.paper import TABLE_II
-from comparisons.reporting._summary import SummaryRow
-
-#: Parts and spreads of the paper's metrics (role ``"detail"``): shown, never ranked.
-DETAIL_METRICS: tuple[str, ...] = tuple(row.name for row in rows_with_role("detail"))
-
-#: Model-level metrics (rows with method ``""``) outside Table II.
-MODEL_FACTS: tuple[str, ...] = tuple(row.name for row in MODEL_ROWS if row not in TABLE_II)
-
-#: Table II's metrics.
-PRECISION_RECALL: tuple[str, ...] = tuple(row.name for row in TABLE_II)
+from comparisons.statistics._summary import SummaryRow
 
 
 def unique(items: Iterable[str]) -> list[str]:

@@ -37,14 +37,3 @@ def best_indices(values: Sequence[float], direction: MetricDirection) -> list[in
     best = max(score for _, score in scores)
     winners = [i for i, score in scores if score == best]
     return [] if len(winners) == len(defined) else winners
-
-
-def direction_label(direction: MetricDirection) -> str:
-    """A short reading aid for a table header: ``"↑"``, ``"↓"``, ``"→1"`` or ``""``."""
-    if direction.direction == "higher":
-        return "↑"
-    if direction.direction == "lower":
-        return "↓"
-    if direction.direction == "ideal":
-        return f"→{direction.ideal:g}"
-    return ""

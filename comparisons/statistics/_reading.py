@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from comparisons.paper import CLAIMS, REFERENCE, claim_of
-from comparisons.reporting._metric_directions import best_indices, metric_direction
-from comparisons.reporting._number_format import format_mean_std
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import cells, metric_settings, order_methods
+from comparisons.statistics._directions import best_indices, metric_direction
+from comparisons.statistics._number_format import format_mean_std
+from comparisons.statistics._order import cells, metric_settings, order_methods
+from comparisons.statistics._summary import SummaryRow
 
 
 @dataclass(frozen=True)
@@ -121,27 +121,3 @@ def reading_findings(summary: Sequence[SummaryRow], method: str = REFERENCE) -> 
         for claim in CLAIMS
         for setting in metric_settings(summary, claim.metric, dataset, model)
     ]
-
-
-def reading_markdown(findings: Sequence[Finding], method: str = REFERENCE) -> str:
-    """The findings as markdown: a tally, then one bullet per comparison."""
-    if not findings:
-        return "The run has no F1-ratio or adversarial-correlation rows to read.\n"
-    lines = []
-    for claim in CLAIMS:
-        judged = [f for f in findings if f.metric == claim.metric and f.wins is not None]
-        if not judged:
-            continue
-        won = sum(bool(f.wins) for f in judged)
-        lines.append(
-            f"- {method} has the {claim.extreme} mean {claim.label} in {won} of {len(judged)} "
-            f"(dataset, model, setting) comparisons."
-        )
-    lines.append(
-        "- The paper reports the iFIM with the highest F1 ratio and the lowest adversarial "
-        "correlation for every task and classifier (Figs. 3 and 4); the tally above is this "
-        "run's measurement of the same claim."
-    )
-    lines.append("")
-    lines.extend(f"- {f.sentence}" for f in findings)
-    return "\n".join(lines) + "\n"

@@ -1,10 +1,10 @@
 """The summary's confidence intervals, the per-seed intervals, and the recomputation check.
 
 :func:`summary_intervals` adds to every summary row a 95 % percentile bootstrap interval
-(:mod:`._statistics`): over seeds and the examples within each seed where the run folder
+(:mod:`._bootstrap`): over seeds and the examples within each seed where the run folder
 has the rows' per-example values (over the examples alone for a single seed), over the
 seeds' values alone for rows without them (spreads, counts, times, model facts; at least
-:data:`~comparisons.reporting._statistics.MIN_SEEDS` seeds). :func:`seed_intervals` gives
+:data:`~comparisons.statistics.MIN_SEEDS` seeds). :func:`seed_intervals` gives
 each seed's value its interval over its examples (``seed_intervals.csv``), and
 :func:`recomputation_check` confirms that every stored value is what its per-example values
 give.
@@ -19,7 +19,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from comparisons.reporting._statistics import (
+from comparisons.run_folder import ResultRow
+from comparisons.statistics._bootstrap import (
     NO_INTERVAL,
     Interval,
     example_interval,
@@ -27,9 +28,8 @@ from comparisons.reporting._statistics import (
     seeded_rng,
     two_level_interval,
 )
-from comparisons.reporting._statistics_samples import RowSample, RunSamples, recomputation_gap
-from comparisons.reporting._summary import SummaryRow
-from comparisons.run_folder import ResultRow
+from comparisons.statistics._samples import RowSample, RunSamples, recomputation_gap
+from comparisons.statistics._summary import SummaryRow
 
 #: The columns of ``seed_intervals.csv``, in order.
 SEED_INTERVAL_COLUMNS: tuple[str, ...] = (

@@ -2,7 +2,7 @@
 
 A :class:`RowSample` holds what a row was computed from (read from the run folder's
 per-example file) and evaluates the row's :class:`~comparisons.metrics.RowStatistic` on
-index arrays, so the bootstrap (:mod:`._statistics`) and the paired tests
+index arrays, so the bootstrap (:mod:`._bootstrap`) and the paired tests
 (:mod:`._paired`) recompute any row on any resample of the examples. :class:`RunSamples`
 finds the sample of a (dataset, model, seed, method, metric, setting) in a run.
 """

@@ -1,4 +1,5 @@
-"""Numbers for tables: three significant digits, ``mean ± std``."""
+"""Numbers as the report and the statistics' sentences write them: three significant
+digits, ``mean ± std``, p-values."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
     if math.isnan(std):
         return format_significant(mean, digits)
     return f"{format_significant(mean, digits)} ± {format_significant(std, digits)}"
+
+
+def format_p(p: float) -> str:
+    """A p-value for a table: ``"<0.001"``, two significant digits otherwise, ``"—"`` for
+    NaN (no test)."""
+    if math.isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else format_significant(p, 2)

@@ -7,7 +7,7 @@ metric, setting) and other method:
 - **difference**: reference minus method, the mean over seeds of each seed's difference of
   the row's statistic on the examples both have (pairs with an undefined value dropped);
 - **interval**: 95 % percentile bootstrap of that difference, seeds then examples (the same
-  example indices for both methods; :mod:`._statistics`);
+  example indices for both methods; :mod:`._bootstrap`);
 - **p-value**, two-sided: a Wilcoxon signed-rank test of the per-example differences pooled
   over seeds for per-example metrics; a paired permutation test for the set-level F1 rows
   (each example's predictions swapped between the two methods at random, the statistic the
@@ -33,24 +33,17 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from comparisons.metrics import row_statistic
-from comparisons.paper import ALPHA, PAPER_METRICS, REFERENCE
-from comparisons.reporting._exports import ReportTable
-from comparisons.reporting._metric_directions import metric_direction
-from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._statistics import (
+from comparisons.paper import ALPHA, REFERENCE
+from comparisons.statistics._bootstrap import (
     N_RESAMPLES,
     NO_INTERVAL,
     seeded_rng,
     two_level_interval,
 )
-from comparisons.reporting._statistics_samples import RowSample, RunSamples, paired_positions
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import (
-    cells,
-    metric_settings,
-    order_methods,
-    unique,
-)
+from comparisons.statistics._directions import metric_direction
+from comparisons.statistics._order import cells, metric_settings, order_methods, unique
+from comparisons.statistics._samples import RowSample, RunSamples, paired_positions
+from comparisons.statistics._summary import SummaryRow
 
 #: The columns of ``paired.csv``, in order.
 PAIRED_COLUMNS: tuple[str, ...] = (
@@ -365,61 +358,3 @@ def paired_csv(comparisons: Sequence[PairedComparison]) -> str:
             ]
         )
     return buffer.getvalue()
-
-
-def format_p(p: float) -> str:
-    """A p-value for a table: ``"<0.001"``, two significant digits otherwise."""
-    if math.isnan(p):
-        return "—"
-    return "<0.001" if p < 0.001 else format_significant(p, 2)
-
-
-def _cell(c: PairedComparison | None) -> str:
-    if c is None:
-        return "—"
-    if math.isnan(c.difference):
-        return "n/a"
-    text = f"{format_significant(c.difference)}"
-    if not math.isnan(c.ci_low):
-        text += f" [{format_significant(c.ci_low)}, {format_significant(c.ci_high)}]"
-    if c.test:
-        text += f" p={format_p(c.p_holm)}"
-    else:
-        text += " (no test)"
-    if c.favours:
-        text = f"**{text}**" if c.favours == c.reference else f"{text} ✗"
-    return text
-
-
-def paired_table(
-    comparisons: Sequence[PairedComparison], dataset: str, model: str, metrics: Sequence[str]
-) -> ReportTable | None:
-    """Methods x (metric, setting): the difference to the reference, its interval and the
-    Holm-adjusted p; **bold** where the reference is significantly better, ✗ where the
-    method is; ``None`` when the cell has no comparison of these metrics."""
-    mine = [
-        c for c in comparisons if (c.dataset, c.model) == (dataset, model) and c.metric in metrics
-    ]
-    if not mine:
-        return None
-    columns = list(dict.fromkeys((c.metric, c.setting) for c in mine))
-    columns.sort(key=lambda ms: list(metrics).index(ms[0]))
-    methods = order_methods(c.method for c in mine)
-    index = {(c.method, c.metric, c.setting): c for c in mine}
-    reference = mine[0].reference
-    header = ["method", *(f"{m} {s}".strip() for m, s in columns)]
-    rows = tuple(
-        (method, *(_cell(index.get((method, m, s))) for m, s in columns)) for method in methods
-    )
-    paper = set(metrics) <= set(PAPER_METRICS)
-    kind, which = ("paper", "the paper's metrics") if paper else ("extra", "the other metrics")
-    return ReportTable(
-        name=f"paired_{kind}__{_safe(dataset)}__{_safe(model)}",
-        title=f"{dataset} / {model}: {reference} minus each method, {which}",
-        header=tuple(header),
-        rows=rows,
-    )
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._+-" else "_" for ch in name)

@@ -26,11 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE, Claim, Outcome, Verdict, read_verdict
-from comparisons.reporting._exports import ReportTable
-from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._paired import PairedComparison, format_p, holm_adjusted
-from comparisons.reporting._summary import SummaryRow
-from comparisons.reporting._table_layout import cells, metric_settings
+from comparisons.statistics._number_format import format_p, format_significant
+from comparisons.statistics._order import cells, metric_settings
+from comparisons.statistics._paired import PairedComparison, holm_adjusted
+from comparisons.statistics._summary import SummaryRow
 
 
 @dataclass(frozen=True)
@@ -209,64 +208,3 @@ def claim_verdicts(
             verdict, adjusted = _overall(per_setting)
             result.append(ClaimVerdict(claim, dataset, model, verdict, per_setting, adjusted))
     return result
-
-
-def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
-    """(dataset, model, claim) x (verdict, per-setting verdicts with the metric judged and
-    the counts); ``None`` without verdicts."""
-    if not verdicts:
-        return None
-    rows = []
-    for v in verdicts:
-        for s in v.settings:
-            value = format_significant(s.reference_value)
-            if not math.isnan(s.ci_low):
-                value += f" [{format_significant(s.ci_low)}, {format_significant(s.ci_high)}]"
-            rows.append(
-                (
-                    f"{v.dataset} / {v.model}",
-                    v.claim.figure,
-                    f"**{v.verdict}**",
-                    s.setting,
-                    s.metric,
-                    s.verdict,
-                    value,
-                    str(len(s.better)),
-                    str(len(s.worse)),
-                    str(len(s.unresolved)),
-                )
-            )
-    return ReportTable(
-        name="verdicts",
-        title=f"The paper's claims at alpha = {ALPHA:g} (Holm-adjusted paired tests)",
-        header=(
-            "dataset / model",
-            "claim",
-            "overall",
-            "setting",
-            "judged by",
-            "verdict",
-            f"{REFERENCE} [95% CI]",
-            "better than",
-            "worse than",
-            "not separated",
-        ),
-        rows=tuple(rows),
-    )
-
-
-def verdicts_markdown(verdicts: Sequence[ClaimVerdict]) -> str:
-    """One bullet per claim and (dataset, model), one sub-bullet per setting."""
-    if not verdicts:
-        return "The run has no F1-ratio or adversarial-correlation rows to judge.\n"
-    lines = []
-    for v in verdicts:
-        better = sum(c.favours == c.reference for c in v.adjusted)
-        worse = sum(c.favours == c.method for c in v.adjusted)
-        lines.append(
-            f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}** '
-            f"(Holm over all {len(v.adjusted)} comparisons of the claim: {REFERENCE} better in "
-            f"{better}, worse in {worse})."
-        )
-        lines += [f"    - {s.sentence()}" for s in v.settings]
-    return "\n".join(lines) + "\n"

@@ -26,12 +26,9 @@ import pandas as pd
 import scikit_posthocs
 from scipy import stats
 
-from comparisons.reporting._exports import ReportTable
-from comparisons.reporting._metric_directions import metric_direction
-from comparisons.reporting._number_format import format_significant
-from comparisons.reporting._paired import format_p
-from comparisons.reporting._table_layout import order_methods, order_settings, unique
 from comparisons.run_folder import ResultRow
+from comparisons.statistics._directions import metric_direction
+from comparisons.statistics._order import order_methods, order_settings, unique
 
 #: Fewest methods and blocks a rank analysis needs (Friedman: at least 3 methods).
 MIN_METHODS = 3
@@ -154,41 +151,6 @@ def rank_analyses(rows: Sequence[ResultRow]) -> list[RankAnalysis]:
     """Every (metric, setting) that can be ranked (:func:`rank_analysis`)."""
     analyses = [rank_analysis(rows, metric, setting) for metric, setting in ranked_metrics(rows)]
     return [a for a in analyses if a is not None]
-
-
-def ranks_table(analyses: Sequence[RankAnalysis]) -> ReportTable | None:
-    """(metric, setting) x (Friedman, blocks, the mean rank of each method), the best mean
-    rank in bold; ``None`` without analyses."""
-    if not analyses:
-        return None
-    methods = order_methods(m for a in analyses for m in a.methods)
-    rows = []
-    for a in analyses:
-        means = a.mean_ranks
-        best = float(means.min())
-        cells = []
-        for m in methods:
-            if m not in means:
-                cells.append("—")
-                continue
-            text = format_significant(float(means[m]), 2)
-            cells.append(f"**{text}**" if float(means[m]) == best else text)
-        blocks = str(len(a.blocks)) + (f" (-{a.dropped_blocks})" if a.dropped_blocks else "")
-        rows.append(
-            (
-                f"{a.metric} {a.setting}".strip(),
-                format_significant(a.statistic),
-                format_p(a.p_value),
-                blocks,
-                *cells,
-            )
-        )
-    return ReportTable(
-        name="ranks",
-        title="Mean rank per method (1 = best) over (dataset, model, seed) blocks; Friedman test",
-        header=("metric", "Friedman χ²", "p", "blocks", *methods),
-        rows=tuple(rows),
-    )
 
 
 #: The columns of ``ranks.csv``, in order.
