@@ -13,11 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from captum_ifim import IFIMDecomposition
+from captum_ifim import IFIMDecomposition, available_methods, build_method
 from comparisons.models import build_model
 from comparisons.speed import (
     COLUMNS,
+    GRID_METHODS,
     METHODS,
+    ZOO_METHODS,
     BackwardCounter,
     PlanOptions,
     Row,
@@ -32,9 +34,11 @@ from comparisons.speed import (
     plan_cells,
     read_rows,
     scale_logits,
+    summary_markdown,
     time_calls,
     write_rows,
 )
+from comparisons.speed._timed_cell import NAIVE
 
 TIGHT = {"rtol": 1e-9, "atol": 1e-11}
 
@@ -126,7 +130,7 @@ def _counts(method: str, model: nn.Module, x: torch.Tensor, **kwargs: object) ->
 def test_backward_passes_ifim_saliency_naive(num_classes):
     model = _shallow(num_classes)
     x = torch.randn(3, 1, 16, 16)
-    assert _counts("ifim", model, x) == (num_classes - 1, num_classes - 1)
+    assert _counts("ifim-sensitive", model, x) == (num_classes - 1, num_classes - 1)
     assert _counts("saliency", model, x) == (1, 1)
     assert _counts("naive", model, x) == (3 * num_classes, 3 * num_classes)
     assert _counts("gradcam", model, x) == (1, 1)
@@ -144,8 +148,8 @@ def test_class_mass_needs_fewer_backward_passes():
     ordered = probs.sort(dim=1, descending=True).values
     kept = int(((ordered.cumsum(1) - ordered) < mass).sum(1).max())
     assert kept < num_classes - 1
-    assert _counts("ifim-mass", model, x, class_mass=mass) == (kept, kept)
-    assert _counts("ifim", model, x) == (num_classes - 1, num_classes - 1)
+    assert _counts("ifim-sensitive", model, x, class_mass=mass) == (kept, kept)
+    assert _counts("ifim-sensitive", model, x) == (num_classes - 1, num_classes - 1)
     result = IFIMDecomposition(model, class_mass=mass).decompose(x)
     assert bool((result.retained_mass >= mass).all())
 
@@ -203,8 +207,8 @@ def _statuses(rows: list[Row]) -> dict[str, list[str]]:
 
 def test_ratio_and_naive_targets_pass_and_fail_at_their_thresholds():
     medians = {
-        2: {"saliency": 1.0, "ifim": 1.15, "naive": 2.875},
-        3: {"saliency": 1.0, "ifim": 1.61, "naive": 4.0},
+        2: {"saliency": 1.0, "ifim-sensitive": 1.15, "naive": 2.875},
+        3: {"saliency": 1.0, "ifim-sensitive": 1.61, "naive": 4.0},
     }
     rows = [
         _row(method, median, c=c)
@@ -212,35 +216,43 @@ def test_ratio_and_naive_targets_pass_and_fail_at_their_thresholds():
         for method, median in per_method.items()
     ]
     statuses = _statuses(rows)
-    assert statuses["ifim/saliency C=2"] == ["PASS"]  # 1.15 <= 1.15
-    assert statuses["ifim/saliency C=3"] == ["FAIL"]  # 1.61 > 1.6
-    assert statuses["naive/ifim resnet18 C=2 128px"] == ["PASS"]  # exactly 2.5
-    assert statuses["naive/ifim resnet18 C=3 128px"] == ["FAIL"]  # 2.48
+    assert statuses["ifim-sensitive/saliency C=2"] == ["PASS"]  # 1.15 <= 1.15
+    assert statuses["ifim-sensitive/saliency C=3"] == ["FAIL"]  # 1.61 > 1.6
+    assert statuses["naive/ifim-sensitive resnet18 C=2 128px"] == ["PASS"]  # exactly 2.5
+    assert statuses["naive/ifim-sensitive resnet18 C=3 128px"] == ["FAIL"]  # 2.48
     rows[4].median_s = 1.6
-    assert _statuses(rows)["ifim/saliency C=3"] == ["PASS"]
+    assert _statuses(rows)["ifim-sensitive/saliency C=3"] == ["PASS"]
 
 
 def test_targets_without_measurements_are_not_measured_and_ignore_failed_rows():
     rows = [
         _row("saliency", 1.0),
-        _row("ifim", 0.5, status="failed"),
+        _row("ifim-sensitive", 0.5, status="failed"),
         _row("naive", 9.0, status="skipped"),
     ]
     statuses = _statuses(rows)
-    assert statuses["ifim/saliency C=2"] == ["NOT MEASURED"]
-    assert statuses["naive/ifim"] == ["NOT MEASURED"]
+    assert statuses["ifim-sensitive/saliency C=2"] == ["NOT MEASURED"]
+    assert statuses["naive/ifim-sensitive"] == ["NOT MEASURED"]
     assert statuses["memory at 1024"] == ["NOT MEASURED"]
     assert statuses["C=100 backward passes"] == ["NOT MEASURED"]
     assert statuses["C=100 class_mass"] == ["NOT MEASURED"]
 
 
 def test_memory_target_uses_the_absolute_peak():
-    passing = _row("ifim", 5.0, side=1024, batch=4, rss_peak_mib=4095.0, rss_increase_mib=3000.0)
+    passing = _row(
+        "ifim-sensitive", 5.0, side=1024, batch=4, rss_peak_mib=4095.0, rss_increase_mib=3000.0
+    )
     assert _statuses([passing])["memory at 1024"] == ["PASS"]
     passing.rss_peak_mib = 4096.0
     assert _statuses([passing])["memory at 1024"] == ["FAIL"]
     cuda = _row(
-        "ifim", 5.0, side=1024, batch=4, device="cuda", rss_peak_mib=9e9, cuda_peak_mib=1000.0
+        "ifim-sensitive",
+        5.0,
+        side=1024,
+        batch=4,
+        device="cuda",
+        rss_peak_mib=9e9,
+        cuda_peak_mib=1000.0,
     )
     assert [c.status for c in check_targets([cuda])["cuda"] if c.name == "memory at 1024"] == [
         "PASS"
@@ -251,7 +263,7 @@ def test_linearity_targets_use_the_two_largest_sides():
     def grid(time_exponent: float, memory_exponent: float) -> list[Row]:
         return [
             _row(
-                "ifim",
+                "ifim-sensitive",
                 1e-6 * (s * s) ** time_exponent + (5.0 if s == 64 else 0.0),
                 model="shallow-cnn",
                 side=s,
@@ -292,9 +304,9 @@ def test_many_classes_targets():
     def rows(passes: int, mass_passes: int, mass_time: float) -> list[Row]:
         return [
             _row("saliency", 0.1, c=100),
-            _row("ifim", 5.0, c=100, backward_passes=passes),
+            _row("ifim-sensitive", 5.0, c=100, backward_passes=passes),
             _row(
-                "ifim-mass",
+                "ifim-sensitive",
                 mass_time,
                 c=100,
                 backward_passes=mass_passes,
@@ -311,8 +323,8 @@ def test_many_classes_targets():
     assert bad["C=100 class_mass"] == ["FAIL"]
     scaled = [
         _row("saliency", 0.1, c=100, logit_scale=4.0),
-        _row("ifim", 5.0, c=100, backward_passes=99, logit_scale=4.0),
-        _row("ifim-mass", 0.5, c=100, backward_passes=5, class_mass=0.99, logit_scale=4.0),
+        _row("ifim-sensitive", 5.0, c=100, backward_passes=99, logit_scale=4.0),
+        _row("ifim-sensitive", 0.5, c=100, backward_passes=5, class_mass=0.99, logit_scale=4.0),
     ]
     both = _statuses(rows(99, 93, 4.9) + scaled)
     assert both["C=100 class_mass"] == ["PASS"]
@@ -337,10 +349,10 @@ def test_scale_logits_multiplies_the_outputs():
 def test_saliency_ratios_match_their_own_configuration():
     rows = [
         _row("saliency", 2.0, c=2),
-        _row("ifim", 3.0, c=2),
+        _row("ifim-sensitive", 3.0, c=2),
         _row("saliency", 4.0, c=3),
-        _row("ifim", 5.0, c=3),
-        _row("ifim", 1.0, c=10),
+        _row("ifim-sensitive", 5.0, c=3),
+        _row("ifim-sensitive", 1.0, c=10),
     ]
     add_saliency_ratios(rows)
     assert [r.ratio_to_saliency for r in rows] == [1.0, 1.5, 1.0, 1.25, None]
@@ -360,21 +372,33 @@ def test_plan_caps_slow_methods_and_merges_suites():
     memory = [
         c for c in cells if (c.model, c.num_classes, c.side, c.batch) == ("resnet18", 2, 1024, 4)
     ]
-    assert {c.method for c in memory} == {"saliency", "ifim", "gradcam"}
+    assert {c.method for c in memory} == {"saliency", "ifim-sensitive", "gradcam"}
     assert all(c.suites == ("grid", "targets") for c in memory if c.method != "gradcam")
     configurations = {c.configuration for c in cells}
     assert {c.configuration for c in cells if c.method == "saliency"} == configurations
-    targets = {(c.num_classes, c.side, c.batch, c.method) for c in cells if "targets" in c.suites}
-    assert {(100, 128, 16, "ifim-mass"), (3, 128, 16, "naive"), (2, 128, 16, "ifim")} <= targets
+    targets = {
+        (c.num_classes, c.side, c.batch, c.method, c.class_mass)
+        for c in cells
+        if "targets" in c.suites
+    }
+    assert {
+        (100, 128, 16, "ifim-sensitive", 0.99),
+        (100, 128, 16, "ifim-sensitive", None),
+        (3, 128, 16, "naive", None),
+        (2, 128, 16, "ifim-sensitive", None),
+    } <= targets
+    assert all(c.class_mass is None for c in cells if c.method != "ifim-sensitive")
     raised, skipped_raised = plan_cells(PlanOptions(suites=("grid",), max_side={"scorecam": 4096}))
     assert not any(r.method == "scorecam" for r in skipped_raised)
     assert any(c.method == "scorecam" and c.side == 1024 for c in raised)
 
 
 def test_plan_filters_apply_to_every_suite():
-    cells, _ = plan_cells(PlanOptions(models=("shallow-cnn",), classes=(3,), methods=("ifim",)))
+    cells, _ = plan_cells(
+        PlanOptions(models=("shallow-cnn",), classes=(3,), methods=("ifim-sensitive",))
+    )
     assert {(c.model, c.num_classes) for c in cells} == {("shallow-cnn", 3)}
-    assert {c.method for c in cells} == {"ifim", "saliency"}
+    assert {c.method for c in cells} == {"ifim-sensitive", "saliency"}
     with pytest.raises(ValueError, match="expected methods"):
         plan_cells(PlanOptions(methods=("lime",)))
 
@@ -389,7 +413,7 @@ def test_time_calls_repeats_within_the_budget():
 
 def test_csv_round_trip(tmp_path: Path):
     rows = [
-        _row("ifim", 0.25, backward_passes=1, rss_peak_mib=100.5, class_mass=0.9),
+        _row("ifim-sensitive", 0.25, backward_passes=1, rss_peak_mib=100.5, class_mass=0.9),
         _row("scorecam", 0.0, status="skipped", reason="side 1024 > cap 64"),
     ]
     rows[1].median_s = None
@@ -408,7 +432,7 @@ def test_quick_run_end_to_end(tmp_path: Path):
     header = (tmp_path / "speed.csv").read_text().splitlines()[0].split(",")
     assert tuple(header) == COLUMNS
     rows = read_rows(tmp_path / "speed.csv")
-    assert {r.method for r in rows} == set(METHODS) - {"ifim-mass"}
+    assert {r.method for r in rows} == set(METHODS)
     assert {r.side for r in rows} == {16, 32} and all(r.status == "ok" for r in rows)
     for r in rows:
         assert r.median_s is not None and r.median_s > 0 and r.repeats_done == 1
@@ -420,7 +444,7 @@ def test_quick_run_end_to_end(tmp_path: Path):
     passes = {r.method: r.backward_passes for r in rows}
     assert passes == {
         "saliency": 1,
-        "ifim": 2,
+        "ifim-sensitive": 2,
         "naive": 2 * 3,
         "gradcam": 1,
         "scorecam": 0,
@@ -447,3 +471,60 @@ def test_command_line_options():
     assert full.threads == 2 and full.classes is None and full.repeats == 5
     with pytest.raises(SystemExit):
         parser().parse_args(["--max-side", "lime=64"])
+
+
+# ---------------------------------------------------------------- the registry's names
+
+
+def test_the_benchmark_names_methods_as_the_registry_does():
+    """Every timed method but the naive loop (no registered method) is a registry name, and
+    a registry method is built under its own name (no map between two spellings)."""
+    assert set(METHODS) - {NAIVE} <= set(available_methods())
+    assert set(GRID_METHODS) <= set(METHODS) and set(ZOO_METHODS) <= set(METHODS)
+    assert NAIVE not in available_methods()
+    model = _shallow(3)
+    x = torch.randn(2, 1, 16, 16)
+    targets = torch.tensor([0, 2])
+    for method in sorted(set(METHODS) - {NAIVE, "deepshap"}):
+        expected = build_method(method, model).attribute(x, target=targets)
+        got = method_call(method, model, x, targets, torch.zeros(2, 1, 16, 16))()
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+    restricted = method_call("ifim-sensitive", model, x, targets, x, class_mass=0.5)()
+    expected = build_method("ifim-sensitive", model, class_mass=0.5).attribute(x)
+    torch.testing.assert_close(restricted, expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="expected a method among"):
+        method_call("ifim", model, x, targets, x)
+    with pytest.raises(ValueError, match="class_mass"):
+        method_call("gradcam", model, x, targets, x, class_mass=0.5)
+    assert parser().parse_args(["--methods", "ifim-sensitive"]).methods == ["ifim-sensitive"]
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--methods", "ifim"])
+
+
+def test_the_summary_names_the_restricted_ifim_by_its_option():
+    rows = [
+        _row("saliency", 0.1, c=100),
+        _row("ifim-sensitive", 5.0, c=100, backward_passes=99),
+        _row("ifim-sensitive", 2.0, c=100, backward_passes=32, class_mass=0.99),
+    ]
+    summary = summary_markdown(rows, check_targets(rows), {})
+    assert "| ifim-sensitive class_mass=0.99 |" in summary
+    assert "| ifim-sensitive |" in summary and "ifim-mass" not in summary
+
+
+@pytest.mark.parametrize("name", ["speed.csv", "speed_zoo.csv"])
+def test_csvs_written_before_the_registry_names_read_with_them(name: str):
+    """The measured CSVs in docs/performance_figures/ name the iFIM ``ifim`` and
+    ``ifim-mass``; read back, they carry the registry's name and check as before."""
+    path = Path(__file__).parents[1] / "docs" / "performance_figures" / name
+    assert ",ifim," in path.read_text()
+    rows = read_rows(path)
+    assert {r.method for r in rows} <= set(METHODS)
+    assert any(r.method == "ifim-sensitive" for r in rows)
+    if name == "speed.csv":
+        restricted = [r for r in rows if r.class_mass is not None]
+        assert restricted and {r.method for r in restricted} == {"ifim-sensitive"}
+        statuses = _statuses(rows)
+        assert statuses["C=100 class_mass"] == ["PASS"]
+        assert statuses["C=100 class_mass, logits x4"] == ["PASS"]
+        assert statuses["memory at 1024"] == ["PASS"]

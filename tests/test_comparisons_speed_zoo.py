@@ -35,8 +35,13 @@ def test_the_zoo_suite_plans_every_network_once_per_method_at_its_size() -> None
     assert {c.side for c in cells if c.model == "tv-resnet50"} == {64}
     volume = next(c for c in cells if c.model == "monai-densenet121-3d")
     assert Row.for_cell(volume, "ok").pixels == 32**3
-    only, _ = plan_cells(PlanOptions(suites=("zoo",), models=("tv-swin_t",), methods=("ifim",)))
-    assert {(c.model, c.method) for c in only} == {("tv-swin_t", "ifim"), ("tv-swin_t", "saliency")}
+    only, _ = plan_cells(
+        PlanOptions(suites=("zoo",), models=("tv-swin_t",), methods=("ifim-sensitive",))
+    )
+    assert {(c.model, c.method) for c in only} == {
+        ("tv-swin_t", "ifim-sensitive"),
+        ("tv-swin_t", "saliency"),
+    }
 
 
 def _tiny_vit(num_classes: int, side: int) -> nn.Module:

@@ -134,6 +134,7 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
             r.batch,
             r.logit_scale,
             order[r.method],
+            r.class_mass is not None,
         ),
     )
     add_saliency_ratios(rows)

@@ -83,7 +83,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, help="the grid's batch size (default 4)")
     parser.add_argument("--zoo-batch", type=int, help="the zoo suite's batch size (default 1)")
     parser.add_argument("--background", type=int, help="DeepSHAP background samples (default 4)")
-    parser.add_argument("--class-mass", type=float, help="mass kept by ifim-mass (default 0.99)")
+    parser.add_argument(
+        "--class-mass",
+        type=float,
+        help="class_mass of ifim-sensitive in the C = 100 target cells (default 0.99)",
+    )
     parser.add_argument(
         "--logit-scales",
         nargs="+",

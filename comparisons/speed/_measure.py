@@ -31,7 +31,7 @@ from captum_ifim.functional import fisher_factor
 from comparisons.models import build_model
 from comparisons.speed._backward_count import BackwardCounter
 from comparisons.speed._method_calls import method_call
-from comparisons.speed._timed_cell import Row, TimedCell
+from comparisons.speed._timed_cell import IFIM, Row, TimedCell
 from comparisons.speed._zoo import ZOO_NETWORKS, build_zoo_network
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def _measure(cell: TimedCell) -> Row:
             f"got {counter.count} in all"
         )
     retained = None
-    if cell.method in ("ifim", "ifim-mass"):
+    if cell.method == IFIM:
         with torch.no_grad():
             factor = fisher_factor(model(inputs), "logits", cell.class_mass)
         retained = float(factor.retained_mass.min())

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
-from captum_ifim import build_method
+from captum_ifim import build_method, get_method_spec
 from comparisons.speed._naive import naive_ifim_map
-from comparisons.speed._timed_cell import METHODS
-
-#: Registry names of the methods built with :func:`captum_ifim.build_method`.
-_REGISTERED = {"gradcam": "gradcam", "scorecam": "scorecam", "deepshap": "deepshap"}
+from comparisons.speed._timed_cell import METHODS, NAIVE
 
 
 def method_call(
@@ -24,13 +22,12 @@ def method_call(
 ) -> Callable[[], Tensor | tuple[Tensor, ...]]:
     """What a user calls for ``method``, bound to one batch.
 
-    * ``ifim``, ``ifim-mass``: ``build_method("ifim-sensitive", model[, class_mass=...])``,
-      called without a target (the iFIM does not take one).
+    * A registry name: ``build_method(method, model[, background=...][, class_mass=...])``,
+      called with the targets where the method uses them (they check them themselves), and
+      without for the iFIM (an expectation over p(y|x) that takes none).
     * ``saliency``: Captum's ``Saliency`` as the registry builds it, called directly with
       the targets (the registry's wrapper would add a forward pass to check them).
     * ``naive``: :func:`comparisons.speed.naive_ifim_map`.
-    * ``gradcam``, ``scorecam``, ``deepshap``: ``build_method(name, model,
-      background=background)`` with the targets (they check the targets themselves).
 
     Args:
         method: One of :data:`comparisons.speed.METHODS`.
@@ -38,28 +35,30 @@ def method_call(
         inputs: The batch (N, channels, H, W) or (N, channels, D, H, W).
         targets: (N,) classes, e.g. the predicted ones.
         background: DeepSHAP's reference inputs (B, ...), shaped like one input.
-        class_mass: The probability mass of ``ifim-mass``.
+        class_mass: The iFIM's ``class_mass`` option; ``None``: not passed.
 
     Returns:
         A call returning the map, of the inputs' shape.
 
     Raises:
-        ValueError: An unknown method, or ``ifim-mass`` without ``class_mass``.
+        ValueError: An unknown method, or a ``class_mass`` for a method without the option.
     """
-    if method == "ifim":
-        ifim = build_method("ifim-sensitive", model)
-        return lambda: ifim.attribute(inputs)
-    if method == "ifim-mass":
-        if class_mass is None:
-            raise ValueError("expected class_mass in (0, 1] for 'ifim-mass', got None")
-        restricted = build_method("ifim-sensitive", model, class_mass=class_mass)
-        return lambda: restricted.attribute(inputs)
-    if method == "saliency":
-        saliency = build_method("saliency", model).method
-        return lambda: saliency.attribute(inputs, target=targets)
-    if method == "naive":
+    if method not in METHODS:
+        raise ValueError(f"expected a method among {METHODS}, got {method!r}")
+    if method == NAIVE:
         return lambda: naive_ifim_map(model, inputs)
-    if method in _REGISTERED:
-        built = build_method(_REGISTERED[method], model, background=background)
-        return lambda: built.attribute(inputs, target=targets)
-    raise ValueError(f"expected a method among {METHODS}, got {method!r}")
+    spec = get_method_spec(method)
+    options: dict[str, Any] = {}
+    if class_mass is not None:
+        if "class_mass" not in spec.options:
+            raise ValueError(f"expected class_mass=None for {method!r}, got {class_mass}")
+        options["class_mass"] = class_mass
+    built = build_method(
+        method, model, background=background if spec.needs_background else None, **options
+    )
+    if method == "saliency":
+        saliency = built.method
+        return lambda: saliency.attribute(inputs, target=targets)
+    if not spec.uses_target:
+        return lambda: built.attribute(inputs)
+    return lambda: built.attribute(inputs, target=targets)

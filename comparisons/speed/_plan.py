@@ -6,9 +6,9 @@
   MONAI) at its one size (64 px images, 32^3 volumes), C = 10, batch 1, for
   :data:`ZOO_METHODS`: what each method costs per image on the architectures users bring.
 * ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
-  batch 16 with C = 2 and 3 (iFIM, Saliency, naive), 256 x 256 and 1024 x 1024 at batch 4
-  with C = 2 (memory, and linearity in pixels), and C = 100 with and without
-  ``class_mass``, on the fresh network and on a confident one (logits scaled by 4).
+  batch 16 with C = 2 and 3 (``ifim-sensitive``, Saliency, naive), 256 x 256 and
+  1024 x 1024 at batch 4 with C = 2 (memory, and linearity in pixels), and C = 100 with and
+  without ``class_mass``, on the fresh network and on a confident one (logits scaled by 4).
 
 Saliency, the reference of every ratio, runs in every configuration that runs anything.
 Methods too slow for large images are capped (:data:`DEFAULT_MAX_SIDE`): a cell above its
@@ -27,9 +27,16 @@ SUITES: tuple[str, ...] = ("grid", "targets", "zoo")
 GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
 GRID_CLASSES: tuple[int, ...] = (2, 3, 10)
 GRID_SIDES: tuple[int, ...] = (64, 256, 1024)
-GRID_METHODS: tuple[str, ...] = ("saliency", "ifim", "naive", "gradcam", "scorecam", "deepshap")
+GRID_METHODS: tuple[str, ...] = (
+    "saliency",
+    "ifim-sensitive",
+    "naive",
+    "gradcam",
+    "scorecam",
+    "deepshap",
+)
 #: The zoo suite's methods: the registry's (the naive loop is the grid's reference only).
-ZOO_METHODS: tuple[str, ...] = ("saliency", "ifim", "gradcam", "scorecam", "deepshap")
+ZOO_METHODS: tuple[str, ...] = ("saliency", "ifim-sensitive", "gradcam", "scorecam", "deepshap")
 ZOO_CLASSES: tuple[int, ...] = (10,)
 
 #: Largest image side per method and model (``"*"``: any model). Score-CAM runs one forward
@@ -57,7 +64,8 @@ class PlanOptions:
             own in the targets); Saliency is added wherever anything runs.
         batch: The grid's batch size (the target cells have the issue's batches).
         zoo_batch: The zoo suite's batch size.
-        class_mass: The mass kept by ``ifim-mass``.
+        class_mass: The mass the restricted iFIM keeps (``ifim-sensitive`` with its
+            ``class_mass`` option, in the C = 100 target cells).
         many_class_scales: The logit scales of the C = 100 target cells (see
             :class:`comparisons.speed.TimedCell`): 1, the fresh network, whose softmax is nearly
             flat over 100 classes, and 4, a confident one (top class near 0.45).
@@ -85,28 +93,37 @@ class PlanOptions:
     seed: int = 0
 
 
-Planned = tuple[str, int, int, int, float, str]  # model, C, side, batch, logit scale, method
+#: model, C, side, batch, logit scale, method, class_mass
+Planned = tuple[str, int, int, int, float, str, float | None]
 
 
 def _target_cells(options: PlanOptions) -> list[Planned]:
     """The cells of the issue's targets."""
     cells: list[Planned] = [
-        ("resnet18", c, 128, 16, 1.0, m) for c in (2, 3) for m in ("saliency", "ifim", "naive")
+        ("resnet18", c, 128, 16, 1.0, m, None)
+        for c in (2, 3)
+        for m in ("saliency", "ifim-sensitive", "naive")
     ]
     cells += [
-        ("resnet18", 2, side, 4, 1.0, m) for side in (256, 1024) for m in ("saliency", "ifim")
+        ("resnet18", 2, side, 4, 1.0, m, None)
+        for side in (256, 1024)
+        for m in ("saliency", "ifim-sensitive")
     ]
     cells += [
-        ("resnet18", 100, 128, 16, scale, m)
+        ("resnet18", 100, 128, 16, scale, m, mass)
         for scale in options.many_class_scales
-        for m in ("saliency", "ifim", "ifim-mass")
+        for m, mass in (
+            ("saliency", None),
+            ("ifim-sensitive", None),
+            ("ifim-sensitive", options.class_mass),
+        )
     ]
     return cells
 
 
 def _grid_cells(options: PlanOptions) -> list[Planned]:
     return [
-        (model, c, side, options.batch, 1.0, method)
+        (model, c, side, options.batch, 1.0, method, None)
         for model in options.models or GRID_MODELS
         for c in options.classes or GRID_CLASSES
         for side in options.sides or GRID_SIDES
@@ -116,7 +133,7 @@ def _grid_cells(options: PlanOptions) -> list[Planned]:
 
 def _zoo_cells(options: PlanOptions) -> list[Planned]:
     return [
-        (name, c, network.side, options.zoo_batch, 1.0, method)
+        (name, c, network.side, options.zoo_batch, 1.0, method, None)
         for name, network in ZOO_NETWORKS.items()
         for c in options.classes or ZOO_CLASSES
         for method in options.methods or ZOO_METHODS
@@ -158,20 +175,20 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
         candidates = {"grid": _grid_cells, "targets": _target_cells, "zoo": _zoo_cells}[suite](
             options
         )
-        for model, c, side, batch, scale, method in candidates:
+        for model, c, side, batch, scale, method, mass in candidates:
             if (
                 _selected(model, options.models)
                 and _selected(c, options.classes)
                 and (suite == "zoo" or _selected(side, options.sides))
                 and _selected(method, options.methods)
             ):
-                wanted.setdefault((model, c, side, batch, scale, method), []).append(suite)
-    for (model, c, side, batch, scale, _), suites in list(wanted.items()):
-        reference = wanted.setdefault((model, c, side, batch, scale, "saliency"), [])
+                wanted.setdefault((model, c, side, batch, scale, method, mass), []).append(suite)
+    for (model, c, side, batch, scale, _, _), suites in list(wanted.items()):
+        reference = wanted.setdefault((model, c, side, batch, scale, "saliency", None), [])
         reference += [suite for suite in suites if suite not in reference]
     cells: list[TimedCell] = []
     skipped: list[Row] = []
-    for (model, c, side, batch, scale, method), suites in wanted.items():
+    for (model, c, side, batch, scale, method, mass), suites in wanted.items():
         cell = TimedCell(
             suites=tuple(suites),
             model=model,
@@ -179,7 +196,7 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
             side=side,
             batch=batch,
             method=method,
-            class_mass=options.class_mass if method == "ifim-mass" else None,
+            class_mass=mass,
             logit_scale=scale,
             device=options.device,
             threads=options.threads,
@@ -199,5 +216,7 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
         else:
             cells.append(cell)
     order = {name: index for index, name in enumerate(METHODS)}
-    cells.sort(key=lambda cell: (cell.configuration, order[cell.method]))
+    cells.sort(
+        key=lambda cell: (cell.configuration, order[cell.method], cell.class_mass is not None)
+    )
     return cells, skipped

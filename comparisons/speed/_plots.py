@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from comparisons.speed._timed_cell import METHODS, Row
+from comparisons.speed._timed_cell import IFIM, METHODS, Row, method_label
 
 Panel = tuple[str, int, str]
 
@@ -28,7 +28,7 @@ def _panels(rows: Sequence[Row]) -> dict[Panel, list[Row]]:
 def _lines(rows: Sequence[Row], x: str) -> dict[str, list[tuple[float, float]]]:
     lines: dict[str, list[tuple[float, float]]] = {}
     for row in sorted(rows, key=lambda r: (METHODS.index(r.method), getattr(r, x))):
-        label = row.method if row.class_mass is None else f"{row.method} ({row.class_mass})"
+        label = method_label(row)
         lines.setdefault(label, []).append((float(getattr(row, x)), float(row.median_s or 0)))
     return lines
 
@@ -37,7 +37,8 @@ def _side_for_classes(rows: Sequence[Row]) -> int:
     counts: dict[int, int] = {}
     for side in {r.side for r in rows}:
         at_side = [r for r in rows if r.side == side]
-        methods = {r.method for r in at_side if sum(s.method == r.method for s in at_side) > 1}
+        labels = [method_label(r) for r in at_side]
+        methods = {label for label in labels if labels.count(label) > 1}
         counts[side] = len(methods)
     return max(counts, key=lambda side: (counts[side], side))
 
@@ -80,7 +81,7 @@ def plot_costs(rows: Sequence[Row], output: Path) -> list[Path]:
                 xs, ys = zip(*points, strict=True)
                 axis.plot(xs, ys, marker="o", label=label)
             if x == "pixels" and chosen:
-                base = min(chosen, key=lambda r: (r.pixels, r.method != "ifim"))
+                base = min(chosen, key=lambda r: (r.pixels, r.method != IFIM))
                 pixels = sorted({float(r.pixels) for r in chosen})
                 axis.plot(
                     pixels,

@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from comparisons.speed._timed_cell import COLUMNS, Row
+from comparisons.speed._timed_cell import COLUMNS, FORMER_METHOD_NAMES, Row
 
 _TYPES = {f.name: f.type for f in fields(Row)}
 
@@ -35,8 +35,16 @@ def _parse(name: str, text: str) -> Any:
     return text
 
 
+def _row(line: dict[str, str]) -> Row:
+    row = Row(**{k: _parse(k, v) for k, v in line.items()})
+    row.method = FORMER_METHOD_NAMES.get(row.method, row.method)
+    return row
+
+
 def read_rows(path: Path) -> list[Row]:
-    """Rows written by :func:`write_rows` (a round trip).
+    """Rows written by :func:`write_rows` (a round trip). Files written before the
+    benchmark named methods as the registry does are read with the registry's names
+    (``ifim`` and ``ifim-mass`` are ``ifim-sensitive``, the latter with its ``class_mass``).
 
     Raises:
         ValueError: The file's header is not :data:`COLUMNS`.
@@ -45,4 +53,4 @@ def read_rows(path: Path) -> list[Row]:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(f"expected the columns {COLUMNS}, got {reader.fieldnames}")
-        return [Row(**{k: _parse(k, v) for k, v in line.items()}) for line in reader]
+        return [_row(line) for line in reader]

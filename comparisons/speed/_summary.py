@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from comparisons.speed._target_checks import TargetCheck
-from comparisons.speed._timed_cell import METHODS, Row
+from comparisons.speed._timed_cell import METHODS, Row, method_label
 from comparisons.speed._zoo import ZOO_NETWORKS
 
 
@@ -44,7 +44,7 @@ def summary_markdown(
         if group:
             lines += ["", f"## {title}", ""]
             lines += [
-                f"- {r.method} on {r.model}, C = {r.num_classes}, {r.side} x {r.side}, "
+                f"- {method_label(r)} on {r.model}, C = {r.num_classes}, {r.side} x {r.side}, "
                 f"batch {r.batch}, {r.device}: {r.reason}"
                 for r in group
             ]
@@ -58,7 +58,7 @@ def summary_markdown(
     for r in rows:
         if r.status != "ok":
             continue
-        method = r.method if r.class_mass is None else f"{r.method} ({r.class_mass})"
+        method = method_label(r)
         if r.logit_scale != 1:
             method += f", logits x{r.logit_scale:g}"
         lines.append(

@@ -1,9 +1,11 @@
 """The issue's targets, checked against measured rows: PASS, FAIL or NOT MEASURED.
 
-* ``ifim/saliency C=2`` and ``C=3``: iFIM time over Saliency time at most 1.15 and 1.6
-  (ResNet18, batch 16, 128 x 128).
-* ``naive/ifim``: the naive per-sample, per-class loop at least 2.5 times slower than the
-  iFIM, for every configuration measured at batch 16.
+The iFIM is ``ifim-sensitive`` without ``class_mass`` (the exact iFIM) unless said.
+
+* ``ifim-sensitive/saliency C=2`` and ``C=3``: iFIM time over Saliency time at most 1.15
+  and 1.6 (ResNet18, batch 16, 128 x 128).
+* ``naive/ifim-sensitive``: the naive per-sample, per-class loop at least 2.5 times slower
+  than the iFIM, for every configuration measured at batch 16.
 * ``memory at 1024``: ResNet18, C = 2, batch 4, one channel, 1024 x 1024: peak memory
   under 4 GiB (peak RSS of the whole worker on CPU, CUDA's allocator peak on a GPU).
 * ``time linear in pixels`` and ``memory linear in pixels``, per model: the log-log
@@ -15,8 +17,9 @@
   above Saliency's, i.e. that it adds nothing that grows faster than the network.
 * ``C=100 backward passes``: the exact iFIM makes C - 1 backward passes and costs at
   most 1.15 (C - 1) Saliency calls (one forward and one backward).
-* ``C=100 class_mass``: the restricted iFIM makes fewer than C - 1 backward passes and
-  takes less time than the exact one on the same network (one check per logit scale).
+* ``C=100 class_mass``: the restricted iFIM (``class_mass`` set) makes fewer than C - 1
+  backward passes and takes less time than the exact one on the same network (one check
+  per logit scale).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from comparisons.speed._timed_cell import Row
+from comparisons.speed._timed_cell import IFIM, Row
 
 CheckStatus = Literal["PASS", "FAIL", "NOT MEASURED"]
 
@@ -45,7 +48,7 @@ class TargetCheck:
     """One target: what it asks, what was measured and whether it holds.
 
     Attributes:
-        name: Short name, e.g. ``"ifim/saliency C=2"``.
+        name: Short name, e.g. ``"ifim-sensitive/saliency C=2"``.
         target: The requirement, in words.
         measured: The measured figure(s), in words (empty when not measured).
         status: ``PASS``, ``FAIL`` or ``NOT MEASURED``.
@@ -81,10 +84,10 @@ def _verdict(holds: bool) -> CheckStatus:
 
 
 def _ratio_check(rows: Sequence[Row], num_classes: int, limit: float) -> TargetCheck:
-    name = f"ifim/saliency C={num_classes}"
+    name = f"{IFIM}/saliency C={num_classes}"
     target = f"iFIM time / Saliency time <= {limit} (ResNet18, batch 16, 128 x 128)"
     config = {"model": "resnet18", "num_classes": num_classes, "side": 128, "batch": 16}
-    ifim = _one(rows, method="ifim", **config)
+    ifim = _one(rows, method=IFIM, class_mass=None, **config)
     saliency = _one(rows, method="saliency", **config)
     if ifim is None or saliency is None:
         return _missing(name, target)
@@ -99,7 +102,8 @@ def _naive_checks(rows: Sequence[Row]) -> list[TargetCheck]:
     for naive in _ok(rows, method="naive", batch=16):
         ifim = _one(
             rows,
-            method="ifim",
+            method=IFIM,
+            class_mass=None,
             model=naive.model,
             num_classes=naive.num_classes,
             side=naive.side,
@@ -108,16 +112,18 @@ def _naive_checks(rows: Sequence[Row]) -> list[TargetCheck]:
         if ifim is None:
             continue
         speedup = naive.median_s / ifim.median_s  # type: ignore[operator]
-        name = f"naive/ifim {naive.model} C={naive.num_classes} {naive.side}px"
+        name = f"naive/{IFIM} {naive.model} C={naive.num_classes} {naive.side}px"
         measured = f"{speedup:.2f}x ({naive.median_s:.4g} s / {ifim.median_s:.4g} s)"
         checks.append(TargetCheck(name, target, measured, _verdict(speedup >= NAIVE_SPEEDUP)))
-    return checks or [_missing("naive/ifim", target)]
+    return checks or [_missing(f"naive/{IFIM}", target)]
 
 
 def _memory_check(rows: Sequence[Row]) -> TargetCheck:
     name = "memory at 1024"
     target = "peak memory < 4 GiB (ResNet18, C = 2, batch 4, 1 x 1024 x 1024)"
-    ifim = _one(rows, method="ifim", model="resnet18", num_classes=2, side=1024, batch=4)
+    ifim = _one(
+        rows, method=IFIM, class_mass=None, model="resnet18", num_classes=2, side=1024, batch=4
+    )
     if ifim is None or ifim.peak_mib is None:
         return _missing(name, target)
     kind = "CUDA allocator peak" if ifim.device.startswith("cuda") else "peak RSS"
@@ -141,7 +147,7 @@ def log_log_slope(rows: Sequence[Row], value: str) -> float | None:
 
 def _slope_checks(rows: Sequence[Row], value: str, what: str) -> list[TargetCheck]:
     target = f"log-log slope of the iFIM's {what} against pixels <= {SLOPE_LIMIT}"
-    ifim = _ok(rows, method="ifim")
+    ifim = _ok(rows, method=IFIM, class_mass=None)
     checks = []
     for model in sorted({r.model for r in ifim}):
         slopes: list[tuple[float, str, float | None]] = []  # iFIM, cells, Saliency
@@ -193,7 +199,7 @@ def _many_classes_checks(rows: Sequence[Row]) -> list[TargetCheck]:
         "x Saliency"
     )
     mass_target = f"iFIM with class_mass: fewer than {c - 1} backward passes, faster than exact"
-    exact_rows = _ok(rows, method="ifim", num_classes=c)
+    exact_rows = _ok(rows, method=IFIM, class_mass=None, num_classes=c)
     if not exact_rows:
         return [
             _missing(f"C={c} backward passes", exact_target),
@@ -222,8 +228,8 @@ def _many_classes_checks(rows: Sequence[Row]) -> list[TargetCheck]:
             checks.append(TargetCheck(exact_name, exact_target, measured, _verdict(holds)))
         restricted_rows = [
             r
-            for r in _ok(rows, method="ifim-mass", num_classes=c, **config)
-            if r.backward_passes is not None
+            for r in _ok(rows, method=IFIM, num_classes=c, **config)
+            if r.class_mass is not None and r.backward_passes is not None
         ]
         for restricted in restricted_rows:
             holds = (

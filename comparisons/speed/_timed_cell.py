@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Literal, get_args
 
-MethodName = Literal["saliency", "ifim", "ifim-mass", "naive", "gradcam", "scorecam", "deepshap"]
-#: Every method the benchmark knows, in report order. ``ifim-mass`` is the iFIM restricted
-#: with ``class_mass``; ``naive`` is :func:`comparisons.speed.naive_ifim_map`.
+MethodName = Literal["saliency", "ifim-sensitive", "naive", "gradcam", "scorecam", "deepshap"]
+#: Every method the benchmark knows, in report order: the registry's names
+#: (:func:`captum_ifim.available_methods`), and ``naive``, the benchmark's own reference
+#: (:func:`comparisons.speed.naive_ifim_map`, no registered method). The iFIM restricted
+#: with ``class_mass`` is ``ifim-sensitive`` with its ``class_mass`` set.
 METHODS: tuple[str, ...] = get_args(MethodName)
+#: The iFIM's map S(x) (eq. 16), whose cost the targets are about.
+IFIM = "ifim-sensitive"
+#: The one method of :data:`METHODS` that the registry does not hold.
+NAIVE = "naive"
+#: The names of speed CSVs written before the benchmark used the registry's (read back
+#: as these; ``ifim-mass`` rows carry their ``class_mass``).
+FORMER_METHOD_NAMES: Mapping[str, str] = MappingProxyType({"ifim": IFIM, "ifim-mass": IFIM})
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -25,7 +36,8 @@ class TimedCell:
             (batch, channels, side, ...) (:data:`comparisons.speed.ZOO_NETWORKS`).
         batch: N.
         method: One of :data:`METHODS`.
-        class_mass: For ``ifim-mass``: the probability mass kept; ``None`` otherwise.
+        class_mass: For ``ifim-sensitive``: the probability mass kept (the option
+            ``class_mass``); ``None``: the exact iFIM, and for every other method.
         logit_scale: The model's last linear layer (weight and bias) is multiplied by it:
             1 is the freshly initialised network, whose softmax is nearly flat; larger
             values give a confident classifier, as after training. The cost is the same;
@@ -167,6 +179,12 @@ class Row:
     def working_mib(self) -> float | None:
         """Memory of the work itself: CUDA's allocator peak, else the RSS increase."""
         return self.cuda_peak_mib if self.device.startswith("cuda") else self.rss_increase_mib
+
+
+def method_label(row: Row) -> str:
+    """A row's method as the summary and the figures name it: the registry name, with the
+    iFIM's ``class_mass`` where it is set (``ifim-sensitive class_mass=0.99``)."""
+    return row.method if row.class_mass is None else f"{row.method} class_mass={row.class_mass:g}"
 
 
 #: The CSV columns, in order.
