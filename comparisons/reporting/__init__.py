@@ -5,7 +5,7 @@
 ``summary.csv``, ``paired.csv``, ``ranks.csv``, ``seed_intervals.csv``, ``tables/`` (markdown,
 LaTeX, CSV), ``figures/`` (PNG, PDF, SVG) and ``report.md``. The statistics it renders come
 from :mod:`comparisons.statistics` (re-exported here: :func:`summarize`,
-:func:`summary_intervals`, :func:`paired_comparisons`, :func:`claim_verdicts`,
+:func:`summary_intervals`, :func:`reference_contrasts`, :func:`claim_verdicts`,
 :func:`rank_analyses`, ...) and the paper's claims from :mod:`comparisons.paper`; the
 ``*_table`` functions write markdown, the ``write_*`` functions draw one figure each.
 """
@@ -70,9 +70,9 @@ from comparisons.statistics import (
     Finding,
     Interval,
     MetricDirection,
-    PairedComparison,
     RankAnalysis,
     RecomputationCheck,
+    ReferenceContrast,
     RowSample,
     RunSamples,
     RunStatistics,
@@ -81,7 +81,7 @@ from comparisons.statistics import (
     best_indices,
     claim_verdicts,
     compare_method,
-    compare_pair,
+    contrast_with_reference,
     example_interval,
     f1_scores,
     format_mean_std,
@@ -89,13 +89,13 @@ from comparisons.statistics import (
     friedman_statistic,
     holm_adjusted,
     metric_direction,
-    paired_comparisons,
     paired_csv,
     rank_analyses,
     rank_analysis,
     ranks_csv,
     reading_findings,
     recomputation_check,
+    reference_contrasts,
     run_statistics,
     seed_interval,
     seed_intervals,
@@ -106,6 +106,12 @@ from comparisons.statistics import (
     two_level_draws,
     two_level_interval,
 )
+
+#: The names of the contrasts with the reference before they were renamed (a "pair" is two
+#: trained models in the model-pair stage): kept, so that code using them still runs.
+PairedComparison = ReferenceContrast
+compare_pair = contrast_with_reference
+paired_comparisons = reference_contrasts
 
 __all__ = [
     "CLAIMS",
@@ -126,6 +132,7 @@ __all__ = [
     "PairedComparison",
     "RankAnalysis",
     "RecomputationCheck",
+    "ReferenceContrast",
     "ReportTable",
     "ResultRow",
     "RowSample",
@@ -141,6 +148,7 @@ __all__ = [
     "collect_eigenvalues",
     "compare_method",
     "compare_pair",
+    "contrast_with_reference",
     "cost_figure",
     "cost_matrix",
     "critical_difference_figure",
@@ -171,6 +179,7 @@ __all__ = [
     "reading_findings",
     "reading_markdown",
     "recomputation_check",
+    "reference_contrasts",
     "report_run_folder",
     "rows_from_records",
     "run_statistics",

@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from comparisons.metrics import ADVERSARIAL_CORRELATION_ROW, F1_DIFFERENCE_ROW, F1_RATIO_ROW
 from comparisons.reporting._figure_output import FigureResult, method_colors, save_figure
-from comparisons.statistics import SummaryRow, cells, metric_settings, order_methods
+from comparisons.statistics import SummaryRow, dataset_models, metric_settings, order_methods
 
 #: How far above the largest finite bar or interval an infinite mean is drawn.
 _HEADROOM = 1.15
@@ -61,7 +61,7 @@ def grouped_bar_figure(
         The figure (``None`` when no row has the metric) and notes on what was drawn how.
     """
     rows = [s for s in summary if s.metric == metric and s.method]
-    panels = cells(rows)
+    panels = dataset_models(rows)
     if not panels:
         return None, [f"no {metric} rows: figure not drawn"]
     notes: list[str] = []

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from comparisons.metrics import HARNESS_METRICS, METRIC_SECONDS_ROW, SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.run_folder import ResultRow
-from comparisons.statistics import cells, format_significant, order_methods, unique
+from comparisons.statistics import dataset_models, format_significant, order_methods, unique
 
 _METRIC_ROW = METRIC_SECONDS_ROW.name
 _ATTRIBUTION = "attribution (maps)"
@@ -106,7 +106,7 @@ def unique_pairs(rows: Sequence[ResultRow]) -> list[tuple[str, str]]:
     """(dataset, model) pairs of the rows, in the tables' order."""
     from comparisons.statistics import summarize
 
-    return cells(summarize(r for r in rows if r.metric == _METRIC_ROW))
+    return dataset_models(summarize(r for r in rows if r.metric == _METRIC_ROW))
 
 
 def write_cost(rows: Sequence[ResultRow], path: Path) -> FigureResult:

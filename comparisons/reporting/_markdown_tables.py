@@ -19,7 +19,7 @@ from comparisons.statistics import (
     MetricDirection,
     SummaryRow,
     best_indices,
-    cells,
+    dataset_models,
     format_mean_std,
     format_significant,
     metric_direction,
@@ -79,7 +79,7 @@ class Column:
         return f"{text} {arrow}".strip()
 
 
-def _cell_text(s: SummaryRow | None, seeds_expected: int) -> str:
+def _entry_text(s: SummaryRow | None, seeds_expected: int) -> str:
     if s is None:
         return "—"
     if s.has_interval and not math.isnan(s.mean):
@@ -151,7 +151,7 @@ def grid_report_table(
         winners, note = _winners(index, row_names, column) if bold else (set(), "")
         headers.append(column.header + note)
         for i, entry in enumerate(entries):
-            text = _cell_text(entry, seeds_expected)
+            text = _entry_text(entry, seeds_expected)
             table[i].append(f"**{text}**" if i in winners else text)
     return ReportTable(
         name=name,
@@ -181,7 +181,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
 
 
-def _cell_methods(summary: Sequence[SummaryRow], dataset: str, model: str) -> list[str]:
+def _methods_of(summary: Sequence[SummaryRow], dataset: str, model: str) -> list[str]:
     return order_methods(s.method for s in summary if (s.dataset, s.model) == (dataset, model))
 
 
@@ -207,7 +207,7 @@ def _method_table(
     columns = _columns(summary, metrics, dataset, model)
     methods = [
         m
-        for m in _cell_methods(summary, dataset, model)
+        for m in _methods_of(summary, dataset, model)
         if any(
             (s.dataset, s.model, s.method, s.metric) == (dataset, model, m, c.metric)
             for s in summary
@@ -242,7 +242,7 @@ def paper_report_table(
 
 def paper_metrics_table(summary: Sequence[SummaryRow], dataset: str, model: str) -> str | None:
     """Methods x (F1 ratio and dF1 per alpha, adversarial correlation per eps), best in bold;
-    ``None`` when the cell has none of them."""
+    ``None`` when the (dataset, model) has none of them."""
     table = paper_report_table(summary, dataset, model)
     return None if table is None else table.markdown()
 
@@ -270,7 +270,8 @@ def detail_metrics_table(summary: Sequence[SummaryRow], dataset: str, model: str
 
 
 def extra_metric_names(summary: Sequence[SummaryRow], dataset: str, model: str) -> list[str]:
-    """The method-level metrics of a cell that are neither the paper's nor their parts."""
+    """The method-level metrics of a (dataset, model) that are neither the paper's nor their
+    parts."""
     skip = set(CLAIMED_METRICS) | set(PAPER_METRICS) | set(DETAIL_METRICS)
     return unique(
         s.metric
@@ -335,7 +336,9 @@ def _model_table(
         for metric in metrics
         if any(s.metric == metric and s.setting == setting for s in rows)
     ]
-    models = [m for d, m in cells(summary) if d == dataset and any(s.model == m for s in rows)]
+    models = [
+        m for d, m in dataset_models(summary) if d == dataset and any(s.model == m for s in rows)
+    ]
     return grid_report_table(
         summary,
         models,
@@ -380,7 +383,7 @@ def summary_report_tables(summary: Sequence[SummaryRow]) -> list[ReportTable]:
     """Every summary table of the report, in reading order: per dataset x model the method
     tables, then per dataset Table II and the models' facts."""
     tables: list[ReportTable] = []
-    for dataset, model in cells(summary):
+    for dataset, model in dataset_models(summary):
         for table in (
             paper_report_table(summary, dataset, model),
             detail_report_table(summary, dataset, model),
@@ -402,7 +405,7 @@ def summary_markdown(summary: Sequence[SummaryRow]) -> str:
     """The whole ``summary.md``: per dataset x model the method tables, then per dataset
     Table II and the models' facts."""
     parts = ["# Summary", "", _NOTE, ""]
-    for dataset, model in cells(summary):
+    for dataset, model in dataset_models(summary):
         parts += [f"## {dataset} / {model}", ""]
         sections = [
             ("The paper's metrics (Figs. 3, 4)", paper_metrics_table(summary, dataset, model)),

@@ -40,7 +40,7 @@ from comparisons.reporting._run_description import (
     run_markdown,
 )
 from comparisons.reporting._statistics_report import (
-    paired_section,
+    contrasts_section,
     ranks_section,
     reading_markdown,
     statistics_section,
@@ -52,12 +52,12 @@ from comparisons.run_folder import RunContents, read_run_contents
 from comparisons.statistics import (
     RunStatistics,
     SummaryRow,
+    dataset_models,
     reading_findings,
     run_statistics,
     summary_csv,
     unique,
 )
-from comparisons.statistics import cells as dataset_models
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def _report_markdown(
         *_classifiers_section(summary),
         *_paper_metrics_section(summary, figures, embed),
         *verdicts_section(statistics),
-        *paired_section(statistics),
+        *contrasts_section(statistics),
         *ranks_section(statistics, figures.ranks, embed),
         *_maps_and_spectrum_sections(figures, embed),
         *model_pair_section(pair_tables, figures.model_pairs, embed),

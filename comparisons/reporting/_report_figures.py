@@ -22,8 +22,7 @@ from comparisons.reporting._overlap_matrix_figure import write_overlap_matrices
 from comparisons.reporting._spectrum_figure import write_spectrum
 from comparisons.reporting._timing_figure import write_timing
 from comparisons.run_folder import RunContents
-from comparisons.statistics import RunStatistics, summarize
-from comparisons.statistics import cells as dataset_models
+from comparisons.statistics import RunStatistics, dataset_models, summarize
 
 #: Rows (test images) of each map grid.
 GRID_ROWS = 4

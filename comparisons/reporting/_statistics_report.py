@@ -1,5 +1,5 @@
 """The statistics of a run in its report: the files, and the sections on the verdicts, the
-paired comparisons, the ranks, the reading of the means and how it was all computed.
+contrasts with the reference, the ranks, the reading of the means and how it was computed.
 
 :func:`write_statistics_files` writes ``paired.csv``, ``ranks.csv`` and
 ``seed_intervals.csv`` from :func:`comparisons.statistics.run_statistics`; the
@@ -15,7 +15,7 @@ from comparisons._atomic import write_text
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._statistics_tables import (
-    paired_report_tables,
+    contrast_report_tables,
     ranks_table,
     verdicts_table,
 )
@@ -35,7 +35,7 @@ from comparisons.statistics import (
 
 def write_statistics_files(statistics: RunStatistics, run_dir: Path) -> None:
     """``paired.csv``, ``ranks.csv`` and ``seed_intervals.csv`` (each written atomically)."""
-    write_text(run_dir / "paired.csv", paired_csv(statistics.comparisons))
+    write_text(run_dir / "paired.csv", paired_csv(statistics.contrasts))
     write_text(run_dir / "ranks.csv", ranks_csv(statistics.analyses))
     write_text(run_dir / "seed_intervals.csv", seed_intervals_csv(statistics.seed_intervals))
 
@@ -69,8 +69,9 @@ def verdicts_section(statistics: RunStatistics) -> list[str]:
     return lines
 
 
-def paired_section(statistics: RunStatistics) -> list[str]:
-    """The paired comparisons, one table per (dataset, model) and group of metrics."""
+def contrasts_section(statistics: RunStatistics) -> list[str]:
+    """The contrasts with the reference, one table per (dataset, model) and group of
+    metrics."""
     lines = [
         f"## Paired comparisons: {REFERENCE} against each method",
         "",
@@ -83,7 +84,7 @@ def paired_section(statistics: RunStatistics) -> list[str]:
         "`paired.csv`.",
         "",
     ]
-    tables = paired_report_tables(statistics)
+    tables = contrast_report_tables(statistics)
     if not tables:
         lines += ["_No paired comparison: no per-example values or no reference method._", ""]
     for _, _, table in tables:

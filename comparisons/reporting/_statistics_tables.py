@@ -1,5 +1,6 @@
-"""The statistics of a run as report tables: the verdicts on the paper's claims, the paired
-comparisons with the reference per (dataset, model), and the ranks across tasks."""
+"""The statistics of a run as report tables: the verdicts on the paper's claims, the
+contrasts of the reference with each method per (dataset, model), and the ranks across
+tasks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from comparisons.paper import ALPHA, PAPER_METRICS, REFERENCE
 from comparisons.reporting._exports import ReportTable
 from comparisons.statistics import (
     ClaimVerdict,
-    PairedComparison,
     RankAnalysis,
+    ReferenceContrast,
     RunStatistics,
-    cells,
+    dataset_models,
     format_p,
     format_significant,
     order_methods,
@@ -64,7 +65,7 @@ def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
     )
 
 
-def _cell(c: PairedComparison | None) -> str:
+def _contrast_entry(c: ReferenceContrast | None) -> str:
     if c is None:
         return "—"
     if math.isnan(c.difference):
@@ -81,14 +82,14 @@ def _cell(c: PairedComparison | None) -> str:
     return text
 
 
-def paired_table(
-    comparisons: Sequence[PairedComparison], dataset: str, model: str, metrics: Sequence[str]
+def contrast_table(
+    contrasts: Sequence[ReferenceContrast], dataset: str, model: str, metrics: Sequence[str]
 ) -> ReportTable | None:
     """Methods x (metric, setting): the difference to the reference, its interval and the
     Holm-adjusted p; **bold** where the reference is significantly better, ✗ where the
-    method is; ``None`` when the cell has no comparison of these metrics."""
+    method is; ``None`` when the (dataset, model) has no contrast of these metrics."""
     mine = [
-        c for c in comparisons if (c.dataset, c.model) == (dataset, model) and c.metric in metrics
+        c for c in contrasts if (c.dataset, c.model) == (dataset, model) and c.metric in metrics
     ]
     if not mine:
         return None
@@ -99,7 +100,8 @@ def paired_table(
     reference = mine[0].reference
     header = ["method", *(f"{m} {s}".strip() for m, s in columns)]
     rows = tuple(
-        (method, *(_cell(index.get((method, m, s))) for m, s in columns)) for method in methods
+        (method, *(_contrast_entry(index.get((method, m, s))) for m, s in columns))
+        for method in methods
     )
     paper = set(metrics) <= set(PAPER_METRICS)
     kind, which = ("paper", "the paper's metrics") if paper else ("extra", "the other metrics")
@@ -150,25 +152,25 @@ def ranks_table(analyses: Sequence[RankAnalysis]) -> ReportTable | None:
     )
 
 
-def paired_report_tables(statistics: RunStatistics) -> list[tuple[str, str, ReportTable]]:
-    """(dataset, model, table) of the paired comparisons: the paper's metrics, then the
+def contrast_report_tables(statistics: RunStatistics) -> list[tuple[str, str, ReportTable]]:
+    """(dataset, model, table) of the contrasts with the reference: the paper's metrics, then the
     others, per (dataset, model)."""
     other = sorted(
-        {c.metric for c in statistics.comparisons} - set(PAPER_METRICS),
-        key=[c.metric for c in statistics.comparisons].index,
+        {c.metric for c in statistics.contrasts} - set(PAPER_METRICS),
+        key=[c.metric for c in statistics.contrasts].index,
     )
     result = []
-    for dataset, model in cells(statistics.summary):
+    for dataset, model in dataset_models(statistics.summary):
         for metrics in (PAPER_METRICS, tuple(other)):
-            table = paired_table(statistics.comparisons, dataset, model, metrics)
+            table = contrast_table(statistics.contrasts, dataset, model, metrics)
             if table is not None:
                 result.append((dataset, model, table))
     return result
 
 
 def statistics_tables(statistics: RunStatistics) -> list[ReportTable]:
-    """The report tables of the statistics: verdicts, paired comparisons, ranks."""
+    """The report tables of the statistics: verdicts, contrasts with the reference, ranks."""
     tables = [t for t in (verdicts_table(statistics.verdicts),) if t is not None]
-    tables += [t for _, _, t in paired_report_tables(statistics)]
+    tables += [t for _, _, t in contrast_report_tables(statistics)]
     ranks = ranks_table(statistics.analyses)
     return tables + ([ranks] if ranks is not None else [])

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from comparisons.metrics import SECONDS_PER_IMAGE_ROW
 from comparisons.reporting._figure_output import FigureResult, save_figure
-from comparisons.statistics import SummaryRow, cells, order_methods
+from comparisons.statistics import SummaryRow, dataset_models, order_methods
 
 _METRIC = SECONDS_PER_IMAGE_ROW.name
 
@@ -31,7 +31,7 @@ def timing_figure(summary: Sequence[SummaryRow]) -> tuple[Figure | None, list[st
     if not usable:
         return None, [*notes, f"no positive {_METRIC} rows: timing figure not drawn"]
     methods = order_methods(s.method for s in usable)
-    panels = cells(usable)
+    panels = dataset_models(usable)
     index = {(s.dataset, s.model, s.method): s for s in usable}
     figure = Figure(figsize=(max(5.0, 0.9 * len(methods) + 2), 3.8), layout="constrained")
     ax = figure.subplots()

@@ -3,8 +3,8 @@
 From the result rows and the per-example files of a run folder:
 :func:`summarize` aggregates over seeds and :func:`summary_intervals` adds the bootstrap
 intervals (:mod:`._bootstrap`: over seeds, then the examples within each seed);
-:func:`paired_comparisons` tests the paper's reference method against every other on the
-same examples; :func:`claim_verdicts` reads the paper's claims from those tests
+:func:`reference_contrasts` contrasts the paper's reference method with every other on
+the same examples (paired tests); :func:`claim_verdicts` reads the paper's claims from those tests
 (:mod:`comparisons.paper`); :func:`rank_analyses` ranks the methods across tasks;
 :func:`reading_findings` says whether the reference has the best mean.
 :func:`run_statistics` computes all of them once. Each returns dataclasses (and the CSV
@@ -36,19 +36,11 @@ from comparisons.statistics._intervals import (
 )
 from comparisons.statistics._number_format import format_mean_std, format_p, format_significant
 from comparisons.statistics._order import (
-    cells,
+    dataset_models,
     metric_settings,
     order_methods,
     order_settings,
     unique,
-)
-from comparisons.statistics._paired import (
-    PAIRED_COLUMNS,
-    PairedComparison,
-    compare_pair,
-    holm_adjusted,
-    paired_comparisons,
-    paired_csv,
 )
 from comparisons.statistics._ranks import (
     RankAnalysis,
@@ -58,6 +50,14 @@ from comparisons.statistics._ranks import (
     ranks_csv,
 )
 from comparisons.statistics._reading import Finding, compare_method, reading_findings
+from comparisons.statistics._reference_contrasts import (
+    PAIRED_COLUMNS,
+    ReferenceContrast,
+    contrast_with_reference,
+    holm_adjusted,
+    paired_csv,
+    reference_contrasts,
+)
 from comparisons.statistics._run_statistics import RunStatistics, run_statistics
 from comparisons.statistics._samples import RowSample, RunSamples, f1_scores
 from comparisons.statistics._summary import SUMMARY_COLUMNS, SummaryRow, summarize, summary_csv
@@ -75,9 +75,9 @@ __all__ = [
     "Finding",
     "Interval",
     "MetricDirection",
-    "PairedComparison",
     "RankAnalysis",
     "RecomputationCheck",
+    "ReferenceContrast",
     "RowSample",
     "RunSamples",
     "RunStatistics",
@@ -85,10 +85,10 @@ __all__ = [
     "SettingVerdict",
     "SummaryRow",
     "best_indices",
-    "cells",
     "claim_verdicts",
     "compare_method",
-    "compare_pair",
+    "contrast_with_reference",
+    "dataset_models",
     "example_interval",
     "f1_scores",
     "format_mean_std",
@@ -100,13 +100,13 @@ __all__ = [
     "metric_settings",
     "order_methods",
     "order_settings",
-    "paired_comparisons",
     "paired_csv",
     "rank_analyses",
     "rank_analysis",
     "ranks_csv",
     "reading_findings",
     "recomputation_check",
+    "reference_contrasts",
     "run_statistics",
     "seed_interval",
     "seed_intervals",

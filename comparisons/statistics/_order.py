@@ -14,8 +14,9 @@ def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def cells(summary: Sequence[SummaryRow]) -> list[tuple[str, str]]:
-    """The (dataset, model) pairs, datasets then models in first-appearance order."""
+def dataset_models(summary: Sequence[SummaryRow]) -> list[tuple[str, str]]:
+    """Every (dataset, model) of the summary (a trained architecture on a dataset, over its
+    seeds), datasets then models in first-appearance order."""
     datasets = unique(s.dataset for s in summary)
     pairs = list(dict.fromkeys((s.dataset, s.model) for s in summary))
     return sorted(pairs, key=lambda pair: datasets.index(pair[0]))
@@ -59,7 +60,7 @@ def _numeric_setting(setting: str) -> tuple[str, float] | None:
 def metric_settings(
     summary: Sequence[SummaryRow], metric: str, dataset: str | None = None, model: str | None = None
 ) -> list[str]:
-    """The settings a metric has (in a cell when ``dataset``/``model`` are given), ordered."""
+    """The settings a metric has (for one (dataset, model) when both are given), ordered."""
     return order_settings(
         s.setting
         for s in summary

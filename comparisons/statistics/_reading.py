@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from comparisons.paper import CLAIMS, REFERENCE, claim_of
 from comparisons.statistics._directions import best_indices, metric_direction
 from comparisons.statistics._number_format import format_mean_std
-from comparisons.statistics._order import cells, metric_settings, order_methods
+from comparisons.statistics._order import dataset_models, metric_settings, order_methods
 from comparisons.statistics._summary import SummaryRow
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One comparison of a method against the others in one cell at one setting.
+    """One comparison of a method against the others on one (dataset, model) at one
+    setting.
 
     Attributes:
         dataset, model, metric, setting: What was compared.
@@ -61,7 +62,8 @@ def compare_method(
     setting: str,
     method: str = REFERENCE,
 ) -> Finding:
-    """Whether ``method`` has the best mean ``metric`` at ``setting`` in one cell."""
+    """Whether ``method`` has the best mean ``metric`` at ``setting`` on one (dataset,
+    model)."""
     claim = claim_of(metric)
     extreme, label = ("best", metric) if claim is None else (claim.extreme, claim.label)
     where = f"{dataset} / {model}, {setting or 'no setting'}"
@@ -117,7 +119,7 @@ def reading_findings(summary: Sequence[SummaryRow], method: str = REFERENCE) -> 
     order."""
     return [
         compare_method(summary, dataset, model, claim.metric, setting, method)
-        for dataset, model in cells(summary)
+        for dataset, model in dataset_models(summary)
         for claim in CLAIMS
         for setting in metric_settings(summary, claim.metric, dataset, model)
     ]

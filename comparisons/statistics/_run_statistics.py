@@ -12,8 +12,8 @@ from comparisons.statistics._intervals import (
     seed_intervals,
     summary_intervals,
 )
-from comparisons.statistics._paired import PairedComparison, paired_comparisons
 from comparisons.statistics._ranks import RankAnalysis, rank_analyses
+from comparisons.statistics._reference_contrasts import ReferenceContrast, reference_contrasts
 from comparisons.statistics._samples import RunSamples
 from comparisons.statistics._summary import SummaryRow, summarize
 from comparisons.statistics._verdicts import ClaimVerdict, claim_verdicts
@@ -26,7 +26,7 @@ class RunStatistics:
     Attributes:
         summary: The summary rows with their intervals.
         seed_intervals: Each seed's value with its interval over its examples.
-        comparisons: ``ifim-sensitive`` against every other method.
+        contrasts: The reference (``ifim-sensitive``) contrasted with every other method.
         verdicts: The paper's two claims per (dataset, model).
         analyses: The rank analyses per (metric, setting).
         check: The stored values recomputed from the per-example files.
@@ -36,7 +36,7 @@ class RunStatistics:
 
     summary: list[SummaryRow]
     seed_intervals: list[SeedInterval]
-    comparisons: list[PairedComparison]
+    contrasts: list[ReferenceContrast]
     verdicts: list[ClaimVerdict]
     analyses: list[RankAnalysis]
     check: RecomputationCheck
@@ -48,12 +48,12 @@ def run_statistics(run: RunContents) -> RunStatistics:
     """The statistics of a run folder (deterministic: every generator is seeded)."""
     samples = RunSamples(run)
     summary = summary_intervals(summarize(run.rows), samples)
-    comparisons = paired_comparisons(summary, samples)
+    contrasts = reference_contrasts(summary, samples)
     return RunStatistics(
         summary=summary,
         seed_intervals=seed_intervals(run.rows, samples),
-        comparisons=comparisons,
-        verdicts=claim_verdicts(summary, comparisons),
+        contrasts=contrasts,
+        verdicts=claim_verdicts(summary, contrasts),
         analyses=rank_analyses(run.rows),
         check=recomputation_check(run.rows, samples),
         has_examples=samples.available,

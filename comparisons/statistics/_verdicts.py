@@ -1,4 +1,5 @@
-"""The paper's two claims as verdicts per (dataset, model), from the paired comparisons.
+"""The paper's two claims as verdicts per (dataset, model), from the contrasts of the
+reference with every other method (paired tests).
 
 - **Fig. 3** (Sec. IV-E): "the iFIM achieved the highest [F1] ratio among all evaluated
   methods". At each alpha, the F1 ratio as the paper defines it; where any method's ratio
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE, Claim, Outcome, Verdict, read_verdict
 from comparisons.statistics._number_format import format_p, format_significant
-from comparisons.statistics._order import cells, metric_settings
-from comparisons.statistics._paired import PairedComparison, holm_adjusted
+from comparisons.statistics._order import dataset_models, metric_settings
+from comparisons.statistics._reference_contrasts import ReferenceContrast, holm_adjusted
 from comparisons.statistics._summary import SummaryRow
 
 
@@ -45,7 +46,7 @@ class SettingVerdict:
             interval (from the summary).
         better, worse, unresolved: The methods ``ifim-sensitive`` is significantly better
             than, worse than, and not separated from (Holm-adjusted p < alpha).
-        comparisons: The paired comparisons behind it.
+        contrasts: The contrasts (paired tests) behind it.
         reason: Why the claim's own metric was replaced, or why nothing was compared.
     """
 
@@ -61,7 +62,7 @@ class SettingVerdict:
     better: tuple[str, ...]
     worse: tuple[str, ...]
     unresolved: tuple[str, ...]
-    comparisons: tuple[PairedComparison, ...]
+    contrasts: tuple[ReferenceContrast, ...]
     reason: str = ""
 
     def sentence(self) -> str:
@@ -72,11 +73,11 @@ class SettingVerdict:
         where = f"{self.dataset} / {self.model}, {self.setting}"
         metric = self.metric + (f" ({self.reason})" if self.reason else "")
         text = f"{where}, {metric}: **{self.verdict}**. {REFERENCE} {value}"
-        if not self.comparisons:
+        if not self.contrasts:
             return f"{text}; nothing to compare."
-        total = len(self.comparisons)
+        total = len(self.contrasts)
         text += f"; better than {len(self.better)} of {total} methods at Holm p < {ALPHA:g}"
-        by_method = {c.method: c for c in self.comparisons}
+        by_method = {c.method: c for c in self.contrasts}
         if self.worse:
             text += ", worse than " + ", ".join(_versus(by_method[m]) for m in self.worse)
         if self.unresolved:
@@ -86,7 +87,7 @@ class SettingVerdict:
         return text + "."
 
 
-def _versus(c: PairedComparison) -> str:
+def _versus(c: ReferenceContrast) -> str:
     p = f"p={format_p(c.p_holm)}" if c.test else "no test"
     return f"{c.method} ({format_significant(c.method_value)}, {p})"
 
@@ -108,21 +109,21 @@ class ClaimVerdict:
     model: str
     verdict: Verdict
     settings: tuple[SettingVerdict, ...]
-    adjusted: tuple[PairedComparison, ...] = ()
+    adjusted: tuple[ReferenceContrast, ...] = ()
 
 
-def _outcome(c: PairedComparison) -> Outcome:
+def _outcome(c: ReferenceContrast) -> Outcome:
     """What one comparison says: the reference or the method better, or neither."""
     if c.favours and c.favours == c.reference:
         return "reference"
     return "method" if c.favours and c.favours == c.method else ""
 
 
-def _overall(settings: Sequence[SettingVerdict]) -> tuple[Verdict, tuple[PairedComparison, ...]]:
+def _overall(settings: Sequence[SettingVerdict]) -> tuple[Verdict, tuple[ReferenceContrast, ...]]:
     """The verdict over settings, from their comparisons Holm-adjusted together
     (:func:`comparisons.paper.read_verdict`, complete when every setting had one)."""
-    adjusted = tuple(holm_adjusted([c for v in settings for c in v.comparisons]))
-    complete = all(v.comparisons for v in settings)
+    adjusted = tuple(holm_adjusted([c for v in settings for c in v.contrasts]))
+    complete = all(v.contrasts for v in settings)
     return read_verdict([_outcome(c) for c in adjusted], complete), adjusted
 
 
@@ -139,7 +140,7 @@ def _infinite_methods(summary: Sequence[SummaryRow], where: tuple[str, str, str,
 def setting_verdict(
     claim: Claim,
     summary: Sequence[SummaryRow],
-    comparisons: Sequence[PairedComparison],
+    contrasts: Sequence[ReferenceContrast],
     dataset: str,
     model: str,
     setting: str,
@@ -155,7 +156,7 @@ def setting_verdict(
         )
     chosen = tuple(
         c
-        for c in comparisons
+        for c in contrasts
         if (c.dataset, c.model, c.metric, c.setting) == (dataset, model, metric, setting)
     )
     better = tuple(c.method for c in chosen if c.favours == c.reference)
@@ -186,23 +187,23 @@ def setting_verdict(
         better=better,
         worse=worse,
         unresolved=unresolved,
-        comparisons=chosen,
+        contrasts=chosen,
         reason=reason,
     )
 
 
 def claim_verdicts(
-    summary: Sequence[SummaryRow], comparisons: Sequence[PairedComparison]
+    summary: Sequence[SummaryRow], contrasts: Sequence[ReferenceContrast]
 ) -> list[ClaimVerdict]:
     """Both claims for every (dataset, model) that has the claim's metric."""
     result = []
-    for dataset, model in cells(summary):
+    for dataset, model in dataset_models(summary):
         for claim in CLAIMS:
             settings = metric_settings(summary, claim.metric, dataset, model)
             if not settings:
                 continue
             per_setting = tuple(
-                setting_verdict(claim, summary, comparisons, dataset, model, setting)
+                setting_verdict(claim, summary, contrasts, dataset, model, setting)
                 for setting in settings
             )
             verdict, adjusted = _overall(per_setting)

@@ -1,11 +1,12 @@
-"""Paired comparisons of ``ifim-sensitive`` against every other method on the same examples.
+"""Contrasts of the reference method with every other method on the same examples.
 
+The reference is the paper's (:data:`comparisons.paper.REFERENCE`, ``ifim-sensitive``).
 Every method of a (dataset, model, seed) is scored on the same test images with the same
-noise and FGSM inputs, so the comparison is paired by example. Per (dataset, model,
-metric, setting) and other method:
+noise and FGSM inputs, so each contrast is a paired comparison, matched by example (the
+file it writes is ``paired.csv``). Per (dataset, model, metric, setting) and other method:
 
 - **difference**: reference minus method, the mean over seeds of each seed's difference of
-  the row's statistic on the examples both have (pairs with an undefined value dropped);
+  the row's statistic on the examples both have (examples with an undefined value dropped);
 - **interval**: 95 % percentile bootstrap of that difference, seeds then examples (the same
   example indices for both methods; :mod:`._bootstrap`);
 - **p-value**, two-sided: a Wilcoxon signed-rank test of the per-example differences pooled
@@ -41,7 +42,7 @@ from comparisons.statistics._bootstrap import (
     two_level_interval,
 )
 from comparisons.statistics._directions import metric_direction
-from comparisons.statistics._order import cells, metric_settings, order_methods, unique
+from comparisons.statistics._order import dataset_models, metric_settings, order_methods, unique
 from comparisons.statistics._samples import RowSample, RunSamples, paired_positions
 from comparisons.statistics._summary import SummaryRow
 
@@ -72,7 +73,7 @@ PAIRED_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class PairedComparison:
+class ReferenceContrast:
     """The reference against one other method on one (dataset, model, metric, setting).
 
     Attributes:
@@ -85,7 +86,7 @@ class PairedComparison:
         p_value: Two-sided, NaN without a test; ``p_holm`` Holm-adjusted.
         favours: The method the difference favours when ``p_holm < ALPHA``, else ``""``.
         n_seeds: Seeds with both methods; ``seeds_favouring_reference`` of them favour it.
-        n_pairs: Example pairs over all seeds.
+        n_pairs: Examples matched in both methods, over all seeds.
         note: Why there is no test, when there is none.
     """
 
@@ -123,16 +124,18 @@ def _better(difference: float, direction: str) -> bool | None:
     return difference > 0 if direction == "higher" else difference < 0
 
 
-def _permutation_p(pairs: Sequence[tuple[RowSample, RowSample]], rng: np.random.Generator) -> float:
+def _permutation_p(
+    matched: Sequence[tuple[RowSample, RowSample]], rng: np.random.Generator
+) -> float:
     """Two-sided p of the paired permutation test of the mean-over-seeds difference: each
     example's code (its label and the method's predictions) swapped between the methods."""
-    bounds = np.cumsum([0] + [a.n for a, _ in pairs])
+    bounds = np.cumsum([0] + [a.n for a, _ in matched])
 
     def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
         differences = []
         with np.errstate(all="ignore"):
-            for i, (a, b) in enumerate(pairs):
+            for i, (a, b) in enumerate(matched):
                 window = slice(bounds[i], bounds[i + 1])
                 differences.append(
                     a.statistic_of_codes(x[..., window]) - b.statistic_of_codes(y[..., window])
@@ -141,8 +144,8 @@ def _permutation_p(pairs: Sequence[tuple[RowSample, RowSample]], rng: np.random.
         # An undefined permuted statistic (an F1 ratio 0/0) counts as extreme: conservative.
         return np.where(np.isfinite(mean), np.abs(mean), np.inf)
 
-    x = np.concatenate([a.codes for a, _ in pairs])
-    y = np.concatenate([b.codes for _, b in pairs])
+    x = np.concatenate([a.codes for a, _ in matched])
+    y = np.concatenate([b.codes for _, b in matched])
     result = stats.permutation_test(
         (x, y),
         statistic,
@@ -155,8 +158,8 @@ def _permutation_p(pairs: Sequence[tuple[RowSample, RowSample]], rng: np.random.
     return float(result.pvalue)
 
 
-def _wilcoxon_p(pairs: Sequence[tuple[RowSample, RowSample]]) -> float:
-    differences = np.concatenate([a.parts[0] - b.parts[0] for a, b in pairs])
+def _wilcoxon_p(matched: Sequence[tuple[RowSample, RowSample]]) -> float:
+    differences = np.concatenate([a.parts[0] - b.parts[0] for a, b in matched])
     if differences.size == 0:
         return math.nan
     if np.all(differences == 0):
@@ -166,7 +169,7 @@ def _wilcoxon_p(pairs: Sequence[tuple[RowSample, RowSample]]) -> float:
         return float(stats.wilcoxon(differences).pvalue)
 
 
-def compare_pair(
+def contrast_with_reference(
     dataset: str,
     model: str,
     metric: str,
@@ -175,20 +178,21 @@ def compare_pair(
     other: dict[int, RowSample],
     method: str,
     reference_name: str = REFERENCE,
-) -> PairedComparison:
-    """One comparison (``p_holm`` and ``favours`` are set by :func:`paired_comparisons`).
+) -> ReferenceContrast:
+    """The contrast of the reference with one method (``p_holm`` and ``favours`` are set by
+    :func:`reference_contrasts`).
 
     Args:
         reference, other: The two methods' samples by seed.
     """
     direction = metric_direction(metric).direction
     seeds = sorted(set(reference) & set(other))
-    pairs = []
+    matched = []
     for seed in seeds:
         common = paired_positions(reference[seed], other[seed])
         if common.size:
-            pairs.append((reference[seed].restricted(common), other[seed].restricted(common)))
-    base = PairedComparison(
+            matched.append((reference[seed].restricted(common), other[seed].restricted(common)))
+    base = ReferenceContrast(
         dataset=dataset,
         model=model,
         metric=metric,
@@ -206,14 +210,14 @@ def compare_pair(
         p_value=math.nan,
         p_holm=math.nan,
         favours="",
-        n_seeds=len(pairs),
+        n_seeds=len(matched),
         seeds_favouring_reference=0,
-        n_pairs=int(sum(a.n for a, _ in pairs)),
+        n_pairs=int(sum(a.n for a, _ in matched)),
         note="",
     )
-    if not pairs:
+    if not matched:
         return replace(base, note="no examples in common")
-    values = np.array([[a.value(), b.value()] for a, b in pairs])
+    values = np.array([[a.value(), b.value()] for a, b in matched])
     with np.errstate(all="ignore"):
         seed_differences = values[:, 0] - values[:, 1]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -228,17 +232,17 @@ def compare_pair(
     rng = seeded_rng("paired", dataset, model, metric, setting, method)
     finite = bool(np.all(np.isfinite(values)))
     interval = (
-        two_level_interval([(a.n, statistic_of(a, b)) for a, b in pairs], rng)
+        two_level_interval([(a.n, statistic_of(a, b)) for a, b in matched], rng)
         if finite
         else NO_INTERVAL
     )
     note, test, p_value = "", "", math.nan
     if not finite:
         note = "infinite or undefined in a seed (F1 after perturbing the high set is 0): no test"
-    elif pairs[0][0].statistic.set_level:
-        test, p_value = "permutation", _permutation_p(pairs, rng)
+    elif matched[0][0].statistic.set_level:
+        test, p_value = "permutation", _permutation_p(matched, rng)
     else:
-        test, p_value = "wilcoxon", _wilcoxon_p(pairs)
+        test, p_value = "wilcoxon", _wilcoxon_p(matched)
     return replace(
         base,
         reference_value=float(reference_value),
@@ -254,25 +258,25 @@ def compare_pair(
     )
 
 
-def holm_adjusted(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
+def holm_adjusted(contrasts: Sequence[ReferenceContrast]) -> list[ReferenceContrast]:
     """``p_holm`` and ``favours`` set within one family (one dataset, model, metric,
     setting); comparisons without a p-value keep NaN."""
-    tested = [i for i, c in enumerate(comparisons) if not math.isnan(c.p_value)]
-    adjusted = [math.nan] * len(comparisons)
+    tested = [i for i, c in enumerate(contrasts) if not math.isnan(c.p_value)]
+    adjusted = [math.nan] * len(contrasts)
     if tested:
         # statsmodels' Holm branch calls gc.collect() on every call, which scans every live
         # object (a third of a second in a report); frozen objects are not scanned.
         gc.freeze()
         try:
             _, corrected, _, _ = multipletests(
-                [comparisons[i].p_value for i in tested], alpha=ALPHA, method="holm"
+                [contrasts[i].p_value for i in tested], alpha=ALPHA, method="holm"
             )
         finally:
             gc.unfreeze()
         for i, p in zip(tested, corrected, strict=True):
             adjusted[i] = float(p)
     result = []
-    for comparison, p in zip(comparisons, adjusted, strict=True):
+    for comparison, p in zip(contrasts, adjusted, strict=True):
         favours = ""
         better = _better(comparison.difference, comparison.direction)
         if not math.isnan(p) and p < ALPHA and better is not None:
@@ -281,9 +285,9 @@ def holm_adjusted(comparisons: Sequence[PairedComparison]) -> list[PairedCompari
     return result
 
 
-def compared_metrics(summary: Sequence[SummaryRow]) -> list[str]:
-    """The result-row metrics a paired comparison applies to: a direction (higher or lower)
-    and per-example values."""
+def contrasted_metrics(summary: Sequence[SummaryRow]) -> list[str]:
+    """The result-row metrics a contrast applies to: a direction (higher or lower) and
+    per-example values."""
     return unique(
         s.metric
         for s in summary
@@ -293,14 +297,15 @@ def compared_metrics(summary: Sequence[SummaryRow]) -> list[str]:
     )
 
 
-def paired_comparisons(
+def reference_contrasts(
     summary: Sequence[SummaryRow], samples: RunSamples, reference: str = REFERENCE
-) -> list[PairedComparison]:
-    """Every paired comparison of ``reference`` in the run, Holm-adjusted per family, in
-    table order (cells, metrics, settings, methods in registry order)."""
-    result: list[PairedComparison] = []
-    metrics = compared_metrics(summary)
-    for dataset, model in cells(summary):
+) -> list[ReferenceContrast]:
+    """Every contrast of ``reference`` with another method in the run, Holm-adjusted per
+    family, in table order ((dataset, model)s, metrics, settings, methods in registry
+    order)."""
+    result: list[ReferenceContrast] = []
+    metrics = contrasted_metrics(summary)
+    for dataset, model in dataset_models(summary):
         for metric in metrics:
             for setting in metric_settings(summary, metric, dataset, model):
                 rows = [
@@ -326,7 +331,7 @@ def paired_comparisons(
                 if not by_method[reference]:
                     continue
                 family = [
-                    compare_pair(
+                    contrast_with_reference(
                         dataset,
                         model,
                         metric,
@@ -343,12 +348,12 @@ def paired_comparisons(
     return result
 
 
-def paired_csv(comparisons: Sequence[PairedComparison]) -> str:
+def paired_csv(contrasts: Sequence[ReferenceContrast]) -> str:
     """``paired.csv`` with :data:`PAIRED_COLUMNS` (NaN written empty)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(PAIRED_COLUMNS)
-    for c in comparisons:
+    for c in contrasts:
         writer.writerow(
             [
                 ""
