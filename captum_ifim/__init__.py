@@ -9,7 +9,12 @@ from captum_ifim._baselines._target_layers import default_target_layer
 from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
-from captum_ifim._methods._registry import available_methods, build_method, get_method_spec
+from captum_ifim._methods._registry import (
+    available_methods,
+    build_method,
+    get_method_spec,
+    register_method,
+)
 from captum_ifim._version import __version__
 
 __all__ = [
@@ -30,4 +35,5 @@ __all__ = [
     "build_method",
     "default_target_layer",
     "get_method_spec",
+    "register_method",
 ]

@@ -33,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every attribution method through every metric on trained models.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: a package of your own that registers datasets, methods or "
+        "metrics (register_dataset, register_method, register_metric and "
+        "register_harness_metric); its code runs, as a config's factory does",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run (or resume) a config")
@@ -150,4 +159,27 @@ def main(argv: list[str] | None = None) -> int:
         "report": lambda: report_command(args),
         "list": _list,
     }
-    return run_command(commands[args.command], verbose=args.verbose)
+
+    def command() -> int:
+        _import_plugins(args.plugin)
+        return commands[args.command]()
+
+    return run_command(command, verbose=args.verbose)
+
+
+def _import_plugins(modules: list[str]) -> None:
+    """Import each ``--plugin`` module (it registers what it adds).
+
+    Raises:
+        ValueError: A module that cannot be imported (naming it and why).
+    """
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ValueError(
+                f"expected --plugin {module!r} to be an importable module (installed, or its "
+                f"folder on PYTHONPATH), got {type(error).__name__}: {error}"
+            ) from error

@@ -42,6 +42,7 @@ from captum_ifim._methods._factories import (
 )
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
+from captum_ifim._registry_names import check_new_name
 
 _SPECS = (
     MethodSpec(
@@ -140,8 +141,38 @@ _SPECS = (
     ),
 )
 
-#: Every method by name, in registry order, read-only.
-_REGISTRY: Mapping[str, MethodSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
+_METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in _SPECS}
+#: Every method by name, in registry order, read-only (a view: registered methods join it).
+_REGISTRY: Mapping[str, MethodSpec] = MappingProxyType(_METHODS)
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    """Add a method of your own: :func:`build_method` builds it by name and
+    :func:`available_methods` lists it (after the registry's own), so the harness runs it
+    through every metric and the contract tests can loop over it.
+
+    ``spec.factory(model, layer, background, constructor_options)`` returns the
+    Captum-style method and the fixed options of its ``attribute`` call (see
+    :class:`MethodSpec`); ``layer`` and ``background`` are ``None`` unless the spec
+    says ``needs_target_layer`` / ``needs_background``.
+
+    Returns:
+        ``spec``.
+
+    Raises:
+        TypeError: ``spec`` is not a :class:`MethodSpec`.
+        ValueError: Its name is not a plain name or is taken.
+    """
+    if not isinstance(spec, MethodSpec):
+        raise TypeError(f"expected a MethodSpec, got {type(spec).__name__}")
+    check_new_name("method", spec.name, _METHODS)
+    if spec.low_map_method is not None and spec.low_map_method not in _METHODS:
+        raise ValueError(
+            f"expected low_map_method of {spec.name!r} to be a registered method, got "
+            f"{spec.low_map_method!r}"
+        )
+    _METHODS[spec.name] = spec
+    return spec
 
 
 def available_methods() -> list[str]:

@@ -38,7 +38,12 @@ from captum_ifim.metrics._randomization import (
     default_layers,
     model_parameter_randomization,
 )
-from captum_ifim.metrics._registry import METRICS, available_metrics, get_metric_info
+from captum_ifim.metrics._registry import (
+    METRICS,
+    available_metrics,
+    get_metric_info,
+    register_metric,
+)
 from captum_ifim.metrics._subspace_overlap import (
     SubspaceComparison,
     ifim_subspace_overlap,
@@ -83,6 +88,7 @@ __all__ = [
     "pixel_mask",
     "pointing_game",
     "principal_angles",
+    "register_metric",
     "sensitivity_max",
     "spatial_saliency",
     "spearman_per_sample",

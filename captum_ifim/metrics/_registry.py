@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from captum.metrics import infidelity, sensitivity_max
 
+from captum_ifim._registry_names import check_new_name
 from captum_ifim.metrics._adversarial_correlation import adversarial_correlation
 from captum_ifim.metrics._contrastive_perturbation import contrastive_perturbation
 from captum_ifim.metrics._deletion_insertion import deletion_auc, insertion_auc
@@ -105,8 +106,28 @@ _INFOS = (
     ),
 )
 
-#: Every metric by name, read-only.
-METRICS: Mapping[str, MetricInfo] = MappingProxyType({info.name: info for info in _INFOS})
+_METRICS: dict[str, MetricInfo] = {info.name: info for info in _INFOS}
+#: Every metric by name, read-only (a view: registered metrics join it).
+METRICS: Mapping[str, MetricInfo] = MappingProxyType(_METRICS)
+
+
+def register_metric(info: MetricInfo) -> MetricInfo:
+    """Add a metric of your own to the registry (its :class:`MetricInfo`, with the
+    function, its category and direction); a harness that runs it adds its entry too
+    (``comparisons.metrics.register_harness_metric``).
+
+    Returns:
+        ``info``.
+
+    Raises:
+        TypeError: ``info`` is not a :class:`MetricInfo`.
+        ValueError: Its name is not a plain name or is taken.
+    """
+    if not isinstance(info, MetricInfo):
+        raise TypeError(f"expected a MetricInfo, got {type(info).__name__}")
+    check_new_name("metric", info.name, _METRICS)
+    _METRICS[info.name] = info
+    return info
 
 
 def available_metrics() -> list[str]:

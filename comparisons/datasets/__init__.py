@@ -40,6 +40,7 @@ from comparisons.datasets._registry import (
     DatasetSpec,
     available_datasets,
     load_dataset,
+    register_dataset,
 )
 from comparisons.datasets._simulated_split import SimulatedSplit
 
@@ -72,6 +73,7 @@ __all__ = [
     "pixel_statistics",
     "read_dicom_file",
     "read_dicom_series",
+    "register_dataset",
     "simulate_lumpy_sks",
     "simulate_mni_sks",
     "simulate_mni_sks_3d",

@@ -52,85 +52,107 @@ class DatasetSpec:
         object.__setattr__(self, "required", required)
 
 
-DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            DatasetSpec(
-                "mni-sks",
-                make_mni_sks,
-                "MNI152 slices, Gaussian white-matter signal absent vs present (SKS/BKS)",
-                embedded=True,
-            ),
-            DatasetSpec(
-                "mni-sks-3class",
-                make_mni_sks_3class,
-                "MNI152 slices, WM signal absent vs image-left vs image-right hemisphere",
-                embedded=True,
-            ),
-            DatasetSpec(
-                "mni-sks-3d",
-                make_mni_sks_3d,
-                "MNI152 sub-volumes (3-D), Gaussian white-matter signal absent vs present",
-                embedded=True,
-            ),
-            DatasetSpec(
-                "mni-sks-3d-3class",
-                make_mni_sks_3d_3class,
-                "MNI152 sub-volumes (3-D), WM signal absent vs image-left vs image-right",
-                embedded=True,
-            ),
-            DatasetSpec(
-                "lumpy-sks",
-                make_lumpy_sks,
-                "Rolland-Barrett lumpy background, Gaussian signal absent vs present",
-                embedded=True,
-            ),
-            DatasetSpec(
-                "kermany-oct",
-                load_kermany_oct,
-                "Kermany retinal OCT folders on disk: normal vs drusen vs CNV by default",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "chestxray8",
-                load_chestxray8,
-                "NIH ChestX-ray8 on disk: cardiomegaly vs no finding",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "image-folder",
-                load_image_folder,
-                "Your images on disk by class folder: root/<class>/* or root/<split>/<class>/*",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "csv",
-                load_csv_manifest,
-                "Your images listed in a CSV manifest: path, label, optional mask and split",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "nifti",
-                load_nifti,
-                "Your NIfTI volumes listed in a CSV manifest (nibabel), (N, 1, D, H, W)",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "dicom",
-                load_dicom,
-                "Your DICOM files and series (pydicom) by class folder or manifest, rescaled",
-                embedded=False,
-            ),
-            DatasetSpec(
-                "medmnist",
-                load_medmnist,
-                "MedMNIST .npz on disk: OCTMNIST, PneumoniaMNIST, ChestMNIST (binary)",
-                embedded=False,
-            ),
-        )
-    }
-)
+_DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "mni-sks",
+            make_mni_sks,
+            "MNI152 slices, Gaussian white-matter signal absent vs present (SKS/BKS)",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "mni-sks-3class",
+            make_mni_sks_3class,
+            "MNI152 slices, WM signal absent vs image-left vs image-right hemisphere",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "mni-sks-3d",
+            make_mni_sks_3d,
+            "MNI152 sub-volumes (3-D), Gaussian white-matter signal absent vs present",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "mni-sks-3d-3class",
+            make_mni_sks_3d_3class,
+            "MNI152 sub-volumes (3-D), WM signal absent vs image-left vs image-right",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "lumpy-sks",
+            make_lumpy_sks,
+            "Rolland-Barrett lumpy background, Gaussian signal absent vs present",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "kermany-oct",
+            load_kermany_oct,
+            "Kermany retinal OCT folders on disk: normal vs drusen vs CNV by default",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "chestxray8",
+            load_chestxray8,
+            "NIH ChestX-ray8 on disk: cardiomegaly vs no finding",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "image-folder",
+            load_image_folder,
+            "Your images on disk by class folder: root/<class>/* or root/<split>/<class>/*",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "csv",
+            load_csv_manifest,
+            "Your images listed in a CSV manifest: path, label, optional mask and split",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "nifti",
+            load_nifti,
+            "Your NIfTI volumes listed in a CSV manifest (nibabel), (N, 1, D, H, W)",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "dicom",
+            load_dicom,
+            "Your DICOM files and series (pydicom) by class folder or manifest, rescaled",
+            embedded=False,
+        ),
+        DatasetSpec(
+            "medmnist",
+            load_medmnist,
+            "MedMNIST .npz on disk: OCTMNIST, PneumoniaMNIST, ChestMNIST (binary)",
+            embedded=False,
+        ),
+    )
+}
+
+
+#: Every dataset by name, read-only (a view: registered datasets join it).
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(_DATASETS)
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset of your own: a builder ``builder(**options) -> ImageDataset`` (its
+    options read from its signature), which configs then name in ``[[datasets]]``.
+
+    Returns:
+        ``spec``.
+
+    Raises:
+        TypeError: ``spec`` is not a :class:`DatasetSpec`.
+        ValueError: Its name is not a plain name or is taken.
+    """
+    from captum_ifim._registry_names import check_new_name
+
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"expected a DatasetSpec, got {type(spec).__name__}")
+    check_new_name("dataset", spec.name, _DATASETS)
+    _DATASETS[spec.name] = spec
+    return spec
 
 
 def available_datasets(embedded_only: bool = False) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from comparisons.metrics._entry import (
     RowRole,
     RowSpec,
 )
+from comparisons.metrics._registration import register_harness_metric
 from comparisons.metrics._registry import (
     HARNESS_METRICS,
     check_metric_options,
@@ -115,6 +116,7 @@ __all__ = [
     "check_metric_options",
     "get_harness_metric",
     "mean_of",
+    "register_harness_metric",
     "row_direction",
     "row_role",
     "row_statistic",

@@ -33,10 +33,12 @@ _ENTRIES = (
     SENSITIVITY_MAX,
 )
 
-#: Every metric's harness entry, by library name, in the library registry's order.
-HARNESS_METRICS: Mapping[str, HarnessMetric] = MappingProxyType(
-    {name: entry for name in METRICS for entry in _ENTRIES if entry.name == name}
-)
+_HARNESS_METRICS: dict[str, HarnessMetric] = {
+    name: entry for name in METRICS for entry in _ENTRIES if entry.name == name
+}
+#: Every metric's harness entry, by library name, in the library registry's order (a view:
+#: entries added by :func:`~comparisons.metrics.register_harness_metric` join it).
+HARNESS_METRICS: Mapping[str, HarnessMetric] = MappingProxyType(_HARNESS_METRICS)
 
 _missing = sorted(set(METRICS) - set(HARNESS_METRICS))
 _unknown = sorted({e.name for e in _ENTRIES} - set(METRICS))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from comparisons.metrics._entry import ResolvedDirection, RowRole, RowSpec
+from comparisons.metrics._entry import HarnessMetric, ResolvedDirection, RowRole, RowSpec
 from comparisons.metrics._registry import HARNESS_METRICS
 from comparisons.metrics._row_statistic import RowStatistic
 
@@ -65,7 +65,7 @@ MAP_CORRELATION_ROW = RowSpec(
 PAIR_ROWS: tuple[RowSpec, ...] = (SUBSPACE_OVERLAP_ROW, MAP_CORRELATION_ROW)
 
 
-def _row_specs() -> Mapping[str, RowSpec]:
+def _row_specs() -> dict[str, RowSpec]:
     specs: dict[str, RowSpec] = {}
     for row in (
         *(row for entry in HARNESS_METRICS.values() for row in entry.rows),
@@ -76,31 +76,50 @@ def _row_specs() -> Mapping[str, RowSpec]:
         if row.name in specs:
             raise ImportError(f"expected each result row declared once, got {row.name!r} twice")
         specs[row.name] = row
-    return MappingProxyType(specs)
+    return specs
 
 
 #: Every declared result row by name: the metric entries' rows (registry order), then the
 #: cell's, the model's and the model pairs'.
-ROW_SPECS: Mapping[str, RowSpec] = _row_specs()
+_ROW_SPECS = _row_specs()
+ROW_SPECS: Mapping[str, RowSpec] = MappingProxyType(_ROW_SPECS)
 
 
-def _row_directions() -> Mapping[str, ResolvedDirection]:
+def _row_directions() -> dict[str, ResolvedDirection]:
     directions = {
         row.name: ResolvedDirection(row.name, row.direction or "none")
         for row in (*CELL_ROWS, *MODEL_ROWS, *PAIR_ROWS)
     }
     for entry in HARNESS_METRICS.values():
         directions.update({row.name: entry.direction(row) for row in entry.rows})
-    return MappingProxyType({name: directions[name] for name in ROW_SPECS})
+    return {name: directions[name] for name in ROW_SPECS}
 
 
 #: Every declared result-row metric's direction.
-ROW_DIRECTIONS: Mapping[str, ResolvedDirection] = _row_directions()
+_ROW_DIRECTIONS = _row_directions()
+ROW_DIRECTIONS: Mapping[str, ResolvedDirection] = MappingProxyType(_ROW_DIRECTIONS)
 
 #: How each result row with per-example values follows from them (rows without are absent).
-ROW_STATISTICS: Mapping[str, RowStatistic] = MappingProxyType(
-    {name: row.statistic for name, row in ROW_SPECS.items() if row.statistic is not None}
-)
+_ROW_STATISTICS = {
+    name: row.statistic for name, row in ROW_SPECS.items() if row.statistic is not None
+}
+ROW_STATISTICS: Mapping[str, RowStatistic] = MappingProxyType(_ROW_STATISTICS)
+
+
+def add_entry_rows(entry: HarnessMetric) -> None:
+    """Declare the rows of a newly registered harness entry (each name once).
+
+    Raises:
+        ValueError: A row name already declared (by another metric or by the harness).
+    """
+    taken = sorted(row.name for row in entry.rows if row.name in _ROW_SPECS)
+    if taken:
+        raise ValueError(f"expected new result-row names for {entry.name!r}, got taken {taken}")
+    for row in entry.rows:
+        _ROW_SPECS[row.name] = row
+        _ROW_DIRECTIONS[row.name] = entry.direction(row)
+        if row.statistic is not None:
+            _ROW_STATISTICS[row.name] = row.statistic
 
 
 def row_statistic(metric: str) -> RowStatistic | None:
