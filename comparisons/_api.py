@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from comparisons.config import PYTHON_DATASET, parse_config, stable_hash
+from comparisons.config import python_config, stable_hash
 from comparisons.datasets import ImageDataset, ImageSplit, pixel_statistics
 from comparisons.run_folder import (
     RESULT_COLUMNS,
@@ -347,40 +347,20 @@ def compare(
             "expected data as an ImageDataset, (images, labels) or (images, labels, masks) "
             f"tensors, got {type(data).__name__}"
         )
-    config = parse_config(
-        {
-            "run": {
-                "name": run_options.pop("name", "compare"),
-                "seeds": list(seeds),
-                "device": device,
-                "eval_examples": eval_examples,
-                **run_options,
-            },
-            "datasets": [
-                {
-                    "name": PYTHON_DATASET,
-                    "options": {
-                        "label": dataset_name,
-                        "fingerprint": stable_hash(dataset_fingerprint(dataset)),
-                    },
-                }
-            ],
-            "models": [
-                {
-                    "name": model_name,
-                    "python_object": state_fingerprint(model)["sha256"][:16],
-                    "preprocessing": dict(preprocessing or {}),
-                }
-            ],
-            "methods": {
-                "names": methods if isinstance(methods, str) else list(methods),
-                "options": {k: dict(v) for k, v in (method_options or {}).items()},
-            },
-            "metrics": {
-                "names": metrics if isinstance(metrics, str) else list(metrics),
-                "options": {k: dict(v) for k, v in (metric_options or {}).items()},
-            },
-        }
+    config = python_config(
+        dataset_label=dataset_name,
+        dataset_fingerprint=stable_hash(dataset_fingerprint(dataset)),
+        model_name=model_name,
+        model_fingerprint=state_fingerprint(model)["sha256"][:16],
+        preprocessing=preprocessing,
+        methods=methods,
+        metrics=metrics,
+        method_options=method_options,
+        metric_options=metric_options,
+        seeds=seeds,
+        device=device,
+        eval_examples=eval_examples,
+        run_options=run_options,
     )
     datasets = {dataset_name: dataset}
     models = {model_name: model}

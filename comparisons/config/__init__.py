@@ -11,6 +11,7 @@ from comparisons.config._device import check_device_name, resolve_device
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
 from comparisons.config._harness_config import MAP_TARGETS, HarnessConfig, stable_hash
 from comparisons.config._parse import EMBEDDED_CONFIGS, load_config, parse_config
+from comparisons.config._python_config import python_config
 from comparisons.config._stored import (
     read_config_for_report,
     read_stored_config,
@@ -33,6 +34,7 @@ __all__ = [
     "dumps_toml",
     "load_config",
     "parse_config",
+    "python_config",
     "read_config_for_report",
     "read_stored_config",
     "resolve_device",

@@ -240,12 +240,35 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
             message lists the valid ones), or an out-of-range value.
         TypeError: A value of the wrong type.
     """
-    from comparisons.datasets import available_datasets
-    from comparisons.models import available_models
-
     data = _table("config", data)
     _check_keys("config", data, _TOP_KEYS)
-    run = _table("run", data.get("run", {}))
+    run = _parse_run(_table("run", data.get("run", {})))
+    datasets = _parse_datasets(data.get("datasets"))
+    models = _parse_models(data.get("models"), [d.label for d in datasets])
+    methods_section = _table("methods", data.get("methods", {}))
+    _check_keys("methods", methods_section, ("names", "options"))
+    methods = _names("methods", methods_section, available_methods())
+    metrics_section = _table("metrics", data.get("metrics", {}))
+    _check_keys("metrics", metrics_section, ("names", "options"))
+    metrics = _names("metrics", metrics_section, available_metrics())
+    metric_options = _parse_metric_options(metrics_section, metrics)
+    method_options = _parse_method_options(methods_section, methods)
+    _check_training(models)
+    return HarnessConfig(
+        name=run.get("name", "run"),
+        seeds=tuple(run.get("seeds", [0])),
+        datasets=datasets,
+        models=models,
+        methods=methods,
+        metrics=metrics,
+        method_options=method_options,
+        metric_options=metric_options,
+        **{k: run[k] for k in RUN_KEYS if k in run and k not in ("name", "seeds")},
+    )
+
+
+def _parse_run(run: dict[str, Any]) -> dict[str, Any]:
+    """The ``[run]`` table, checked: known keys, types, ranges, the device and the name."""
     _check_keys("run", run, set(RUN_KEYS))
     for key, kind in RUN_KEYS.items():
         if key in run and (not isinstance(run[key], kind) or isinstance(run[key], bool)):
@@ -267,28 +290,41 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         check_device_name(run["device"])
     if "name" in run:
         _check_file_name("run.name", run["name"])
+    return run
 
-    datasets = _entries(
+
+def _parse_datasets(value: Any) -> tuple[DatasetEntry, ...]:
+    """The ``[[datasets]]`` entries: registry names, plain distinct labels, option names."""
+    from comparisons.datasets import available_datasets
+
+    tables = _entries(
         "datasets",
-        data.get("datasets"),
+        value,
         available_datasets(),
         ("name", "options"),
         free=lambda entry: entry.get("name") == PYTHON_DATASET,
     )
-    dataset_entries = tuple(
+    entries = tuple(
         DatasetEntry(d["name"], dict(_table("datasets.options", d.get("options", {}))))
-        for d in datasets
+        for d in tables
     )
-    labels = [d.label for d in dataset_entries]
+    labels = [d.label for d in entries]
     for label in labels:
         _check_file_name("a dataset label", label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
-    for dataset_entry in dataset_entries:
-        _check_dataset_option_names(dataset_entry)
-    models = _entries(
+    for entry in entries:
+        _check_dataset_option_names(entry)
+    return entries
+
+
+def _parse_models(value: Any, labels: list[str]) -> tuple[ModelEntry, ...]:
+    """The ``[[models]]`` entries: registry or free names, distinct, their option names."""
+    from comparisons.models import available_models
+
+    tables = _entries(
         "models",
-        data.get("models"),
+        value,
         available_models(),
         _MODEL_KEYS,
         free=_free_model_name,
@@ -297,50 +333,48 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
             "'torchvision:resnet50')"
         ),
     )
-    model_entries = tuple(_model_entry(m, labels) for m in models)
-    if len({m.name for m in model_entries}) != len(model_entries):
-        raise ValueError(f"expected distinct model names, got {[m.name for m in model_entries]}")
-    for model_entry in model_entries:
-        _check_model_option_names(model_entry)
-    methods_section = _table("methods", data.get("methods", {}))
-    _check_keys("methods", methods_section, ("names", "options"))
-    methods = _names("methods", methods_section, available_methods())
-    metrics_section = _table("metrics", data.get("metrics", {}))
-    _check_keys("metrics", metrics_section, ("names", "options"))
-    metrics = _names("metrics", metrics_section, available_metrics())
+    entries = tuple(_model_entry(m, labels) for m in tables)
+    if len({m.name for m in entries}) != len(entries):
+        raise ValueError(f"expected distinct model names, got {[m.name for m in entries]}")
+    for entry in entries:
+        _check_model_option_names(entry)
+    return entries
 
+
+def _parse_metric_options(section: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, dict]:
+    """``[metrics.options.<name>]``, each checked by the metric's harness entry."""
     from comparisons.metrics import check_metric_options
-    from comparisons.training import TrainingConfig
 
-    metric_options = _options("metrics", metrics_section, metrics)
-    for name, options in metric_options.items():
+    options = _options("metrics", section, metrics)
+    for name, values in options.items():
         try:
-            _check_metric_methods(name, options)
-            check_metric_options(name, options)
+            _check_metric_methods(name, values)
+            check_metric_options(name, values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"[metrics.options.{name}]: {error}") from error
-    method_options = _options("methods", methods_section, methods)
-    for name, options in method_options.items():
+    return options
+
+
+def _parse_method_options(section: dict[str, Any], methods: tuple[str, ...]) -> dict[str, dict]:
+    """``[methods.options.<name>]``, each checked by the method's registry spec."""
+    options = _options("methods", section, methods)
+    for name, values in options.items():
         try:
-            get_method_spec(name).check_options(options)
+            get_method_spec(name).check_options(values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"[methods.options.{name}]: {error}") from error
-    for entry in model_entries:
+    return options
+
+
+def _check_training(models: tuple[ModelEntry, ...]) -> None:
+    """Every ``[models.training]`` table, checked as the training protocol reads it."""
+    from comparisons.training import TrainingConfig
+
+    for entry in models:
         try:
             TrainingConfig.from_dict(entry.training)
         except (TypeError, ValueError) as error:
             raise ValueError(f"[models.training] of {entry.name!r}: {error}") from error
-    return HarnessConfig(
-        name=run.get("name", "run"),
-        seeds=tuple(seeds),
-        datasets=dataset_entries,
-        models=model_entries,
-        methods=methods,
-        metrics=metrics,
-        method_options=method_options,
-        metric_options=metric_options,
-        **{k: run[k] for k in RUN_KEYS if k in run and k not in ("name", "seeds")},
-    )
 
 
 def load_config(source: str | Path, *, device: str | None = None) -> HarnessConfig:

@@ -40,6 +40,7 @@ from comparisons.metrics._registry import (
     check_metric_options,
     get_harness_metric,
     run_metric,
+    runs_on_method,
 )
 from comparisons.metrics._row_catalogue import (
     BEST_EPOCH_ROW,
@@ -122,4 +123,5 @@ __all__ = [
     "row_statistic",
     "rows_with_role",
     "run_metric",
+    "runs_on_method",
 ]

@@ -65,6 +65,13 @@ def check_metric_options(name: str, options: Mapping[str, Any]) -> None:
     get_harness_metric(name).resolved_options(options)
 
 
+def runs_on_method(name: str, method: str, options: Mapping[str, Any]) -> bool:
+    """Whether metric ``name`` with ``options`` runs on the cells of ``method`` (its
+    ``methods`` option: ``None`` for every method); the run and ``run --check`` ask this."""
+    methods = get_harness_metric(name).resolved_options(options)["methods"]
+    return methods is None or method in methods
+
+
 def run_metric(name: str, cell: CellData, options: Mapping[str, Any]) -> list[MetricValue]:
     """Rows of metric ``name`` for ``cell``; ``[]`` when the metric does not apply to it.
 
@@ -74,7 +81,7 @@ def run_metric(name: str, cell: CellData, options: Mapping[str, Any]) -> list[Me
     """
     entry = get_harness_metric(name)
     resolved = entry.resolved_options(options)
-    if resolved["methods"] is not None and cell.method not in resolved["methods"]:
+    if not runs_on_method(name, cell.method, resolved):
         return []
     missing = missing_data(entry.info, cell)
     if missing:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from comparisons._exit_codes import DeviceUnavailableError
 from comparisons.config import ConfigCheck, HarnessConfig
-from comparisons.metrics import get_harness_metric
+from comparisons.metrics import runs_on_method
 from comparisons.run._inputs import prepare_inputs
 from comparisons.run._plan import cells_of, plan_run
 from comparisons.run_folder import FolderState, RunFolder, describe_holder, is_locked, lock_holder
@@ -54,13 +54,11 @@ def _folder_state(config: HarnessConfig, output: Path) -> str:
 
 
 def _metric_runs(config: HarnessConfig, method: str) -> int:
-    """How many of the config's metrics run on a cell of ``method``."""
-    count = 0
-    for name in config.metrics:
-        methods = get_harness_metric(name).resolved_options(config.metric_options.get(name, {}))
-        if methods["methods"] is None or method in methods["methods"]:
-            count += 1
-    return count
+    """How many of the config's metrics run on a cell of ``method`` (as the run decides;
+    one that needs masks is counted, whether or not the data have them)."""
+    return sum(
+        runs_on_method(name, method, config.metric_options.get(name, {})) for name in config.metrics
+    )
 
 
 def check_inputs(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> None:

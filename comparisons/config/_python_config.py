@@ -1,0 +1,69 @@
+"""The config of a comparison given in Python (:func:`comparisons.compare`): one dataset and
+one model passed as objects, named by hashes of their contents, in the same TOML layout a
+file would hold, so it is checked by :func:`~comparisons.config.parse_config` like any."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from comparisons.config._entries import PYTHON_DATASET
+from comparisons.config._harness_config import HarnessConfig
+from comparisons.config._parse import parse_config
+
+
+def python_config(
+    *,
+    dataset_label: str,
+    dataset_fingerprint: str,
+    model_name: str,
+    model_fingerprint: str,
+    preprocessing: Mapping[str, Any] | None,
+    methods: str | Sequence[str],
+    metrics: str | Sequence[str],
+    method_options: Mapping[str, Mapping[str, Any]] | None,
+    metric_options: Mapping[str, Mapping[str, Any]] | None,
+    seeds: Sequence[int],
+    device: str,
+    eval_examples: int,
+    run_options: Mapping[str, Any],
+) -> HarnessConfig:
+    """The checked config of data and a model given in Python.
+
+    Args:
+        dataset_label, model_name: Their names in the rows (plain names).
+        dataset_fingerprint, model_fingerprint: Hashes of their contents (a resumed run
+            folder must hold the same data and weights).
+        run_options: Other ``[run]`` keys (``name`` defaults to ``"compare"``).
+        Others: As :func:`comparisons.compare` takes them.
+
+    Raises:
+        ValueError, TypeError: As :func:`~comparisons.config.parse_config`.
+    """
+    run = {"name": "compare", **run_options}
+    return parse_config(
+        {
+            "run": {**run, "seeds": list(seeds), "device": device, "eval_examples": eval_examples},
+            "datasets": [
+                {
+                    "name": PYTHON_DATASET,
+                    "options": {"label": dataset_label, "fingerprint": dataset_fingerprint},
+                }
+            ],
+            "models": [
+                {
+                    "name": model_name,
+                    "python_object": model_fingerprint,
+                    "preprocessing": dict(preprocessing or {}),
+                }
+            ],
+            "methods": {
+                "names": methods if isinstance(methods, str) else list(methods),
+                "options": {k: dict(v) for k, v in (method_options or {}).items()},
+            },
+            "metrics": {
+                "names": metrics if isinstance(metrics, str) else list(metrics),
+                "options": {k: dict(v) for k, v in (metric_options or {}).items()},
+            },
+        }
+    )
