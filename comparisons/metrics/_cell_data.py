@@ -73,6 +73,8 @@ class CellData:
         example_ids: (N,) the identity of each evaluated image (its index in the test
             split): with ``noise_seed``, it seeds that image's own noise
             (:meth:`example_noise`), whatever else is evaluated beside it.
+        name: The cell in log lines: its key ``<dataset>__<model>__seed<k>__<method>``
+            (``""`` outside a run).
     """
 
     method: str
@@ -90,6 +92,7 @@ class CellData:
     batch_size: int
     adversarial_inputs: Callable[[float], Tensor]
     example_ids: Tensor | None = None
+    name: str = ""
 
     def example_noise(self, mean: float | Tensor, std: float | Tensor) -> Tensor:
         """A noise field like ``inputs``: ``mean + std * N(0, 1)``, each image's drawn from

@@ -83,16 +83,57 @@ def _image(x: Tensor) -> tuple[np.ndarray, str | None]:
     return data.mean(dim=0).numpy(), "gray"
 
 
-def _map_style(m: np.ndarray, normalized: bool) -> dict[str, Any]:
-    """Colormap and limits: [0, 1] sequential for normalized maps (CAMs), sequential from 0
-    for nonnegative maps, diverging and centred at 0 for signed maps."""
+#: The colormaps of the maps: sequential for nonnegative maps, diverging for signed ones.
+SEQUENTIAL, DIVERGING = "viridis", "RdBu_r"
+
+
+def column_colormap(maps: Sequence[np.ndarray], normalized: bool) -> str:
+    """The one colormap of a method's column, chosen from its maps in every row: diverging
+    when any of them has a negative value (signed maps), sequential otherwise (nonnegative
+    maps, and maps normalized to [0, 1])."""
     if normalized:
-        return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+        return SEQUENTIAL
+    signed = any(m.size and float(np.min(m)) < 0 for m in maps)
+    return DIVERGING if signed else SEQUENTIAL
+
+
+def _map_style(m: np.ndarray, normalized: bool, cmap: str) -> dict[str, Any]:
+    """The limits of one panel in its column's ``cmap``: [0, 1] for normalized maps (CAMs),
+    ±max|map| for a diverging column (centred at 0), [0, max|map|] for a sequential one."""
+    if normalized:
+        return {"cmap": cmap, "vmin": 0.0, "vmax": 1.0}
     peak = float(np.max(np.abs(m))) if m.size else 0.0
     peak = peak if peak > 0 else 1.0
-    if float(np.min(m)) >= 0:
-        return {"cmap": "viridis", "vmin": 0.0, "vmax": peak}
-    return {"cmap": "RdBu_r", "vmin": -peak, "vmax": peak}
+    if cmap == DIVERGING:
+        return {"cmap": cmap, "vmin": -peak, "vmax": peak}
+    return {"cmap": cmap, "vmin": 0.0, "vmax": peak}
+
+
+def _flat(m: Tensor, normalized: bool) -> Tensor:
+    """A (C, ...) map as drawn: channel mean for normalized maps (they stay in [0, 1]),
+    channel sum otherwise."""
+    m = m.detach().to(torch.float64)
+    return m.mean(dim=0) if normalized else m.sum(dim=0)
+
+
+def _row_caption(
+    index: int,
+    labels: Tensor | None,
+    predictions: Tensor | None,
+    class_names: Sequence[str] | None,
+) -> str:
+    """``#<index> y=<class> pred=<class>``, classes by name where they are known."""
+
+    def name(label: Tensor) -> str:
+        k = int(label)
+        return class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
+
+    caption = f"#{index}"
+    if labels is not None:
+        caption += f" y={name(labels[index])}"
+    if predictions is not None:
+        caption += f" pred={name(predictions[index])}"
+    return caption
 
 
 def map_grid_figure(
@@ -104,6 +145,7 @@ def map_grid_figure(
     labels: Tensor | None = None,
     predictions: Tensor | None = None,
     title: str = "",
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Draw the grid (volumes: :func:`volume_grid_figure`).
 
@@ -117,12 +159,21 @@ def map_grid_figure(
         masks: (n, H, W) bool; the signal's bounding box is drawn on every panel.
         labels, predictions: (n,), written beside each row.
         title: The figure's title.
+        class_names: The classes' names, index = label (the labels' numbers without).
+
+    Each method's column has one colormap, chosen from its maps in every row
+    (:func:`column_colormap`); each panel's limits come from its own map.
     """
     if inputs.dim() == 5:
         return volume_grid_figure(
-            inputs, maps, normalized, indices, masks, labels, predictions, title
+            inputs, maps, normalized, indices, masks, labels, predictions, title, class_names
         )
     columns = grid_columns(list(maps))
+    flats = {
+        method: [_flat(maps[method][i], normalized.get(method, False)).numpy() for i in indices]
+        for method in columns
+    }
+    cmaps = {m: column_colormap(flats[m], normalized.get(m, False)) for m in columns}
     n_rows, n_cols = len(indices), 1 + len(columns)
     figure = Figure(figsize=(1.7 * n_cols, 1.7 * n_rows + 0.6), layout="constrained")
     axes = figure.subplots(n_rows, n_cols, squeeze=False)
@@ -131,9 +182,9 @@ def map_grid_figure(
         image, cmap = _image(inputs[index])
         panels: list[tuple[Any, np.ndarray, dict[str, Any]]] = [(axes[r][0], image, {"cmap": cmap})]
         for c, method in enumerate(columns, start=1):
-            m = maps[method][index].detach().to(torch.float64)
-            flat = (m.mean(dim=0) if normalized.get(method, False) else m.sum(dim=0)).numpy()
-            panels.append((axes[r][c], flat, _map_style(flat, normalized.get(method, False))))
+            flat = flats[method][r]
+            style = _map_style(flat, normalized.get(method, False), cmaps[method])
+            panels.append((axes[r][c], flat, style))
         for ax, data, style in panels:
             ax.imshow(data, interpolation="nearest", **style)
             if box is not None:
@@ -150,11 +201,7 @@ def map_grid_figure(
                 )
             ax.set_xticks([])
             ax.set_yticks([])
-        caption = f"#{index}"
-        if labels is not None:
-            caption += f" y={int(labels[index])}"
-        if predictions is not None:
-            caption += f" pred={int(predictions[index])}"
+        caption = _row_caption(index, labels, predictions, class_names)
         axes[r][0].set_ylabel(caption, fontsize=8)
     for c, name in enumerate(["input", *(_TITLES.get(m, m) for m in columns)]):
         axes[0][c].set_title(name, fontsize=8)
@@ -184,6 +231,7 @@ def volume_grid_figure(
     labels: Tensor | None = None,
     predictions: Tensor | None = None,
     title: str = "",
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
     """The grid of volumes: three rows per volume (axial, coronal, sagittal slices through
     :func:`slice_centre`), the input then every method in :func:`grid_columns` order.
@@ -199,8 +247,19 @@ def volume_grid_figure(
             bounding box of the mask's cross-section is drawn on each panel.
         labels, predictions: (n,), written beside each volume's first row.
         title: The figure's title.
+        class_names: The classes' names, index = label (the labels' numbers without).
+
+    Each method's column has one colormap, chosen from its maps of every volume
+    (:func:`column_colormap`).
     """
     columns = grid_columns(list(maps))
+    flats = {
+        method: [_flat(maps[method][i], normalized.get(method, False)) for i in indices]
+        for method in columns
+    }
+    cmaps = {
+        m: column_colormap([f.numpy() for f in flats[m]], normalized.get(m, False)) for m in columns
+    }
     n_rows, n_cols = len(PLANES) * len(indices), 1 + len(columns)
     figure = Figure(figsize=(1.5 * n_cols, 1.5 * n_rows + 0.6), layout="constrained")
     axes = figure.subplots(n_rows, n_cols, squeeze=False)
@@ -210,9 +269,8 @@ def volume_grid_figure(
         centre = slice_centre(mask, volume.shape)
         columns_data: list[tuple[Tensor, dict[str, Any]]] = [(volume, {"cmap": "gray"})]
         for method in columns:
-            m = maps[method][index].detach().to(torch.float64)
-            flat = m.mean(dim=0) if normalized.get(method, False) else m.sum(dim=0)
-            style = _map_style(flat.numpy(), normalized.get(method, False))
+            flat = flats[method][r]
+            style = _map_style(flat.numpy(), normalized.get(method, False), cmaps[method])
             columns_data.append((flat, style))
         mask_slices = orthogonal_slices(mask, centre) if mask is not None else [None] * 3
         for p, ((plane, axis), position) in enumerate(zip(PLANES, centre, strict=True)):
@@ -226,11 +284,7 @@ def volume_grid_figure(
                 ax.set_yticks([])
             caption = f"{plane} {axis}={position}"
             if p == 0:
-                head = f"#{index}"
-                if labels is not None:
-                    head += f" y={int(labels[index])}"
-                if predictions is not None:
-                    head += f" pred={int(predictions[index])}"
+                head = _row_caption(index, labels, predictions, class_names)
                 caption = f"{head}\n{caption}"
             axes[row][0].set_ylabel(caption, fontsize=7)
     for c, name in enumerate(["input", *(_TITLES.get(m, m) for m in columns)]):
@@ -238,6 +292,14 @@ def volume_grid_figure(
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+_COLOUR_TEXT = (
+    "Each method's column has one colormap, chosen from its maps in every row: diverging "
+    "(blue-white-red, centred at 0, ±max|map|) where any of them has a negative value, "
+    "sequential (from 0 to max|map|) where all are nonnegative, and [0, 1] for maps "
+    "normalized to [0, 1] (CAMs)."
+)
 
 
 def write_map_grid(
@@ -279,6 +341,13 @@ def write_map_grid(
         notes.append(f"{dataset}/{model}: no examples to draw")
         return FigureResult(None, "", tuple(notes))
     normalized = {m: bool(run.methods.get(m, {}).get("normalized_maps", False)) for m in maps}
+    names = run.model_record(dataset, model, seed).get("class_names")
+    class_names = [str(n) for n in names] if isinstance(names, list) else None
+    if class_names is None:
+        notes.append(
+            f"{dataset}/{model}: no class names in the model's record (a run from before "
+            "they were kept): rows give the class indices"
+        )
     figure = map_grid_figure(
         reference["inputs"],
         maps,
@@ -288,6 +357,7 @@ def write_map_grid(
         reference.get("labels"),
         reference.get("predictions"),
         title=f"{dataset} / {model}, seed {seed}",
+        class_names=class_names,
     )
     save_figure(figure, path)
     missing = [m for m in _FIRST if m not in maps]
@@ -310,18 +380,16 @@ def write_map_grid(
             f"Maps of {dataset} / {model} (seed {seed}) for {len(indices)} test volumes, each "
             f"as three orthogonal slices through {centre}: axial (fixed D), coronal (fixed H), "
             "sagittal (fixed W), the input's slices first, then S(x) and I(x) (the iFIM "
-            "decomposition, eqs. 16-17) and the other methods. Maps are channel-summed "
-            "(channel mean for maps normalized to [0, 1]); the colour limits of a map come "
-            "from its whole volume (signed maps: diverging, centred at 0, ±max|map|; "
-            "nonnegative maps: sequential from 0; normalized maps (CAMs): [0, 1]); "
+            "decomposition, eqs. 16-17) and the other methods; y = true class, pred = the "
+            "model's. Maps are channel-summed (channel mean for maps normalized to [0, 1]). "
+            f"{_COLOUR_TEXT} The colour limits of a map come from its whole volume; "
             f"{box_text.replace('bounding box', 'cross-section bounding box')}."
         )
         return FigureResult(path, caption, tuple(notes))
     caption = (
         f"Maps of {dataset} / {model} (seed {seed}) for {len(indices)} test images: input, "
-        "S(x) and I(x) (the iFIM decomposition, eqs. 16-17), then the other methods. Maps are "
-        "channel-summed (channel mean for maps normalized to [0, 1]); signed maps use a "
-        "diverging colormap centred at 0 with limits ±max|map| per panel, nonnegative maps a "
-        f"sequential one from 0, normalized maps (CAMs) a sequential one on [0, 1]; {box_text}."
+        "S(x) and I(x) (the iFIM decomposition, eqs. 16-17), then the other methods; y = true "
+        "class, pred = the model's. Maps are channel-summed (channel mean for maps normalized "
+        f"to [0, 1]). {_COLOUR_TEXT} The limits are per panel; {box_text}."
     )
     return FigureResult(path, caption, tuple(notes))

@@ -35,6 +35,7 @@ from comparisons.reporting._per_example_export import run_per_example_bytes
 from comparisons.reporting._report_figures import ReportFigures, draw_report_figures
 from comparisons.reporting._run_description import (
     environment_markdown,
+    given_weights_markdown,
     methods_markdown,
     metrics_without_rows,
     run_markdown,
@@ -105,14 +106,19 @@ def _introduction(run: RunContents) -> list[str]:
     ]
 
 
-def _classifiers_section(summary: Sequence[SummaryRow]) -> list[str]:
-    """Table II and the models' facts, per dataset."""
+def _classifiers_section(summary: Sequence[SummaryRow], run: RunContents) -> list[str]:
+    """Table II and the models' facts, per dataset, and the hash of the weights of the
+    models given with them."""
     lines = ["## Classifiers (Table II)", ""]
     any_model = False
     for dataset in unique(s.dataset for s in summary):
         for title, table in (
             ("test precision and recall per class", precision_recall_table(summary, dataset)),
             ("accuracy and training", model_facts_table(summary, dataset)),
+            (
+                "models given with their weights (not trained)",
+                given_weights_markdown(run.model_records, dataset),
+            ),
         ):
             if table is not None:
                 any_model = True
@@ -207,7 +213,7 @@ def _report_markdown(
 
     lines = [
         *_introduction(run),
-        *_classifiers_section(summary),
+        *_classifiers_section(summary, run),
         *_paper_metrics_section(summary, figures, embed),
         *verdicts_section(statistics),
         *contrasts_section(statistics),

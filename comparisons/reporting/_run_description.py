@@ -9,7 +9,7 @@ from typing import Any
 
 from comparisons.config import HarnessConfig
 from comparisons.reporting._exports import markdown_table
-from comparisons.run_folder import ResultRow
+from comparisons.run_folder import GroupKey, ResultRow
 from comparisons.statistics import order_methods, unique
 
 
@@ -103,6 +103,37 @@ def metrics_without_rows(config: HarnessConfig | None, rows: Sequence[ResultRow]
         )
         notes.append(f"`{name}` has no rows for {_code(missing)}: {reason}.")
     return notes
+
+
+def given_weights_markdown(
+    model_records: Mapping[GroupKey, Mapping[str, Any]], dataset: str
+) -> str | None:
+    """The models of ``dataset`` given with their weights (not trained), with what identifies
+    the weights: the file's name, size and SHA-256 (or, for a model given in Python, its
+    class and the SHA-256 of its tensors); ``None`` when no model of the dataset was given.
+
+    ``model_records``: ``models/<group>.json``'s records by group
+    (:attr:`comparisons.run_folder.RunContents.model_records`).
+    """
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for group, record in model_records.items():
+        if group.dataset != dataset or record.get("given") is not True:
+            continue
+        identity = record.get("identity") or {}
+        weights = identity.get("weights") or {}
+        if "file" in weights:
+            source = f"`{weights['file']}` ({weights.get('bytes', '?')} bytes)"
+        else:
+            source = f"in Python: `{weights.get('class', '?')}` (hash of its tensors)"
+        digest = f"`{weights.get('sha256', 'not recorded')}`"
+        found.setdefault((group.model, source, digest), []).append(group.seed)
+    if not found:
+        return None
+    rows = [
+        [f"`{model}`", ", ".join(str(s) for s in sorted(seeds)), source, digest]
+        for (model, source, digest), seeds in found.items()
+    ]
+    return markdown_table(["model", "seeds", "weights", "SHA-256"], rows)
 
 
 def environment_markdown(environment: Mapping[str, Any]) -> str:

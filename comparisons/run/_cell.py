@@ -104,6 +104,7 @@ def run_cell(
         batch_size=config.batch_size,
         adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
         example_ids=data.test_indices,
+        name=cell.key,
     )
     count = len(data.inputs)
     values = [MetricValue(SECONDS_PER_IMAGE_ROW.name, seconds / count, "", count)]

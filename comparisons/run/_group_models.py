@@ -77,7 +77,8 @@ class GroupModel:
         return values
 
     def record(self) -> dict[str, Any]:
-        """The training record kept in the run folder (for a given model: its identity)."""
+        """The training record kept in the run folder (for a given model: its identity),
+        with the dataset's class names (index = label) the report names the classes by."""
         if self.trained is None:
             given = self.given
             return {
@@ -85,6 +86,7 @@ class GroupModel:
                 "identity": None if given is None else given.identity,
                 "cache_key": None if given is None else given.key,
                 "test_metrics": self.test_metrics.to_dict(),
+                "class_names": list(self.class_names),
             }
         return {
             "model_name": self.trained.model_name,
@@ -97,6 +99,7 @@ class GroupModel:
             "test_metrics": self.trained.test_metrics.to_dict(),
             "cache_key": self.trained.cache_key,
             "from_cache": self.trained.from_cache,
+            "class_names": list(self.class_names),
         }
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from comparisons.config import HarnessConfig, read_config_for_report
-from comparisons.run_folder._keys import CellKey
+from comparisons.run_folder._keys import CellKey, GroupKey
 from comparisons.run_folder._layout import RunLayout
 from comparisons.run_folder._per_example import read_per_example
 from comparisons.run_folder._quarantine import quarantined_files
@@ -92,6 +92,9 @@ class RunContents:
             cells, models and examples not recomputed yet, and unreadable example files.
         per_example: ``per_example/<cell>.csv.gz`` files by cell (runs from before they
             existed have none); read with :meth:`load_per_example`.
+        model_records: ``models/<group>.json``'s record of each trained or given model
+            (its training, or the identity of given weights; the dataset's
+            ``class_names``), by group; unreadable files are left out.
     """
 
     path: Path
@@ -104,6 +107,11 @@ class RunContents:
     missing: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     per_example: dict[CellKey, Path] = field(default_factory=dict)
+    model_records: dict[GroupKey, dict[str, Any]] = field(default_factory=dict)
+
+    def model_record(self, dataset: str, model: str, seed: int) -> dict[str, Any]:
+        """The record of one group's model, ``{}`` when there is none."""
+        return self.model_records.get(GroupKey(dataset, model, seed), {})
 
     def load_per_example(self, cell: CellKey) -> pd.DataFrame | None:
         """The per-example table of ``cell`` (:data:`PER_EXAMPLE_COLUMNS`), ``None`` when
@@ -193,7 +201,23 @@ def read_run_contents(run_dir: Path) -> RunContents:
         missing=tuple(missing),
         skipped=tuple(skipped),
         per_example=per_example,
+        model_records=_model_records(layout),
     )
+
+
+def _model_records(layout: RunLayout) -> dict[GroupKey, dict[str, Any]]:
+    """The ``training`` record of every readable ``models/*.json``, by group."""
+    records = {}
+    for path in sorted(layout.models_dir.glob("*.json")):
+        try:
+            group = GroupKey.parse(path.stem)
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # the run's recover() moves it aside; its rows are left out too
+        record = content.get("training") if isinstance(content, dict) else None
+        if isinstance(record, dict):
+            records[group] = record
+    return records
 
 
 def _read_json_object(path: Path, missing: list[str]) -> dict[str, Any]:

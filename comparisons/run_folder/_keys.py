@@ -15,6 +15,7 @@ from dataclasses import dataclass
 _SEPARATOR = "__"
 _PAIR_MODELS = "|"
 _PAIR_SETTING = re.compile(r"^seeds=(?P<a>-?\d+)\|(?P<b>-?\d+)$")
+_GROUP_KEY = re.compile(r"^(?P<dataset>.+?)__(?P<model>.+?)__seed(?P<seed>-?\d+)$")
 _CELL_KEY = re.compile(r"^(?P<dataset>.+?)__(?P<model>.+?)__seed(?P<seed>-?\d+)__(?P<method>.+)$")
 
 
@@ -29,6 +30,18 @@ class GroupKey:
     @property
     def key(self) -> str:
         return f"{self.dataset}{_SEPARATOR}{self.model}{_SEPARATOR}seed{self.seed}"
+
+    @classmethod
+    def parse(cls, text: str) -> GroupKey:
+        """The group of a key such as ``mni-sks__shallow-cnn__seed0``.
+
+        Raises:
+            ValueError: ``text`` is not a group key.
+        """
+        match = _GROUP_KEY.match(text)
+        if match is None:
+            raise ValueError(f"expected a group key <dataset>__<model>__seed<k>, got {text!r}")
+        return cls(match["dataset"], match["model"], int(match["seed"]))
 
 
 @dataclass(frozen=True, order=True)

@@ -1,0 +1,160 @@
+"""The report at its edges (issue 21, items 7, 8 and 10, and two fault-injection findings).
+
+Small real runs of the harness (the SMALL config of ``test_comparisons_robustness``, a few
+seconds each) and hand-made inputs: the maps figure keeps one colormap per column and names
+the classes, the classifiers section gives the hash of given weights, and the harness's log
+line of an infinite F1 ratio names its cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import comparisons.reporting._map_grid_figure as map_grid_module
+from comparisons.config import parse_config
+from comparisons.metrics import HARNESS_METRICS, CellData
+from comparisons.models import build_model
+from comparisons.reporting import write_report
+from comparisons.reporting._map_grid_figure import map_grid_figure, volume_grid_figure
+from comparisons.run import run
+from comparisons.run_folder import RunFolder
+from tests.test_comparisons_robustness import small
+
+GROUP = "mni-sks__shallow-cnn__seed0"
+
+
+def _section(report: str, title: str) -> str:
+    """The text of the report's ``## title`` section (up to the next ``## ``)."""
+    start = report.index(f"## {title}")
+    end = report.find("\n## ", start + 1)
+    return report[start : end if end >= 0 else None]
+
+
+def _run(root: Path, name: str, data: dict) -> RunFolder:
+    folder = run(parse_config(data), root / name, cache_dir=root / "cache")
+    folder.write_tables()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> RunFolder:
+    """SMALL with saliency and gradcam on a trained model (one seed)."""
+    return _run(tmp_path_factory.mktemp("edges"), "trained", small())
+
+
+@pytest.fixture(scope="module")
+def given_run(tmp_path_factory) -> tuple[RunFolder, Path]:
+    """SMALL with the model given with its weights (a state-dict file)."""
+    root = tmp_path_factory.mktemp("given")
+    torch.manual_seed(0)
+    weights = root / "weights.pt"
+    torch.save(build_model("shallow-cnn", 1, 2, (16, 16)).state_dict(), weights)
+    data = small()
+    data["models"] = [{"name": "shallow-cnn", "weights": str(weights)}]
+    data["methods"] = {"names": ["saliency"]}
+    return _run(root, "given", data), weights
+
+
+# --- item 7: the report -------------------------------------------------------------------
+
+
+def _columns(figure: Figure, n_cols: int) -> list[list]:
+    """The images of each column of a grid figure, the input's column first."""
+    axes = [ax for ax in figure.axes if ax.images]
+    return [[ax.images[0] for ax in axes[c::n_cols]] for c in range(n_cols)]
+
+
+def test_a_map_column_keeps_one_colormap_chosen_from_all_its_rows() -> None:
+    torch.manual_seed(0)
+    inputs = torch.rand(3, 1, 8, 8)
+    signed = torch.rand(3, 1, 8, 8)
+    signed[1] -= 0.5  # only the second image's map has both signs
+    maps = {
+        "saliency": signed,
+        "gradcam": torch.rand(3, 1, 8, 8),
+        "deepshap": torch.rand(3, 1, 8, 8),
+    }
+    normalized = {"saliency": False, "gradcam": True, "deepshap": False}
+    figure = map_grid_figure(inputs, maps, normalized, [0, 1, 2])
+    names = ["input", "gradcam", "deepshap", "saliency"]  # the grid's order
+    columns = dict(zip(names, _columns(figure, 4), strict=True))
+    saliency = columns["saliency"]
+    assert {image.get_cmap().name for image in saliency} == {"RdBu_r"}  # every row
+    for image, m in zip(saliency, signed, strict=True):
+        low, high = image.get_clim()
+        assert low == -high and high == pytest.approx(float(m.sum(dim=0).abs().max()))
+    assert {image.get_cmap().name for image in columns["deepshap"]} == {"viridis"}
+    assert all(image.get_clim()[0] == 0 for image in columns["deepshap"])
+    assert {image.get_clim() for image in columns["gradcam"]} == {(0.0, 1.0)}
+
+
+def test_a_volume_column_keeps_one_colormap_chosen_from_all_its_volumes() -> None:
+    torch.manual_seed(0)
+    maps = torch.rand(2, 1, 4, 4, 4)
+    maps[0] -= 0.5  # the first volume's map is signed, the second is not
+    figure = volume_grid_figure(torch.rand(2, 1, 4, 4, 4), {"saliency": maps}, {}, [0, 1])
+    _, saliency = _columns(figure, 2)
+    assert len(saliency) == 6 and {image.get_cmap().name for image in saliency} == {"RdBu_r"}
+    assert all(image.get_clim()[0] == -image.get_clim()[1] for image in saliency)
+
+
+def test_the_map_grid_rows_name_the_classes(trained_run, monkeypatch) -> None:
+    record = trained_run.model_record(GROUP)
+    assert record is not None and record["class_names"] == ["absent", "present"]
+    drawn: list[Figure] = []
+    real = map_grid_module.save_figure
+    monkeypatch.setattr(
+        map_grid_module, "save_figure", lambda f, path: (drawn.append(f), real(f, path))[1]
+    )
+    write_report(trained_run.path)
+    (figure,) = drawn
+    labels = [ax.get_ylabel() for ax in figure.axes if ax.get_ylabel()]
+    assert labels and all("y=absent" in label or "y=present" in label for label in labels), labels
+    assert all("pred=absent" in label or "pred=present" in label for label in labels)
+
+
+def test_the_classifiers_section_gives_the_hash_of_given_weights(given_run) -> None:
+    folder, weights = given_run
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    classifiers = _section(write_report(folder.path).read_text(), "Classifiers")
+    assert digest in classifiers and weights.name in classifiers
+
+
+def test_the_log_line_of_an_infinite_f1_ratio_names_its_cell(caplog) -> None:
+    class Constant(torch.nn.Module):  # always class 0: F1 of class 1 is 0 everywhere
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.stack([x.flatten(1).sum(1) * 0 + 1, x.flatten(1).sum(1) * 0], dim=1)
+
+    inputs = torch.rand(4, 1, 8, 8)
+    maps = torch.rand(4, 1, 8, 8)
+    cell = CellData(
+        method="saliency",
+        model=Constant(),
+        dataset=SimpleNamespace(pixel_mean=0.5, pixel_std=0.1),
+        inputs=inputs,
+        labels=torch.tensor([0, 1, 0, 1]),
+        targets=torch.tensor([0, 1, 0, 1]),
+        masks=None,
+        maps=maps,
+        low_maps=None,
+        explainer=None,
+        explainer_factory=lambda model: None,
+        noise_seed=0,
+        batch_size=4,
+        adversarial_inputs=lambda eps: inputs,
+        name="mni-sks__shallow-cnn__seed3__saliency",
+    )
+    entry = HARNESS_METRICS["contrastive-perturbation"]
+    with caplog.at_level(logging.WARNING):
+        entry.runner(cell, entry.resolved_options({}))
+    lines = [r.getMessage() for r in caplog.records if "F1 after perturbing" in r.getMessage()]
+    assert lines and all("mni-sks__shallow-cnn__seed3__saliency" in line for line in lines)
+    # the library's own text is kept whole
+    assert all("F1 after perturbing the high set is 0 at fractions" in line for line in lines)
