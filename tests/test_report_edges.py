@@ -8,6 +8,7 @@ line of an infinite F1 ratio names its cell.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 from pathlib import Path
@@ -158,3 +159,23 @@ def test_the_log_line_of_an_infinite_f1_ratio_names_its_cell(caplog) -> None:
     assert lines and all("mni-sks__shallow-cnn__seed3__saliency" in line for line in lines)
     # the library's own text is kept whole
     assert all("F1 after perturbing the high set is 0 at fractions" in line for line in lines)
+
+
+# --- fault injection: statistics that cannot be computed ------------------------------------
+
+CLAIMS_METHODS = ["ifim-sensitive", "ifim-insensitive", "saliency"]
+CLAIMS_METRICS = {"names": ["contrastive-perturbation", "adversarial-correlation"]}
+
+
+def test_one_evaluated_image_still_gives_the_report_saying_what_has_no_test(tmp_path) -> None:
+    data = small(eval_examples=1)
+    data["methods"] = {"names": CLAIMS_METHODS}
+    data["metrics"] = CLAIMS_METRICS
+    folder = _run(tmp_path, "one-image", data)
+    assert folder.failed == []
+    report = write_report(folder.path).read_text()  # raised in permutation_test before
+    contrasts = list(csv.DictReader((folder.path / "paired.csv").open()))
+    set_level = [c for c in contrasts if c["metric"] == "f1-difference"]
+    assert set_level and all(c["p_value"] == "" and c["test"] == "" for c in set_level)
+    assert all("fewer than 2 paired examples" in c["note"] for c in set_level)
+    assert "fewer than 2 paired examples" in report

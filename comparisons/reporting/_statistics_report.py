@@ -26,6 +26,7 @@ from comparisons.statistics import (
     RECOMPUTE_TOLERANCE,
     ClaimVerdict,
     Finding,
+    ReferenceContrast,
     RunStatistics,
     paired_csv,
     ranks_csv,
@@ -89,7 +90,26 @@ def contrasts_section(statistics: RunStatistics) -> list[str]:
         lines += ["_No paired comparison: no per-example values or no reference method._", ""]
     for _, _, table in tables:
         lines += [f"#### {table.title}", "", table.markdown(), ""]
+    untested = untested_contrasts(statistics.contrasts)
+    if untested:
+        lines += ["Contrasts without a test, and why:", "", *untested, ""]
     return lines
+
+
+def untested_contrasts(contrasts: Sequence[ReferenceContrast]) -> list[str]:
+    """One bullet per (dataset, model) and reason, naming the contrasts with no test."""
+    grouped: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+    for c in contrasts:
+        if not c.test and c.note:
+            where = f"{c.metric} {c.setting}".strip()
+            key = (c.dataset, c.model, c.note)
+            grouped.setdefault(key, {}).setdefault(where, []).append(c.method)
+    return [
+        f"- {dataset} / {model}, {note}: "
+        + "; ".join(f"{where} ({', '.join(methods)})" for where, methods in which.items())
+        + "."
+        for (dataset, model, note), which in grouped.items()
+    ]
 
 
 def ranks_section(

@@ -51,6 +51,7 @@ from comparisons.statistics._ranks import (
 )
 from comparisons.statistics._reading import Finding, compare_method, reading_findings
 from comparisons.statistics._reference_contrasts import (
+    MIN_PAIRS,
     PAIRED_COLUMNS,
     ReferenceContrast,
     contrast_with_reference,
@@ -65,6 +66,7 @@ from comparisons.statistics._verdicts import ClaimVerdict, SettingVerdict, claim
 
 __all__ = [
     "CONFIDENCE",
+    "MIN_PAIRS",
     "MIN_SEEDS",
     "NO_INTERVAL",
     "N_RESAMPLES",

@@ -14,7 +14,9 @@ file it writes is ``paired.csv``). Per (dataset, model, metric, setting) and oth
   (each example's predictions swapped between the two methods at random, the statistic the
   absolute mean-over-seeds difference, :func:`scipy.stats.permutation_test`; a permuted
   statistic that is undefined counts as extreme). An F1 ratio that is infinite in a seed
-  has no test: its row says so and the claim's stand-in (dF1) carries the comparison;
+  has no test: its row says so and the claim's stand-in (dF1) carries the comparison; so has
+  a contrast of fewer than :data:`MIN_PAIRS` paired examples (one evaluated image), and
+  one whose test cannot be computed: the note says why, the p-value is NaN;
 - **Holm**: the p-values of one (dataset, model, metric, setting) are adjusted together
   across the methods compared (statsmodels ``multipletests``, ``method="holm"``).
 """
@@ -45,6 +47,10 @@ from comparisons.statistics._directions import metric_direction
 from comparisons.statistics._order import dataset_models, metric_settings, order_methods, unique
 from comparisons.statistics._samples import RowSample, RunSamples, paired_positions
 from comparisons.statistics._summary import SummaryRow
+
+#: The fewest paired examples (over all seeds) a test is run on: a permutation test
+#: cannot permute one example, and a signed-rank test of one difference says nothing.
+MIN_PAIRS = 2
 
 #: The columns of ``paired.csv``, in order.
 PAIRED_COLUMNS: tuple[str, ...] = (
@@ -237,12 +243,19 @@ def contrast_with_reference(
         else NO_INTERVAL
     )
     note, test, p_value = "", "", math.nan
+    n_pairs = int(sum(a.n for a, _ in matched))
     if not finite:
         note = "infinite or undefined in a seed (F1 after perturbing the high set is 0): no test"
-    elif matched[0][0].statistic.set_level:
-        test, p_value = "permutation", _permutation_p(matched, rng)
+    elif n_pairs < MIN_PAIRS:
+        note = f"fewer than {MIN_PAIRS} paired examples ({n_pairs}), so no test"
     else:
-        test, p_value = "wilcoxon", _wilcoxon_p(matched)
+        set_level = matched[0][0].statistic.set_level
+        test = "permutation" if set_level else "wilcoxon"
+        try:
+            p_value = _permutation_p(matched, rng) if set_level else _wilcoxon_p(matched)
+        except (ValueError, FloatingPointError, ZeroDivisionError) as error:
+            note = f"the {test} test could not be computed ({error}), so no test"
+            test, p_value = "", math.nan
     return replace(
         base,
         reference_value=float(reference_value),
