@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +24,7 @@ import comparisons.reporting._map_grid_figure as map_grid_module
 from comparisons.config import parse_config
 from comparisons.metrics import HARNESS_METRICS, CellData
 from comparisons.models import build_model
-from comparisons.reporting import write_report
+from comparisons.reporting import report_run_folder, write_report
 from comparisons.reporting._map_grid_figure import map_grid_figure, volume_grid_figure
 from comparisons.run import run
 from comparisons.run_folder import RunFolder
@@ -179,3 +181,58 @@ def test_one_evaluated_image_still_gives_the_report_saying_what_has_no_test(tmp_
     assert set_level and all(c["p_value"] == "" and c["test"] == "" for c in set_level)
     assert all("fewer than 2 paired examples" in c["note"] for c in set_level)
     assert "fewer than 2 paired examples" in report
+
+
+# --- item 8: a report on a partial run says so ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def claims_run(tmp_path_factory) -> RunFolder:
+    """Two seeds, the reference and two other methods, the paper's two metrics."""
+    data = small(seeds=[0, 1])
+    data["methods"] = {"names": CLAIMS_METHODS}
+    data["metrics"] = CLAIMS_METRICS
+    return _run(tmp_path_factory.mktemp("claims"), "claims", data)
+
+
+def _verdict_lines(report: str) -> list[str]:
+    verdicts = _section(report, "The paper's claims: verdicts")
+    return [line for line in verdicts.splitlines() if line.lstrip().startswith("- ")]
+
+
+def _head(report: str) -> str:
+    """The report above its first section."""
+    return report[: report.index("\n## ")]
+
+
+def test_a_complete_run_reads_as_complete(claims_run, tmp_path) -> None:
+    shutil.copytree(claims_run.path, tmp_path / "run")
+    report = report_run_folder(tmp_path / "run").read_text()
+    assert "provisional" not in report and "partial" not in _head(report).lower()
+    assert "6 of 6 cells" in _section(report, "What was run")
+    assert _verdict_lines(report)
+
+
+def test_a_partial_run_says_so_at_the_top_and_in_every_verdict(claims_run, tmp_path) -> None:
+    shutil.copytree(claims_run.path, tmp_path / "run")
+    for cell in (tmp_path / "run" / "cells").glob("*__seed1__*.json"):
+        cell.unlink()  # seed 1 not run yet: 3 of the 6 cells
+    report = report_run_folder(tmp_path / "run").read_text()
+    head = _head(report)
+    assert "Partial run" in head and "3 of 6 cells" in head
+    assert re.search(r"[Ss]eeds? missing: `1`", head), head
+    lines = _verdict_lines(report)
+    assert lines and all("provisional" in line.lower() for line in lines), lines
+    table = _section(report, "The paper's claims: verdicts")
+    rows = [line for line in table.splitlines() if line.startswith("| mni-sks")]
+    assert rows and all("(provisional)" in row for row in rows)
+
+
+def test_a_missing_method_is_named_as_incomplete(claims_run, tmp_path) -> None:
+    shutil.copytree(claims_run.path, tmp_path / "run")
+    (tmp_path / "run" / "cells" / f"{GROUP}__saliency.json").unlink()
+    report = report_run_folder(tmp_path / "run").read_text()
+    head = _head(report)
+    assert "5 of 6 cells" in head
+    assert re.search(r"[Mm]ethods? incomplete: `saliency` \(1 of 2 cells\)", head), head
+    assert re.search(r"[Ss]eeds? incomplete: `0` \(2 of 3 cells\)", head), head

@@ -42,6 +42,8 @@ from comparisons.reporting._run_description import (
 )
 from comparisons.reporting._statistics_report import (
     contrasts_section,
+    coverage_banner,
+    coverage_line,
     ranks_section,
     reading_markdown,
     statistics_section,
@@ -89,16 +91,19 @@ def _section(title: str, table: str | None) -> list[str]:
     return [] if table is None else [f"#### {title}", "", table, ""]
 
 
-def _introduction(run: RunContents) -> list[str]:
-    """The title, how to read the tables, what was run and where."""
+def _introduction(run: RunContents, statistics: RunStatistics) -> list[str]:
+    """The title, whether the run is partial, how to read the tables, what was run and
+    where."""
     name = run.config.name if run.config is not None else run.path.name
     return [
         f"# Comparison report: {name}",
         "",
+        *coverage_banner(statistics.coverage),
         _INTRODUCTION,
         "",
         "## What was run",
         "",
+        coverage_line(statistics.coverage),
         run_markdown(run.config, run.rows),
         "## Environment",
         "",
@@ -212,7 +217,7 @@ def _report_markdown(
         return _embed(result, run.path, alt)
 
     lines = [
-        *_introduction(run),
+        *_introduction(run, statistics),
         *_classifiers_section(summary, run),
         *_paper_metrics_section(summary, figures, embed),
         *verdicts_section(statistics),

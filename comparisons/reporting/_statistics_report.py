@@ -27,6 +27,7 @@ from comparisons.statistics import (
     ClaimVerdict,
     Finding,
     ReferenceContrast,
+    RunCoverage,
     RunStatistics,
     paired_csv,
     ranks_csv,
@@ -39,6 +40,30 @@ def write_statistics_files(statistics: RunStatistics, run_dir: Path) -> None:
     write_text(run_dir / "paired.csv", paired_csv(statistics.contrasts))
     write_text(run_dir / "ranks.csv", ranks_csv(statistics.analyses))
     write_text(run_dir / "seed_intervals.csv", seed_intervals_csv(statistics.seed_intervals))
+
+
+def coverage_banner(coverage: RunCoverage) -> list[str]:
+    """The lines at the top of a report on a run that misses cells of its plan (none for a
+    complete run): how many are done, what misses, and that the verdicts are provisional."""
+    if coverage.complete:
+        return []
+    plan = (
+        "the config's plan"
+        if coverage.from_config
+        else "the cells inferred from the results: no readable config.toml"
+    )
+    return [
+        f"> **Partial run: this report covers {coverage.describe()}** ({plan}). Every "
+        "verdict on a (dataset, model) that misses cells is marked provisional: it may change "
+        "when they are run (running the same config again resumes the run).",
+        "",
+    ]
+
+
+def coverage_line(coverage: RunCoverage) -> str:
+    """The cells bullet of "What was run"."""
+    plan = "the config's plan" if coverage.from_config else "inferred from the results"
+    return f"- **Cells** (dataset, model, seed, method; {plan}): {coverage.describe()}"
 
 
 def verdicts_section(statistics: RunStatistics) -> list[str]:
@@ -186,10 +211,16 @@ def verdicts_markdown(verdicts: Sequence[ClaimVerdict]) -> str:
     for v in verdicts:
         better = sum(c.favours == c.reference for c in v.adjusted)
         worse = sum(c.favours == c.method for c in v.adjusted)
+        provisional = (
+            f" **Provisional**: {v.dataset} / {v.model} has {v.provisional}; the verdict may "
+            "change when the missing cells are run."
+            if v.provisional
+            else ""
+        )
         lines.append(
             f'- {v.claim.figure}, "{v.claim.words}", {v.dataset} / {v.model}: **{v.verdict}** '
             f"(Holm over all {len(v.adjusted)} comparisons of the claim: {REFERENCE} better in "
-            f"{better}, worse in {worse})."
+            f"{better}, worse in {worse}).{provisional}"
         )
         lines += [f"    - {s.sentence()}" for s in v.settings]
     return "\n".join(lines) + "\n"

@@ -32,14 +32,15 @@ def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
             value = format_significant(s.reference_value)
             if not math.isnan(s.ci_low):
                 value += f" [{format_significant(s.ci_low)}, {format_significant(s.ci_high)}]"
+            mark = " (provisional)" if v.provisional else ""
             rows.append(
                 (
                     f"{v.dataset} / {v.model}",
                     v.claim.figure,
-                    f"**{v.verdict}**",
+                    f"**{v.verdict}**{mark}",
                     s.setting,
                     s.metric,
-                    s.verdict,
+                    f"{s.verdict}{' (provisional)' if s.provisional else ''}",
                     value,
                     str(len(s.better)),
                     str(len(s.worse)),

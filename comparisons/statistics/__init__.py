@@ -5,7 +5,8 @@ From the result rows and the per-example files of a run folder:
 intervals (:mod:`._bootstrap`: over seeds, then the examples within each seed);
 :func:`reference_contrasts` contrasts the paper's reference method with every other on
 the same examples (paired tests); :func:`claim_verdicts` reads the paper's claims from those tests
-(:mod:`comparisons.paper`); :func:`rank_analyses` ranks the methods across tasks;
+(:mod:`comparisons.paper`), provisional where :func:`run_coverage` finds cells of the run's
+plan missing; :func:`rank_analyses` ranks the methods across tasks;
 :func:`reading_findings` says whether the reference has the best mean.
 :func:`run_statistics` computes all of them once. Each returns dataclasses (and the CSV
 files written from them); ``comparisons.reporting`` turns them into tables and figures.
@@ -23,6 +24,12 @@ from comparisons.statistics._bootstrap import (
     seeded_rng,
     two_level_draws,
     two_level_interval,
+)
+from comparisons.statistics._coverage import (
+    RunCoverage,
+    Shortfall,
+    planned_cells,
+    run_coverage,
 )
 from comparisons.statistics._directions import MetricDirection, best_indices, metric_direction
 from comparisons.statistics._intervals import (
@@ -81,10 +88,12 @@ __all__ = [
     "RecomputationCheck",
     "ReferenceContrast",
     "RowSample",
+    "RunCoverage",
     "RunSamples",
     "RunStatistics",
     "SeedInterval",
     "SettingVerdict",
+    "Shortfall",
     "SummaryRow",
     "best_indices",
     "claim_verdicts",
@@ -103,12 +112,14 @@ __all__ = [
     "order_methods",
     "order_settings",
     "paired_csv",
+    "planned_cells",
     "rank_analyses",
     "rank_analysis",
     "ranks_csv",
     "reading_findings",
     "recomputation_check",
     "reference_contrasts",
+    "run_coverage",
     "run_statistics",
     "seed_interval",
     "seed_intervals",

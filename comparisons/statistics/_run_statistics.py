@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comparisons.run_folder import RunContents
+from comparisons.statistics._coverage import RunCoverage, run_coverage
 from comparisons.statistics._intervals import (
     RecomputationCheck,
     SeedInterval,
@@ -32,6 +33,7 @@ class RunStatistics:
         check: The stored values recomputed from the per-example files.
         has_examples: Whether the run folder has per-example files.
         problems: Per-example files that could not be read or used.
+        coverage: Which cells of the run's plan the rows cover.
     """
 
     summary: list[SummaryRow]
@@ -42,6 +44,7 @@ class RunStatistics:
     check: RecomputationCheck
     has_examples: bool
     problems: tuple[str, ...]
+    coverage: RunCoverage
 
 
 def run_statistics(run: RunContents) -> RunStatistics:
@@ -49,13 +52,15 @@ def run_statistics(run: RunContents) -> RunStatistics:
     samples = RunSamples(run)
     summary = summary_intervals(summarize(run.rows), samples)
     contrasts = reference_contrasts(summary, samples)
+    coverage = run_coverage(run.config, run.rows)
     return RunStatistics(
         summary=summary,
         seed_intervals=seed_intervals(run.rows, samples),
         contrasts=contrasts,
-        verdicts=claim_verdicts(summary, contrasts),
+        verdicts=claim_verdicts(summary, contrasts, coverage),
         analyses=rank_analyses(run.rows),
         check=recomputation_check(run.rows, samples),
         has_examples=samples.available,
         problems=tuple(dict.fromkeys(samples.problems)),
+        coverage=coverage,
     )

@@ -18,15 +18,20 @@ judging three alphas at once keeps the level): contradicted if some method is be
 setting, supported if ``ifim-sensitive`` is better than every method at every setting,
 inconclusive otherwise. The protocol is fixed before the verdicts are read: nothing here
 changes what is measured.
+
+A verdict whose (dataset, model) misses cells of the run's plan (a partial run, or failed
+cells; :mod:`._coverage`) is **provisional**: it says from how many cells it comes and what
+misses, and may change when those are run.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE, Claim, Outcome, Verdict, read_verdict
+from comparisons.statistics._coverage import RunCoverage
 from comparisons.statistics._number_format import format_p, format_significant
 from comparisons.statistics._order import dataset_models, metric_settings
 from comparisons.statistics._reference_contrasts import ReferenceContrast, holm_adjusted
@@ -48,6 +53,8 @@ class SettingVerdict:
             than, worse than, and not separated from (Holm-adjusted p < alpha).
         contrasts: The contrasts (paired tests) behind it.
         reason: Why the claim's own metric was replaced, or why nothing was compared.
+        provisional: ``""`` when every planned cell of the (dataset, model) has results,
+            else what it comes from and what misses (:meth:`RunCoverage.describe`).
     """
 
     claim: Claim
@@ -64,6 +71,7 @@ class SettingVerdict:
     unresolved: tuple[str, ...]
     contrasts: tuple[ReferenceContrast, ...]
     reason: str = ""
+    provisional: str = ""
 
     def sentence(self) -> str:
         """The verdict with the numbers behind it."""
@@ -74,7 +82,7 @@ class SettingVerdict:
         metric = self.metric + (f" ({self.reason})" if self.reason else "")
         text = f"{where}, {metric}: **{self.verdict}**. {REFERENCE} {value}"
         if not self.contrasts:
-            return f"{text}; nothing to compare."
+            return f"{text}; nothing to compare.{_provisional(self.provisional)}"
         total = len(self.contrasts)
         text += f"; better than {len(self.better)} of {total} methods at Holm p < {ALPHA:g}"
         by_method = {c.method: c for c in self.contrasts}
@@ -84,7 +92,12 @@ class SettingVerdict:
             text += "; not separated from " + ", ".join(
                 _versus(by_method[m]) for m in self.unresolved
             )
-        return text + "."
+        return text + "." + _provisional(self.provisional)
+
+
+def _provisional(provisional: str) -> str:
+    """The sentence that marks a verdict from incomplete cells, ``""`` for a whole one."""
+    return f" **Provisional**: its (dataset, model) has {provisional}." if provisional else ""
 
 
 def _versus(c: ReferenceContrast) -> str:
@@ -102,6 +115,8 @@ class ClaimVerdict:
         settings: The verdict at each setting (Holm over the methods of that setting).
         adjusted: Every comparison of the claim, Holm-adjusted together (methods x
             settings), so that judging several settings at once keeps the level.
+        provisional: ``""`` when every planned cell of the (dataset, model) has results,
+            else what it comes from and what misses.
     """
 
     claim: Claim
@@ -110,6 +125,7 @@ class ClaimVerdict:
     verdict: Verdict
     settings: tuple[SettingVerdict, ...]
     adjusted: tuple[ReferenceContrast, ...] = ()
+    provisional: str = ""
 
 
 def _outcome(c: ReferenceContrast) -> Outcome:
@@ -193,19 +209,32 @@ def setting_verdict(
 
 
 def claim_verdicts(
-    summary: Sequence[SummaryRow], contrasts: Sequence[ReferenceContrast]
+    summary: Sequence[SummaryRow],
+    contrasts: Sequence[ReferenceContrast],
+    coverage: RunCoverage | None = None,
 ) -> list[ClaimVerdict]:
-    """Both claims for every (dataset, model) that has the claim's metric."""
+    """Both claims for every (dataset, model) that has the claim's metric; provisional
+    where ``coverage`` says the (dataset, model) misses planned cells."""
     result = []
     for dataset, model in dataset_models(summary):
+        provisional = ""
+        if coverage is not None:
+            mine = coverage.of(dataset, model)
+            if not mine.complete:
+                provisional = mine.describe()
         for claim in CLAIMS:
             settings = metric_settings(summary, claim.metric, dataset, model)
             if not settings:
                 continue
             per_setting = tuple(
-                setting_verdict(claim, summary, contrasts, dataset, model, setting)
+                replace(
+                    setting_verdict(claim, summary, contrasts, dataset, model, setting),
+                    provisional=provisional,
+                )
                 for setting in settings
             )
             verdict, adjusted = _overall(per_setting)
-            result.append(ClaimVerdict(claim, dataset, model, verdict, per_setting, adjusted))
+            result.append(
+                ClaimVerdict(claim, dataset, model, verdict, per_setting, adjusted, provisional)
+            )
     return result
