@@ -106,22 +106,21 @@ def toy_plugin(tmp_path, monkeypatch):
     package.mkdir()
     (package / "toy_plugin.py").write_text(textwrap.dedent(TOY_PLUGIN))
     monkeypatch.syspath_prepend(str(package))
-    saved = [
-        (registry, dict(registry))
-        for registry in (
-            method_registry._METHODS,
-            metric_registry._METRICS,
-            harness_registry._HARNESS_METRICS,
-            dataset_registry._DATASETS,
-            row_catalogue._ROW_SPECS,
-            row_catalogue._ROW_DIRECTIONS,
-            row_catalogue._ROW_STATISTICS,
-        )
+    registries = [
+        (method_registry, "_METHODS"),
+        (metric_registry, "_METRICS"),
+        (harness_registry, "_HARNESS_METRICS"),
+        (dataset_registry, "_DATASETS"),
+        (row_catalogue, "_ROW_SPECS"),
+        (row_catalogue, "_ROW_DIRECTIONS"),
+        (row_catalogue, "_ROW_STATISTICS"),
     ]
+    before = [(module, name, set(getattr(module, name))) for module, name in registries]
     yield package
-    for registry, before in saved:
-        registry.clear()
-        registry.update(before)
+    for module, name, keys in before:  # the module's dict now (a test may reload a module)
+        registry = getattr(module, name)
+        for key in set(registry) - keys:
+            del registry[key]
     sys.modules.pop("toy_plugin", None)
 
 

@@ -4,8 +4,8 @@ catalogue, once its library metric is registered (``captum_ifim.metrics.register
 from __future__ import annotations
 
 from captum_ifim.metrics import METRICS
+from comparisons.metrics import _registry
 from comparisons.metrics._entry import HarnessMetric
-from comparisons.metrics._registry import _HARNESS_METRICS
 from comparisons.metrics._row_catalogue import add_entry_rows
 
 
@@ -29,8 +29,9 @@ def register_harness_metric(entry: HarnessMetric) -> HarnessMetric:
             f"expected the library metric {entry.name!r} registered first "
             "(captum_ifim.metrics.register_metric), got none"
         )
-    if entry.name in _HARNESS_METRICS:
+    entries = _registry._HARNESS_METRICS  # looked up now: the registry's own dict
+    if entry.name in entries:
         raise ValueError(f"expected a new harness entry, got one for {entry.name!r} already")
     add_entry_rows(entry)
-    _HARNESS_METRICS[entry.name] = entry
+    entries[entry.name] = entry
     return entry
