@@ -131,11 +131,14 @@ def read_verdict(outcomes: Sequence[Outcome], complete: bool = True) -> Verdict:
     **Contradicted** when some method is significantly better than the reference;
     **supported** when there are tests, every part of the claim was tested (``complete``)
     and the reference is significantly better in every one; **inconclusive** otherwise.
+    The claims are about every evaluated method, so a method of the run whose cells failed
+    or did not run leaves the claim incomplete.
 
     Args:
         outcomes: One per test, Holm-adjusted at :data:`ALPHA` over the tests judged
             together.
-        complete: Whether every setting the claim covers had a test.
+        complete: Whether every setting the claim covers had a test, against every method
+            of the run's plan.
 
     >>> read_verdict(["reference", "reference"]), read_verdict(["reference", ""])
     ('supported', 'inconclusive')

@@ -21,13 +21,14 @@ import torch
 from matplotlib.figure import Figure
 
 import comparisons.reporting._map_grid_figure as map_grid_module
+import comparisons.run._runner as runner_module
 from comparisons.config import parse_config
 from comparisons.metrics import HARNESS_METRICS, CellData
 from comparisons.models import build_model
 from comparisons.reporting import report_run_folder, write_report
 from comparisons.reporting._map_grid_figure import map_grid_figure, volume_grid_figure
 from comparisons.run import run
-from comparisons.run_folder import RunFolder
+from comparisons.run_folder import CellKey, GroupKey, RunFolder
 from tests.test_comparisons_robustness import small
 
 GROUP = "mni-sks__shallow-cnn__seed0"
@@ -236,3 +237,60 @@ def test_a_missing_method_is_named_as_incomplete(claims_run, tmp_path) -> None:
     assert "5 of 6 cells" in head
     assert re.search(r"[Mm]ethods? incomplete: `saliency` \(1 of 2 cells\)", head), head
     assert re.search(r"[Ss]eeds? incomplete: `0` \(2 of 3 cells\)", head), head
+
+
+# --- fault injection: a method that failed in every cell ------------------------------------
+
+BREAKS = "RuntimeError: a method that breaks"
+
+
+@pytest.fixture(scope="module")
+def failing_run(tmp_path_factory) -> RunFolder:
+    """The claims run with gradcam, which fails in every cell."""
+    real = runner_module.run_cell
+
+    def failing(config, cell, *args, **kwargs):
+        if cell.method == "gradcam":
+            raise RuntimeError("a method that breaks")
+        return real(config, cell, *args, **kwargs)
+
+    data = small(seeds=[0, 1])
+    data["methods"] = {"names": [*CLAIMS_METHODS, "gradcam"]}
+    data["metrics"] = CLAIMS_METRICS
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner_module, "run_cell", failing)
+        folder = _run(tmp_path_factory.mktemp("failing"), "failing", data)
+    assert len(folder.failed) == 2
+    return folder
+
+
+def test_failed_cells_are_listed_with_their_reason(failing_run) -> None:
+    report = write_report(failing_run.path).read_text()
+    failed = _section(report, "Failed cells")
+    assert "gradcam" in failed and BREAKS in failed and "seeds 0, 1" in failed
+    assert "6 of 8 cells (2 failed)" in _head(report)
+
+
+def test_a_verdict_names_the_method_that_failed_as_not_compared(failing_run) -> None:
+    report = write_report(failing_run.path).read_text()
+    sentences = [line for line in _verdict_lines(report) if line.startswith("    - ")]
+    assert sentences and all(
+        f"not compared: gradcam (failed in seeds 0, 1: {BREAKS})" in line for line in sentences
+    ), sentences
+    assert all("methods compared" in line for line in sentences if "better than" in line)
+
+
+def test_a_method_not_compared_keeps_a_claim_from_being_supported() -> None:
+    from comparisons.statistics import RunCoverage, claim_verdicts, holm_adjusted
+    from tests.test_comparisons_statistics import _comparison, _summary_row
+
+    metric, setting = "adversarial-correlation", "eps=0.1"
+    summary = [_summary_row(m, metric, setting, (0.2,)) for m in ("ifim-sensitive", "saliency")]
+    contrasts = holm_adjusted([_comparison(metric, setting, "saliency", -0.3, 0.001)])
+    (alone,) = claim_verdicts(summary, contrasts)
+    assert alone.verdict == "supported"  # better than every method compared
+    cells = [CellKey(GroupKey("d", "m", 0), m) for m in ("ifim-sensitive", "saliency", "gradcam")]
+    coverage = RunCoverage(tuple(cells), frozenset(cells[:2]), {cells[2]: BREAKS})
+    (verdict,) = claim_verdicts(summary, contrasts, coverage)
+    assert verdict.verdict == "inconclusive" and verdict.settings[0].verdict == "inconclusive"
+    assert verdict.settings[0].not_compared == (("gradcam", f"failed in seed 0: {BREAKS}"),)

@@ -66,6 +66,30 @@ def coverage_line(coverage: RunCoverage) -> str:
     return f"- **Cells** (dataset, model, seed, method; {plan}): {coverage.describe()}"
 
 
+def failed_section(coverage: RunCoverage) -> list[str]:
+    """The cells whose last attempt failed, with the reason (the traceback's last line), per
+    (dataset, model, method) and reason; nothing when none failed."""
+    if not coverage.failed:
+        return []
+    grouped: dict[tuple[str, str, str, str], list[int]] = {}
+    for cell, reason in sorted(coverage.failed.items()):
+        key = (cell.group.dataset, cell.group.model, cell.method, reason)
+        grouped.setdefault(key, []).append(cell.group.seed)
+    lines = [
+        "## Failed cells",
+        "",
+        f"{len(coverage.failed)} cell(s) failed in their last attempt: they have no results, "
+        "the verdicts count their methods as not compared, and running the same config again "
+        "retries them. Each with the last line of its traceback (the whole one in "
+        "`failed/<cell>.txt`):",
+        "",
+    ]
+    for (dataset, model, method, reason), seeds in grouped.items():
+        which = ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(s) for s in seeds)
+        lines.append(f"- {dataset} / {model}, `{method}`, {which}: `{reason}`")
+    return [*lines, ""]
+
+
 def verdicts_section(statistics: RunStatistics) -> list[str]:
     """The verdicts on the paper's claims, with the numbers behind them."""
     lines = [
@@ -78,8 +102,9 @@ def verdicts_section(statistics: RunStatistics) -> list[str]:
         "settings together (methods x settings): contradicted if some method is better at "
         "one setting, supported if it is better than every method at every setting. Where an "
         "F1 ratio is infinite (F1 = 0 after perturbing the high set) the "
-        "finite dF1 judges instead, as the rows say. The protocol was fixed before these "
-        "were read.",
+        "finite dF1 judges instead, as the rows say. A method of the run's plan whose cells "
+        "failed or did not run is *not compared*: a claim about every method is then not "
+        "supported, whatever the others say. The protocol was fixed before these were read.",
         "",
     ]
     if not statistics.has_examples:

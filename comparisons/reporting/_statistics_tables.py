@@ -22,8 +22,9 @@ from comparisons.statistics import (
 
 
 def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
-    """(dataset, model, claim) x (verdict, per-setting verdicts with the metric judged and
-    the counts); ``None`` without verdicts."""
+    """(dataset, model, claim) x (verdict, per-setting verdicts with the metric judged, the
+    counts, and the methods not compared: their cells failed or did not run); ``None``
+    without verdicts."""
     if not verdicts:
         return None
     rows = []
@@ -45,6 +46,7 @@ def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
                     str(len(s.better)),
                     str(len(s.worse)),
                     str(len(s.unresolved)),
+                    ", ".join(m for m, _ in s.not_compared) or "—",
                 )
             )
     return ReportTable(
@@ -61,6 +63,7 @@ def verdicts_table(verdicts: Sequence[ClaimVerdict]) -> ReportTable | None:
             "better than",
             "worse than",
             "not separated",
+            "not compared",
         ),
         rows=tuple(rows),
     )

@@ -95,6 +95,8 @@ class RunContents:
         model_records: ``models/<group>.json``'s record of each trained or given model
             (its training, or the identity of given weights; the dataset's
             ``class_names``), by group; unreadable files are left out.
+        failed: The cells whose last attempt failed (``failed/<cell>.txt``), each with
+            the reason: the last line of its traceback.
     """
 
     path: Path
@@ -108,6 +110,7 @@ class RunContents:
     skipped: tuple[str, ...] = ()
     per_example: dict[CellKey, Path] = field(default_factory=dict)
     model_records: dict[GroupKey, dict[str, Any]] = field(default_factory=dict)
+    failed: dict[CellKey, str] = field(default_factory=dict)
 
     def model_record(self, dataset: str, model: str, seed: int) -> dict[str, Any]:
         """The record of one group's model, ``{}`` when there is none."""
@@ -202,7 +205,22 @@ def read_run_contents(run_dir: Path) -> RunContents:
         skipped=tuple(skipped),
         per_example=per_example,
         model_records=_model_records(layout),
+        failed=_failed_cells(layout),
     )
+
+
+def _failed_cells(layout: RunLayout) -> dict[CellKey, str]:
+    """The cells of ``failed/*.txt``, each with the last line of its traceback."""
+    failed = {}
+    for path in sorted(layout.failed_dir.glob("*.txt")):
+        try:
+            cell = CellKey.parse(path.stem)
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except (OSError, ValueError):
+            continue  # not a cell's file, or unreadable: nothing to say about a cell
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        failed[cell] = lines[-1] if lines else "(no traceback recorded)"
+    return failed
 
 
 def _model_records(layout: RunLayout) -> dict[GroupKey, dict[str, Any]]:

@@ -127,6 +127,25 @@ class RunCoverage:
             if done[value] < expected[value]
         ]
 
+    def methods_not_done(self) -> list[str]:
+        """The methods with planned cells without results, in plan order."""
+        return unique(c.method for c in self.not_done)
+
+    def why_not_done(self, method: str) -> str:
+        """Why ``method``'s planned cells have no results, e.g. ``"failed in seeds 0, 1:
+        RuntimeError: ..."`` or ``"seed 2 not run yet"``; ``""`` when all have results."""
+        reasons: dict[str, list[int]] = {}
+        waiting: list[int] = []
+        for cell in self.not_done:
+            if cell.method != method:
+                continue
+            if cell in self.failed:
+                reasons.setdefault(self.failed[cell], []).append(cell.group.seed)
+            else:
+                waiting.append(cell.group.seed)
+        parts = [f"failed in {_seeds(seeds)}: {reason}" for reason, seeds in reasons.items()]
+        return "; ".join([*parts, *([f"{_seeds(waiting)} not run yet"] if waiting else [])])
+
     def failed_in_plan(self) -> dict[CellKey, str]:
         """The planned cells without results whose last attempt failed, with the reason."""
         return {c: self.failed[c] for c in self.not_done if c in self.failed}
@@ -173,6 +192,12 @@ class RunCoverage:
                     + ", ".join(f"`{s.value}` ({s.done} of {s.expected} cells)" for s in incomplete)
                 )
         return "; ".join(parts)
+
+
+def _seeds(seeds: list[int]) -> str:
+    """``"seed 0"`` or ``"seeds 0, 1"`` (sorted, each once)."""
+    ordered = sorted(set(seeds))
+    return ("seed " if len(ordered) == 1 else "seeds ") + ", ".join(str(s) for s in ordered)
 
 
 def run_coverage(

@@ -52,7 +52,7 @@ def run_statistics(run: RunContents) -> RunStatistics:
     samples = RunSamples(run)
     summary = summary_intervals(summarize(run.rows), samples)
     contrasts = reference_contrasts(summary, samples)
-    coverage = run_coverage(run.config, run.rows)
+    coverage = run_coverage(run.config, run.rows, run.failed)
     return RunStatistics(
         summary=summary,
         seed_intervals=seed_intervals(run.rows, samples),

@@ -27,7 +27,7 @@ misses, and may change when those are run.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE, Claim, Outcome, Verdict, read_verdict
@@ -51,6 +51,9 @@ class SettingVerdict:
             interval (from the summary).
         better, worse, unresolved: The methods ``ifim-sensitive`` is significantly better
             than, worse than, and not separated from (Holm-adjusted p < alpha).
+        not_compared: (method, why) for the methods of the run's plan without a contrast
+            here because their cells failed or did not run yet: the claim is about every
+            method, so with any of them the verdict cannot be "supported".
         contrasts: The contrasts (paired tests) behind it.
         reason: Why the claim's own metric was replaced, or why nothing was compared.
         provisional: ``""`` when every planned cell of the (dataset, model) has results,
@@ -72,6 +75,7 @@ class SettingVerdict:
     contrasts: tuple[ReferenceContrast, ...]
     reason: str = ""
     provisional: str = ""
+    not_compared: tuple[tuple[str, str], ...] = ()
 
     def sentence(self) -> str:
         """The verdict with the numbers behind it."""
@@ -81,10 +85,13 @@ class SettingVerdict:
         where = f"{self.dataset} / {self.model}, {self.setting}"
         metric = self.metric + (f" ({self.reason})" if self.reason else "")
         text = f"{where}, {metric}: **{self.verdict}**. {REFERENCE} {value}"
+        absent = "".join(f"; not compared: {m} ({why})" for m, why in self.not_compared)
         if not self.contrasts:
-            return f"{text}; nothing to compare.{_provisional(self.provisional)}"
+            return f"{text}; nothing to compare{absent}.{_provisional(self.provisional)}"
         total = len(self.contrasts)
-        text += f"; better than {len(self.better)} of {total} methods at Holm p < {ALPHA:g}"
+        text += (
+            f"; better than {len(self.better)} of {total} methods compared at Holm p < {ALPHA:g}"
+        )
         by_method = {c.method: c for c in self.contrasts}
         if self.worse:
             text += ", worse than " + ", ".join(_versus(by_method[m]) for m in self.worse)
@@ -92,7 +99,7 @@ class SettingVerdict:
             text += "; not separated from " + ", ".join(
                 _versus(by_method[m]) for m in self.unresolved
             )
-        return text + "." + _provisional(self.provisional)
+        return text + absent + "." + _provisional(self.provisional)
 
 
 def _provisional(provisional: str) -> str:
@@ -137,9 +144,10 @@ def _outcome(c: ReferenceContrast) -> Outcome:
 
 def _overall(settings: Sequence[SettingVerdict]) -> tuple[Verdict, tuple[ReferenceContrast, ...]]:
     """The verdict over settings, from their comparisons Holm-adjusted together
-    (:func:`comparisons.paper.read_verdict`, complete when every setting had one)."""
+    (:func:`comparisons.paper.read_verdict`, complete when every setting had one and
+    compared every method of the plan)."""
     adjusted = tuple(holm_adjusted([c for v in settings for c in v.contrasts]))
-    complete = all(v.contrasts for v in settings)
+    complete = all(v.contrasts and not v.not_compared for v in settings)
     return read_verdict([_outcome(c) for c in adjusted], complete), adjusted
 
 
@@ -160,8 +168,15 @@ def setting_verdict(
     dataset: str,
     model: str,
     setting: str,
+    absent: Mapping[str, str] | None = None,
 ) -> SettingVerdict:
-    """The claim at one setting (see the module docstring)."""
+    """The claim at one setting (see the module docstring).
+
+    Args:
+        absent: The methods of the (dataset, model) with planned cells that have no
+            results, each with why (:meth:`RunCoverage.why_not_done`): those without a
+            contrast here are not compared, so the verdict cannot be "supported".
+    """
     metric, reason = claim.metric, ""
     infinite = _infinite_methods(summary, (dataset, model, claim.metric, setting))
     if infinite and claim.fallback:
@@ -178,7 +193,11 @@ def setting_verdict(
     better = tuple(c.method for c in chosen if c.favours == c.reference)
     worse = tuple(c.method for c in chosen if c.favours == c.method)
     unresolved = tuple(c.method for c in chosen if not c.favours)
-    verdict = read_verdict([_outcome(c) for c in chosen])
+    compared = {c.method for c in chosen} | {REFERENCE}
+    not_compared = tuple(
+        (m, why) for m, why in (absent or {}).items() if m not in compared and m != REFERENCE
+    )
+    verdict = read_verdict([_outcome(c) for c in chosen], complete=not not_compared)
     if not chosen:
         reason = reason or "no paired comparison (no per-example values or no other method)"
     own = next(
@@ -205,6 +224,7 @@ def setting_verdict(
         unresolved=unresolved,
         contrasts=chosen,
         reason=reason,
+        not_compared=not_compared,
     )
 
 
@@ -217,18 +237,19 @@ def claim_verdicts(
     where ``coverage`` says the (dataset, model) misses planned cells."""
     result = []
     for dataset, model in dataset_models(summary):
-        provisional = ""
+        provisional, absent = "", {}
         if coverage is not None:
             mine = coverage.of(dataset, model)
             if not mine.complete:
                 provisional = mine.describe()
+            absent = {m: mine.why_not_done(m) for m in mine.methods_not_done()}
         for claim in CLAIMS:
             settings = metric_settings(summary, claim.metric, dataset, model)
             if not settings:
                 continue
             per_setting = tuple(
                 replace(
-                    setting_verdict(claim, summary, contrasts, dataset, model, setting),
+                    setting_verdict(claim, summary, contrasts, dataset, model, setting, absent),
                     provisional=provisional,
                 )
                 for setting in settings
