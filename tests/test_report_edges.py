@@ -9,17 +9,21 @@ line of an infinite F1 ratio names its cell.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import logging
+import math
 import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
+import comparisons.reporting._bar_figures as bar_module
 import comparisons.reporting._map_grid_figure as map_grid_module
 import comparisons.run._runner as runner_module
 from comparisons.config import parse_config
@@ -27,6 +31,8 @@ from comparisons.metrics import HARNESS_METRICS, CellData
 from comparisons.models import build_model
 from comparisons.reporting import report_run_folder, write_report
 from comparisons.reporting._map_grid_figure import map_grid_figure, volume_grid_figure
+from comparisons.reporting._spectrum_figure import spectrum_figure
+from comparisons.reporting._timing_figure import timing_figure
 from comparisons.run import run
 from comparisons.run_folder import CellKey, GroupKey, RunFolder
 from tests.test_comparisons_robustness import small
@@ -294,3 +300,72 @@ def test_a_method_not_compared_keeps_a_claim_from_being_supported() -> None:
     (verdict,) = claim_verdicts(summary, contrasts, coverage)
     assert verdict.verdict == "inconclusive" and verdict.settings[0].verdict == "inconclusive"
     assert verdict.settings[0].not_compared == (("gradcam", f"failed in seed 0: {BREAKS}"),)
+
+
+# --- item 10: figures -----------------------------------------------------------------------
+
+
+def _drawn(monkeypatch, module) -> list[Figure]:
+    """The figures ``module`` saves, kept (and saved) as they are drawn."""
+    drawn: list[Figure] = []
+    real = module.save_figure
+    monkeypatch.setattr(module, "save_figure", lambda f, path: (drawn.append(f), real(f, path))[1])
+    return drawn
+
+
+def test_the_adversarial_figure_shows_the_differences_the_verdict_rests_on(
+    tmp_path, monkeypatch
+) -> None:
+    from comparisons.statistics import holm_adjusted
+    from tests.test_comparisons_statistics import _comparison, _summary_row
+
+    metric, setting = "adversarial-correlation", "eps=0.03"
+    summary = [
+        dataclasses.replace(_summary_row(m, metric, setting, (v,)), ci_low=low, ci_high=high)
+        for m, v, low, high in (
+            ("ifim-sensitive", 0.938, 0.930, 0.945),
+            ("saliency", 0.999, 0.998, 0.9995),
+        )
+    ]
+    contrast = _comparison(metric, setting, "saliency", -0.061, 0.001)
+    contrasts = holm_adjusted([dataclasses.replace(contrast, ci_low=-0.07, ci_high=-0.052)])
+    drawn = _drawn(monkeypatch, bar_module)
+    bar_module.write_adversarial_bars(summary, tmp_path / "adv.png")
+    (means,) = [ax for ax in drawn[0].axes if "Pearson" in ax.get_ylabel()]
+    low, high = means.get_ylim()
+    assert low < 0.930 and high > 0.9995 and high - low < 0.2  # 0.938 and 0.999 apart
+    # with the contrasts: a panel of ifim-sensitive minus each method, with its interval
+    result = bar_module.write_adversarial_bars(summary, tmp_path / "adv.png", contrasts)
+    assert result.path is not None
+    (differences,) = [ax for ax in drawn[1].axes if "minus" in ax.get_ylabel()]
+    low, high = differences.get_ylim()
+    assert low < -0.07 and high > 0  # the interval and zero
+    assert "ifim-sensitive minus" in result.caption
+
+
+def test_the_spectrum_of_a_binary_model_has_integer_index_ticks() -> None:
+    rng = np.random.default_rng(0)
+    figure, _ = spectrum_figure({("d", "m"): rng.random((8, 1)) + 0.1})
+    left = figure.axes[0]
+    low, high = left.get_xlim()
+    shown = [t for t in left.get_xticks() if low <= t <= high]
+    assert shown == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "label"), [((0,), "1 seed"), ((0, 1, 2), "mean ± std over 3 seeds")]
+)
+def test_the_timing_figure_labels_what_it_shows(seeds, label) -> None:
+    from tests.test_comparisons_statistics import _summary_row
+
+    values = tuple(0.01 * (1 + s) for s in seeds)
+    summary = [
+        dataclasses.replace(
+            _summary_row(m, "seconds-per-image", "", values),
+            std=float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+        )
+        for m in ("saliency", "gradcam")
+    ]
+    figure, _ = timing_figure(summary)
+    title = figure.axes[0].get_title()
+    assert label in title and ("±" in title) == (len(seeds) > 1), title

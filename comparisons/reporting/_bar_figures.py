@@ -1,6 +1,8 @@
 """The paper's Figs. 3 and 4, and dF1 beside Fig. 3: per (dataset, model) panel, methods
 grouped by setting, bars = mean over seeds, error bars = the 95 % bootstrap interval (the
-sample std over seeds where a row has no interval)."""
+sample std over seeds where a row has no interval). Fig. 4's correlations, close to each
+other near 1, are points on an axis zoomed to them, with the reference's paired differences
+below."""
 
 from __future__ import annotations
 
@@ -14,8 +16,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from comparisons.metrics import ADVERSARIAL_CORRELATION_ROW, F1_DIFFERENCE_ROW, F1_RATIO_ROW
+from comparisons.paper import ALPHA, REFERENCE
 from comparisons.reporting._figure_output import FigureResult, method_colors, save_figure
-from comparisons.statistics import SummaryRow, dataset_models, metric_settings, order_methods
+from comparisons.statistics import (
+    ReferenceContrast,
+    SummaryRow,
+    dataset_models,
+    metric_settings,
+    order_methods,
+)
 
 #: How far above the largest finite bar or interval an infinite mean is drawn.
 _HEADROOM = 1.15
@@ -149,7 +158,8 @@ def write_f1_ratio_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResu
     caption = (
         "Contrastive pixel perturbation (Fig. 3, eqs. 23-26): F1 after perturbing the low set "
         "divided by F1 after perturbing the high set, per fraction alpha of pixels; higher "
-        "means the top-ranked pixels matter more. Bars: mean over seeds; error bars: 95 % "
+        "means the top-ranked pixels matter more. Bars: mean over "
+        f"{seeds_words(_rows(summary, F1_RATIO_ROW.name))}; error bars: 95 % "
         "bootstrap interval (seeds, then examples); dashed line: ratio 1. A hatched bar "
         "marked ∞ is an infinite mean: the F1 after perturbing the high set was 0 in some "
         "seed. The finite dF1 figure below ranks those methods."
@@ -168,24 +178,172 @@ def write_f1_difference_bars(summary: Sequence[SummaryRow], path: Path) -> Figur
     caption = (
         "dF1 (Sec. IV-E): F1 after perturbing the low set minus F1 after perturbing the high "
         "set, per alpha; higher means the top-ranked pixels matter more, 0 (dashed) means no "
-        "difference. Finite where the F1 ratio is infinite. Bars: mean over seeds; error "
-        "bars: 95 % bootstrap interval (seeds, then examples)."
+        "difference. Finite where the F1 ratio is infinite. Bars: mean over "
+        f"{seeds_words(_rows(summary, F1_DIFFERENCE_ROW.name))}; error bars: 95 % bootstrap "
+        "interval (seeds, then examples)."
     )
     return FigureResult(path, caption, tuple(notes))
 
 
-def write_adversarial_bars(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
-    """Fig. 4: the clean/adversarial Pearson correlation of the maps per FGSM eps."""
-    figure, notes = grouped_bar_figure(
-        summary, ADVERSARIAL_CORRELATION_ROW.name, "Pearson(clean, adv.)", 0.0
+def _zoomed(values: Sequence[float], include: Sequence[float] = ()) -> tuple[float, float]:
+    """Axis limits from the finite ``values`` (and ``include``) with a margin of 15 % of
+    their range (at least 0.005), so that small differences can be seen."""
+    finite = [v for v in (*values, *include) if math.isfinite(v)]
+    if not finite:
+        return (0.0, 1.0)
+    low, high = min(finite), max(finite)
+    margin = max(0.15 * (high - low), 0.005)
+    return low - margin, high + margin
+
+
+def _offsets(count: int, width: float = 0.8) -> np.ndarray:
+    """The x offsets of ``count`` markers side by side within one setting."""
+    step = width / max(count, 1)
+    return (np.arange(count) - (count - 1) / 2) * step
+
+
+def _means_panel(
+    ax: Axes, rows: Sequence[SummaryRow], settings: Sequence[str], colors: dict[str, str]
+) -> None:
+    """Means with their intervals as points, the axis zoomed to them (no bars: an axis that
+    does not start at 0 would make bar lengths mislead)."""
+    index = {(s.method, s.setting): s for s in rows}
+    methods = [m for m in colors if any((m, st) in index for st in settings)]
+    shown: list[float] = []
+    for offset, method in zip(_offsets(len(methods)), methods, strict=True):
+        entries = [index.get((method, st)) for st in settings]
+        means = np.array([np.nan if e is None else e.mean for e in entries])
+        errors = _error_bars(entries, means)
+        x = np.arange(len(settings)) + offset
+        ax.errorbar(x, means, yerr=errors, fmt="o", color=colors[method], capsize=3, ms=5)
+        shown += [*(means - errors[0]), *(means + errors[1])]
+    ax.set_ylim(*_zoomed(shown))
+
+
+def _contrasts_panel(
+    ax: Axes,
+    contrasts: Sequence[ReferenceContrast],
+    settings: Sequence[str],
+    colors: dict[str, str],
+) -> None:
+    """The reference minus each method on the same examples, with its interval: filled where
+    the Holm-adjusted test separates them, hollow where not; 0 dashed."""
+    methods = [m for m in colors if any(c.method == m for c in contrasts)]
+    index = {(c.method, c.setting): c for c in contrasts}
+    shown: list[float] = []
+    for offset, method in zip(_offsets(len(methods)), methods, strict=True):
+        for i, setting in enumerate(settings):
+            c = index.get((method, setting))
+            if c is None or not math.isfinite(c.difference):
+                continue
+            low = c.difference - c.ci_low if math.isfinite(c.ci_low) else 0.0
+            high = c.ci_high - c.difference if math.isfinite(c.ci_high) else 0.0
+            ax.errorbar(
+                [i + offset],
+                [c.difference],
+                yerr=[[max(low, 0.0)], [max(high, 0.0)]],
+                fmt="o",
+                color=colors[method],
+                markerfacecolor=colors[method] if c.favours else "white",
+                capsize=3,
+                ms=5,
+            )
+            shown += [c.difference - low, c.difference + high]
+    ax.axhline(0.0, color="black", linestyle="--", linewidth=0.9)
+    ax.set_ylim(*_zoomed(shown, include=(0.0,)))
+
+
+def adversarial_figure(
+    summary: Sequence[SummaryRow], contrasts: Sequence[ReferenceContrast] = ()
+) -> tuple[Figure | None, list[str]]:
+    """Fig. 4 per (dataset, model): the methods' means with their intervals on an axis zoomed
+    to them, and below, where there are contrasts, the reference minus each method with its
+    interval (what the verdict rests on).
+
+    Returns:
+        The figure (``None`` without adversarial-correlation rows) and notes.
+    """
+    metric = ADVERSARIAL_CORRELATION_ROW.name
+    rows = [s for s in summary if s.metric == metric and s.method]
+    panels = dataset_models(rows)
+    if not panels:
+        return None, [f"no {metric} rows: figure not drawn"]
+    colors = method_colors(order_methods(s.method for s in rows))
+    mine = [c for c in contrasts if c.metric == metric]
+    heights = [3.4, 2.4] if mine else [3.4]
+    n_cols = min(3, len(panels))
+    n_rows = math.ceil(len(panels) / n_cols)
+    width = max(8.0, 5.2 * n_cols)
+    figure = Figure(figsize=(width, sum(heights) * n_rows + 0.8), layout="constrained")
+    grid = figure.subplots(
+        len(heights) * n_rows, n_cols, squeeze=False, height_ratios=heights * n_rows
     )
+    for ax in grid.flatten():
+        ax.set_visible(False)
+    for k, (dataset, model) in enumerate(panels):
+        row, col = divmod(k, n_cols)
+        axes = [grid[len(heights) * row + i][col] for i in range(len(heights))]
+        settings = metric_settings(rows, metric, dataset, model)
+        here = [s for s in rows if (s.dataset, s.model) == (dataset, model)]
+        _means_panel(axes[0], here, settings, colors)
+        axes[0].set_title(f"{dataset} / {model}", fontsize=9)
+        axes[0].set_ylabel("Pearson(clean, adv.)", fontsize=8)
+        if mine:
+            compared = [c for c in mine if (c.dataset, c.model) == (dataset, model)]
+            _contrasts_panel(axes[1], compared, settings, colors)
+            reference = compared[0].reference if compared else REFERENCE
+            axes[1].set_ylabel(f"{reference} minus method", fontsize=8)
+        for ax in axes:
+            ax.set_visible(True)
+            ax.set_xticks(np.arange(len(settings)), [st or "(none)" for st in settings])
+            ax.set_xlim(-0.5, len(settings) - 0.5)
+            ax.tick_params(labelsize=7)
+    figure.legend(
+        handles=[Patch(color=colors[m], label=m) for m in colors],
+        loc="outside lower center",
+        ncols=min(len(colors), int(width // 1.7)),
+        fontsize=7,
+    )
+    return figure, []
+
+
+def write_adversarial_bars(
+    summary: Sequence[SummaryRow], path: Path, contrasts: Sequence[ReferenceContrast] = ()
+) -> FigureResult:
+    """Fig. 4: the clean/adversarial Pearson correlation of the maps per FGSM eps, and the
+    reference's paired differences with each method (from ``contrasts``)."""
+    figure, notes = adversarial_figure(summary, contrasts)
     if figure is None:
         return FigureResult(None, "", tuple(notes))
     save_figure(figure, path)
+    rows = _rows(summary, ADVERSARIAL_CORRELATION_ROW.name)
     caption = (
         "Adversarial correlation (Fig. 4, eq. 27): Pearson correlation between the maps of "
         "clean and FGSM inputs, mean over the examples with a defined correlation; lower "
-        "means the map reacts more to the adversarial change. Bars: mean over seeds; error "
-        "bars: 95 % bootstrap interval (seeds, then examples)."
+        f"means the map reacts more to the adversarial change. Points: mean over "
+        f"{seeds_words(rows)}; error bars: 95 % bootstrap interval (seeds, then examples); "
+        "the axis is zoomed to them and does not start at 0."
     )
+    if any(c.metric == ADVERSARIAL_CORRELATION_ROW.name for c in contrasts):
+        caption += (
+            f" Below: {REFERENCE} minus each method on the same examples, with its 95 % "
+            "interval (what the verdict rests on); below the dashed 0 the reference has the "
+            "lower correlation, as the paper claims; filled points: Holm-adjusted p < "
+            f"{ALPHA:g}, hollow: not separated."
+        )
     return FigureResult(path, caption, tuple(notes))
+
+
+def _rows(summary: Sequence[SummaryRow], metric: str) -> list[SummaryRow]:
+    return [s for s in summary if s.metric == metric and s.method]
+
+
+def seeds_words(rows: Sequence[SummaryRow]) -> str:
+    """How many seeds the rows' means are over: ``"1 seed"``, ``"3 seeds"`` or ``"1-3
+    seeds"``."""
+    counts = sorted({s.n_seeds for s in rows if s.n_seeds} or {s.n_seeds_total for s in rows})
+    if not counts:
+        return "the seeds"
+    if len(counts) == 1:
+        return f"{counts[0]} seed" + ("" if counts[0] == 1 else "s")
+    return f"{counts[0]}-{counts[-1]} seeds"

@@ -109,7 +109,9 @@ def draw_report_figures(
         map_grids=map_grids,
         f1_ratio=write_f1_ratio_bars(summary, directory / "f1_ratio.png"),
         f1_difference=write_f1_difference_bars(summary, directory / "f1_difference.png"),
-        adversarial=write_adversarial_bars(summary, directory / "adversarial_correlation.png"),
+        adversarial=write_adversarial_bars(
+            summary, directory / "adversarial_correlation.png", statistics.contrasts
+        ),
         spectrum=write_spectrum(run, directory / "eigenvalue_spectrum.png"),
         timing=write_timing(summary, directory / "seconds_per_image.png"),
         cost=write_cost(run.rows, directory / "metric_seconds.png"),

@@ -74,9 +74,24 @@ def spectrum_figure(eigenvalues: Mapping[tuple[str, str], np.ndarray]) -> tuple[
                 alpha=0.2,
             )
             positives.append((label, values[nonzero, 0], line.get_color()))
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    rank = max((v.shape[1] for v in eigenvalues.values()), default=1)
+    left.set_xlim(0.5, rank + 0.5)  # the index i is an integer: 1..R, never 1.5
+    if rank <= 20:
+        left.set_xticks(np.arange(1, rank + 1))
+    else:
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if rank == 1:
+        left.text(
+            0.5,
+            0.08,
+            "R = 1 (two classes): one eigenvalue per image, its share is 1",
+            transform=left.transAxes,
+            ha="center",
+            fontsize=7,
+        )
     left.set_xlabel("i", fontsize=8)
-    left.set_ylabel(r"$\lambda_i / \sum_j \lambda_j$", fontsize=8)
+    left.set_ylabel(r"$\lambda_i\ /\ \Sigma_j\,\lambda_j$", fontsize=8)
+    left.set_ylim(0.0, 1.05)  # a share of the spectrum
     left.set_title("normalised iFIM spectrum (mean ± std over images)", fontsize=9)
     left.legend(fontsize=7)
     if positives:
@@ -87,6 +102,7 @@ def spectrum_figure(eigenvalues: Mapping[tuple[str, str], np.ndarray]) -> tuple[
             right.hist(top, bins=bins, histtype="step", color=color, label=label)
         right.set_xscale("log")
         right.legend(fontsize=7)
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
     right.set_xlabel(r"$\lambda_1$", fontsize=8)
     right.set_ylabel("images", fontsize=8)
     right.set_title(r"largest eigenvalue $\lambda_1$", fontsize=9)

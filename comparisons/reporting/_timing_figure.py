@@ -16,8 +16,9 @@ _METRIC = SECONDS_PER_IMAGE_ROW.name
 
 
 def timing_figure(summary: Sequence[SummaryRow]) -> tuple[Figure | None, list[str]]:
-    """x = methods, one bar per (dataset, model), log y; error bars = std over seeds, the
-    lower one clipped so that it stays above 0. Nonpositive or undefined means are left out."""
+    """x = methods, one bar per (dataset, model), log y; error bars = std over seeds (none for
+    one seed, and the title says so), the lower one clipped so that it stays above 0.
+    Nonpositive or undefined means are left out."""
     rows = [s for s in summary if s.metric == _METRIC and s.method]
     notes = []
     usable = []
@@ -45,7 +46,7 @@ def timing_figure(summary: Sequence[SummaryRow]) -> tuple[Figure | None, list[st
         ]
         keep = [i for i, _ in present]
         means = np.array([e.mean for _, e in present])
-        stds = np.nan_to_num(np.array([e.std for _, e in present]), nan=0.0)
+        stds = np.array([e.std for _, e in present])  # NaN for one seed: no error bar
         lower = np.minimum(stds, means * 0.9)
         ax.bar(
             x[keep],
@@ -59,9 +60,23 @@ def timing_figure(summary: Sequence[SummaryRow]) -> tuple[Figure | None, list[st
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("seconds per image", fontsize=8)
-    ax.set_title("attribution time per image (mean ± std over seeds)", fontsize=9)
+    ax.set_title(f"attribution time per image ({_shown(usable)})", fontsize=9)
     ax.legend(fontsize=7)
     return figure, notes
+
+
+def _shown(rows: Sequence[SummaryRow]) -> str:
+    """What the bars and error bars are, from the seeds behind them: ``"1 seed"`` (no error
+    bars), ``"mean ± std over 3 seeds"``, or for bars over different numbers of seeds
+    ``"mean over 1-3 seeds, ± std where 2 or more"``."""
+    counts = sorted({s.n_seeds for s in rows})
+    if counts == [1]:
+        return "1 seed"
+    if len(counts) == 1:
+        return f"mean ± std over {counts[0]} seeds"
+    if counts[0] >= 2:
+        return f"mean ± std over {counts[0]}-{counts[-1]} seeds"
+    return f"mean over {counts[0]}-{counts[-1]} seeds, ± std where 2 or more"
 
 
 def write_timing(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
@@ -70,9 +85,11 @@ def write_timing(summary: Sequence[SummaryRow], path: Path) -> FigureResult:
     if figure is None:
         return FigureResult(None, "", tuple(notes))
     save_figure(figure, path)
+    rows = [s for s in summary if s.metric == _METRIC and s.method and s.mean > 0]
     caption = (
-        "Attribution time per image and method (seconds-per-image), mean over seeds with "
-        "sample-std error bars (the lower bar clipped to stay above 0 on the log scale). The "
-        "times depend on the machine and its load; compare methods within one run only."
+        f"Attribution time per image and method (seconds-per-image): {_shown(rows)} (error "
+        "bars: the sample std, the lower one clipped to stay above 0 on the log scale; none "
+        "for one seed). The times depend on the machine and its load; compare methods "
+        "within one run only."
     )
     return FigureResult(path, caption, tuple(notes))
