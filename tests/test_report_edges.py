@@ -369,3 +369,22 @@ def test_the_timing_figure_labels_what_it_shows(seeds, label) -> None:
     figure, _ = timing_figure(summary)
     title = figure.axes[0].get_title()
     assert label in title and ("±" in title) == (len(seeds) > 1), title
+
+
+def test_without_a_config_the_plan_is_inferred_from_the_results() -> None:
+    from comparisons.run_folder import ResultRow
+    from comparisons.statistics import run_coverage
+
+    rows = [
+        ResultRow("d", "m", seed, method, "deletion-auc", "", 0.5, 4)
+        for seed, method in ((0, "saliency"), (0, "gradcam"), (1, "saliency"))
+    ]
+    failed = {CellKey(GroupKey("d", "m", 2), "saliency"): BREAKS}
+    coverage = run_coverage(None, rows, failed)
+    assert not coverage.from_config and len(coverage.expected) == 6  # seeds 0-2 x 2 methods
+    assert coverage.describe() == (
+        "3 of 6 cells (1 failed, 2 not run yet); seeds missing: `2`; seeds incomplete: `1` "
+        "(1 of 2 cells); methods incomplete: `gradcam` (1 of 3 cells)"
+    )
+    assert coverage.why_not_done("saliency") == f"failed in seed 2: {BREAKS}"
+    assert coverage.why_not_done("gradcam") == "seeds 1, 2 not run yet"

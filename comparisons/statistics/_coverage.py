@@ -218,8 +218,8 @@ def run_coverage(
     if config is not None:
         expected = planned_cells(config)
         return RunCoverage(tuple(expected), frozenset(found & set(expected)), failed, True)
-    seen = sorted(found | set(failed))
-    pairs = unique((c.group.dataset, c.group.model) for c in seen)
+    seen = [*found, *failed]
+    pairs = list(dict.fromkeys((c.group.dataset, c.group.model) for c in sorted(seen)))
     seeds = sorted({c.group.seed for c in seen})
     methods = order_methods(c.method for c in seen)
     expected = [
