@@ -233,6 +233,7 @@ def test_a_partial_run_says_so_at_the_top_and_in_every_verdict(claims_run, tmp_p
     table = _section(report, "The paper's claims: verdicts")
     rows = [line for line in table.splitlines() if line.startswith("| mni-sks")]
     assert rows and all("(provisional)" in row for row in rows)
+    assert "Provisional: from a partial run" in _section(report, "Reading the results")
 
 
 def test_a_missing_method_is_named_as_incomplete(claims_run, tmp_path) -> None:

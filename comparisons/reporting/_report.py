@@ -54,6 +54,7 @@ from comparisons.reporting._statistics_report import (
 from comparisons.reporting._statistics_tables import statistics_tables
 from comparisons.run_folder import RunContents, read_run_contents
 from comparisons.statistics import (
+    RunCoverage,
     RunStatistics,
     SummaryRow,
     dataset_models,
@@ -180,11 +181,21 @@ def _time_sections(figures: ReportFigures, embed: Embed) -> list[str]:
     return lines + embed(figures.cost, "seconds per method and metric")
 
 
-def _reading_section(summary: Sequence[SummaryRow]) -> list[str]:
+def _reading_section(summary: Sequence[SummaryRow], coverage: RunCoverage) -> list[str]:
     """Does the reference have the best mean of each claimed metric, as measured?"""
+    partial = (
+        []
+        if coverage.complete
+        else [
+            f"_Provisional: from a partial run ({coverage.describe()}); the tally may change "
+            "when the missing cells are run._",
+            "",
+        ]
+    )
     return [
         "## Reading the results",
         "",
+        *partial,
         "Computed from the means above (the direction as the paper reads it: F1 ratio "
         "higher, adversarial correlation lower).",
         "",
@@ -229,7 +240,7 @@ def _report_markdown(
         *model_pair_section(pair_tables, figures.model_pairs, embed),
         *_extra_metrics_section(summary),
         *_time_sections(figures, embed),
-        *_reading_section(summary),
+        *_reading_section(summary, statistics.coverage),
         *statistics_section(statistics),
         "## Methods",
         "",
