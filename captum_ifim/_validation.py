@@ -7,7 +7,8 @@ metric does not take; every message reads "expected ..., got ...".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -22,6 +23,12 @@ _BATCH_DEPENDENT_LAYERS: tuple[type[nn.Module], ...] = (
     nn.AlphaDropout,
     nn.FeatureAlphaDropout,
 )
+
+
+class ModelInputError(ValueError):
+    """Inputs the model cannot take (a wrong rank or channel count), found by
+    :func:`forward_failure`: the message names the given shapes, the layer that refused
+    them and the shape it takes."""
 
 
 class UnknownOptionError(TypeError, ValueError):
@@ -193,9 +200,10 @@ def _first_shape(args: Any) -> str:
 
 def forward_failure(
     model: Callable[..., Any], inputs: tuple[Tensor, ...], additional_forward_args: Any = None
-) -> ValueError | None:
-    """Why ``model`` cannot take ``inputs``: a ``ValueError`` naming the given shapes, the
-    layer that failed and the shape it takes, or ``None`` when the model takes them.
+) -> ModelInputError | None:
+    """Why ``model`` cannot take ``inputs``: a :class:`ModelInputError` (a ``ValueError``)
+    naming the given shapes, the layer that failed and the shape it takes, or ``None`` when
+    the model takes them.
 
     One forward pass without gradients; forward hooks on the model's leaf modules tell
     which layer was running when it failed, and are removed after. Call it once a method
@@ -237,7 +245,7 @@ def forward_failure(
                 else f"{which} could not take {received}"
             )
         reason = (str(error).strip().splitlines() or [""])[0]
-        return ValueError(
+        return ModelInputError(
             f"expected inputs the model takes, got inputs of shape {given}: {detail} "
             f"({type(error).__name__}: {reason})"
         )
@@ -245,3 +253,37 @@ def forward_failure(
         for handle in handles:
             handle.remove()
     return None
+
+
+@contextlib.contextmanager
+def explained_forward_failures(
+    model: Callable[..., Any],
+    inputs: tuple[Tensor, ...],
+    additional_forward_args: Any = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> Iterator[None]:
+    """Re-raise a failure inside the block as the :class:`ModelInputError` of
+    :func:`forward_failure` when ``model`` cannot take ``inputs`` (one more forward pass,
+    on the error path only); any other failure, and those of the ``passthrough`` types,
+    as it was.
+
+    Example:
+        >>> model = torch.nn.Conv2d(1, 2, 3)
+        >>> x = torch.zeros(2, 1, 1, 5, 5)
+        >>> try:
+        ...     with explained_forward_failures(model, (x,)):
+        ...         model(x)
+        ... except ValueError as error:
+        ...     print(type(error).__name__, str(error).split(":")[0])
+        ModelInputError expected inputs the model takes, got inputs of shape (2, 1, 1, 5, 5)
+    """
+    kept: tuple[type[BaseException], ...] = (ModelInputError, *passthrough)
+    try:
+        yield
+    except kept:
+        raise
+    except Exception as error:
+        failure = forward_failure(model, inputs, additional_forward_args)
+        if failure is None:
+            raise
+        raise failure from error

@@ -403,3 +403,39 @@ def test_an_error_of_the_method_itself_is_not_rewritten() -> None:
     with pytest.raises(ValueError, match="expected") as caught:
         method.attribute(images(2, 1, side=SIDE), target=[0, 7])
     assert "the model takes" not in str(caught.value)
+
+
+# 4. target=None and targets without data ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", available_methods())
+def test_target_none_is_the_predicted_class_for_every_method(name: str) -> None:
+    """``target=None`` gives the map of the predicted class (as the docstring says), for
+    Captum's gradient methods too, which cannot take ``None`` for several outputs; a
+    method whose map does not depend on the class gets no extra forward pass for it."""
+    model = small_cnn(1)
+    method = _build(name, model)
+    offsets = torch.tensor([-3.0, 0.0, 3.0]).view(3, 1, 1, 1)  # moves each to another class
+    x = images(3, 1, side=SIDE, seed=5) + offsets
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1)
+    assert predicted.tolist() == [1, 2, 0]  # one class for all would not pass
+    torch.testing.assert_close(
+        method.attribute(x, target=None), method.attribute(x, target=predicted)
+    )
+    if not get_method_spec(name).uses_target and not getattr(method.method, "checks_targets", 0):
+        with _ForwardCounter() as calls:
+            method.attribute(x)
+        with _ForwardCounter() as calls_with_target:
+            method.attribute(x, target=predicted)
+        assert len(calls) < len(calls_with_target)  # no pass to resolve or check a target
+
+
+@pytest.mark.parametrize("name", available_methods())
+def test_a_target_on_the_meta_device_is_refused_before_the_method_runs(name: str) -> None:
+    model = small_cnn(1)
+    method = _build(name, model)
+    before = model_state(model)
+    with pytest.raises(ValueError, match="expected target to hold data, got a tensor on the meta"):
+        method.attribute(images(2, 1, side=SIDE), target=torch.tensor([0, 1]).to("meta"))
+    assert_same_state(before, model_state(model, copy_tensors=False))

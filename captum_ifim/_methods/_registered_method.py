@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -15,7 +15,7 @@ from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._captum_compat import TargetType, _run_forward, log_usage
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._targets import resolve_targets
-from captum_ifim._validation import check_eval_mode, check_inputs, forward_failure
+from captum_ifim._validation import check_eval_mode, check_inputs, explained_forward_failures
 
 _CAPTUM_REQUIRES_GRAD_WARNING = "Input Tensor .* did not already require gradients"
 
@@ -29,7 +29,9 @@ class RegisteredMethod(Attribution):
     BatchNorm or Dropout layers is refused, as the iFIM does, so that every method sees
     the same deterministic function). ``target`` is checked against the model's outputs
     for every method, including those that ignore it (one extra forward pass for methods
-    without a ``checks_targets = True`` attribute). The method sees detached inputs (new
+    without a ``checks_targets = True`` attribute); ``None`` is the predicted class for
+    every method whose map depends on the class (``spec.uses_target``), Captum's
+    gradient methods included. The method sees detached inputs (new
     leaves on the same data), so the caller's tensors keep their ``requires_grad``,
     ``.grad`` and graph. Inputs the model cannot take (a wrong rank or channel count) end
     in a ``ValueError`` naming their shape and the layer that refused them, with the shape
@@ -91,10 +93,7 @@ class RegisteredMethod(Attribution):
         """
         detached = self._checked(inputs)
         with warnings.catch_warnings(), self._explained_failures(detached, additional_forward_args):
-            if target is not None and not getattr(self.method, "checks_targets", False):
-                with torch.no_grad():
-                    outputs = _run_forward(self.model, detached, None, additional_forward_args)
-                resolve_targets(target, outputs)
+            target = self._checked_target(detached, target, additional_forward_args)
             # Captum's gradient methods warn when they set requires_grad on the inputs;
             # here those are the detached copies made above, never the caller's tensors.
             warnings.filterwarnings("ignore", message=_CAPTUM_REQUIRES_GRAD_WARNING)
@@ -148,22 +147,37 @@ class RegisteredMethod(Attribution):
             )
         return result.eigenvalues
 
-    @contextlib.contextmanager
+    def _checked_target(
+        self,
+        detached: Tensor | tuple[Tensor, ...],
+        target: TargetType,
+        additional_forward_args: Any,
+    ) -> TargetType:
+        """``target`` checked against the model's outputs (one forward pass, for methods
+        that do not check it themselves); ``None`` becomes the predicted class for a
+        method whose map depends on the class (``spec.uses_target``) and a model with
+        outputs (N, C), as Captum cannot take ``None`` for several outputs."""
+        if getattr(self.method, "checks_targets", False):
+            return target
+        if target is None and not self.spec.uses_target:
+            return None
+        with torch.no_grad():
+            outputs = _run_forward(self.model, detached, None, additional_forward_args)
+        if target is None:
+            is_matrix = isinstance(outputs, Tensor) and outputs.dim() == 2
+            return resolve_targets(None, outputs) if is_matrix else None
+        resolve_targets(target, outputs)
+        return target
+
     def _explained_failures(
         self, detached: Tensor | tuple[Tensor, ...], additional_forward_args: Any
-    ) -> Iterator[None]:
+    ) -> contextlib.AbstractContextManager[None]:
         """Re-raise a failure on inputs the model cannot take (a wrong rank or channel
         count) as a ``ValueError`` naming the shapes; any other failure as it was."""
-        try:
-            yield
-        except UnsupportedModelError:
-            raise
-        except Exception as error:
-            formatted = detached if isinstance(detached, tuple) else (detached,)
-            failure = forward_failure(self.model, formatted, additional_forward_args)
-            if failure is None:
-                raise
-            raise failure from error
+        formatted = detached if isinstance(detached, tuple) else (detached,)
+        return explained_forward_failures(
+            self.model, formatted, additional_forward_args, passthrough=(UnsupportedModelError,)
+        )
 
     def _checked(self, inputs: Any) -> Any:
         """Detached inputs after the checks every method gets (model first, then inputs)."""
