@@ -224,8 +224,14 @@ def _warn_failures(folder: RunFolder) -> None:
 def _class_count(model: nn.Module, images: Tensor) -> int:
     """C of the model's (N, C) outputs on two of the images (on the model's device)."""
     device = next((p.device for p in model.parameters()), images.device)
-    with torch.no_grad():
-        outputs = model.eval()(images[:2].to(device))
+    try:
+        with torch.no_grad():
+            outputs = model.eval()(images[:2].to(device))
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        raise ValueError(
+            f"expected images the model takes, got {tuple(images.shape)} {images.dtype}: "
+            f"the model raised {type(error).__name__}: {str(error).splitlines()[0]}"
+        ) from error
     if not isinstance(outputs, Tensor) or outputs.dim() != 2:
         raise ValueError(
             f"expected the model to return (N, C) logits, got "

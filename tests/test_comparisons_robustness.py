@@ -524,6 +524,32 @@ def test_a_truncated_config_json_beside_its_config_toml_resumes_without_losing_c
     assert folder.has_cell(CELLS[0]) and folder.has_model(GROUP)
 
 
+def test_a_deleted_maps_file_is_noticed_and_its_cell_recomputed(copied, reference, monkeypatch):
+    folder, cache = copied
+    folder.layout.maps(CELLS[0]).unlink()
+    calls = count_cells(monkeypatch)
+    run(folder.config(), folder.path, cache_dir=cache, progress=False)
+    assert calls == [CELLS[0]]  # was []: the cell counted as done without its maps
+    reasons = {q.original: q.reason for q in quarantined_files(folder.layout)}
+    assert "maps file" in reasons[f"cells/{CELLS[0]}.json"]
+    assert folder.layout.maps(CELLS[0]).is_file()
+    assert comparable(folder.rows()) == comparable(reference[0].rows())
+
+
+def test_a_cell_that_cannot_be_moved_aside_is_kept_and_the_run_stops(copied, caplog):
+    folder, cache = copied
+    _truncate(folder.layout.cell(CELLS[0]))
+    damaged = folder.layout.cell(CELLS[0]).read_bytes()
+    shutil.rmtree(folder.layout.quarantine_dir, ignore_errors=True)
+    folder.layout.quarantine_dir.write_text("a file where the quarantine folder goes")
+    config = write_toml(folder.path.parent / "small.toml", small())
+    arguments = ["run", "--config", str(config), "--output", str(folder.path)]
+    code = main([*arguments, "--cache-dir", str(cache), "--no-progress"])
+    assert code == 2  # a file where a folder goes (exit 4 for a read-only folder); was 0
+    assert folder.layout.cell(CELLS[0]).read_bytes() == damaged
+    assert "quarantine" in caplog.text and "nothing was overwritten" in caplog.text
+
+
 # --- atomic reports --------------------------------------------------------------------------
 
 

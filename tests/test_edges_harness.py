@@ -274,3 +274,48 @@ def test_an_images_noise_is_its_own_whatever_else_is_evaluated():
     both = cell([10, 20], inputs[:2]).example_noise(0.0, 1.0)
     alone = cell([20], inputs[1:2]).example_noise(0.0, 1.0)
     assert torch.equal(both[1:], alone) and not torch.equal(both[0], both[1])
+
+
+# --- the fault-injection pass's findings (tests/fault_injection.py) ----------------------------
+
+
+def test_a_note_of_the_users_in_failed_is_not_a_failed_cell(tmp_path):
+    from comparisons.run_folder import RunFolder
+
+    folder = RunFolder.create(tmp_path / "run", parse_config(small()))
+    folder.layout.failed_dir.mkdir(parents=True, exist_ok=True)
+    (folder.layout.failed_dir / "todo.txt").write_text("buy milk")
+    assert folder.failed == []  # was ['todo'], and every later run exited 1
+
+
+@pytest.mark.parametrize("content", ["deep", "utf-16"])
+def test_a_config_that_is_not_toml_text_is_exit_2_naming_it(tmp_path, content, caplog):
+    path = tmp_path / "bad.toml"
+    if content == "deep":
+        path.write_text("x = " + "[" * 10_000 + "]" * 10_000 + "\n")
+    else:
+        path.write_bytes('[run]\nname = "x"\n'.encode("utf-16"))
+    code = main(["run", "--config", str(path), "--output", str(tmp_path / "out")])
+    assert code == 2  # was 6 (RecursionError) and an error naming no file
+    assert "bad.toml" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_deletion_steps_beyond_the_pixels_fail_the_cell_at_once(tmp_path):
+    data = small()
+    data["metrics"] = {"names": ["deletion-auc"], "options": {"deletion-auc": {"steps": 10**9}}}
+    folder = run(parse_config(data), tmp_path / "run", cache_dir=tmp_path / "cache")
+    assert folder.failed == sorted(CELLS)  # was: no answer (one forward pass per step)
+    reason = folder.layout.failure(CELLS[0]).read_text()
+    assert "steps <= the 256 pixel locations" in reason
+
+
+def test_compare_refuses_seeds_as_a_number_and_images_the_model_cannot_take():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2)
+    )
+    model(torch.rand(1, 1, 8, 8))
+    images, labels = torch.rand(8, 1, 8, 8), torch.arange(8) % 2
+    with pytest.raises(TypeError, match="expected seeds as a sequence"):
+        compare(model, (images, labels), seeds=3, methods=["saliency"], metrics=["deletion-auc"])
+    with pytest.raises(ValueError, match=r"expected images the model takes, got \(8, 3, 8, 8\)"):
+        compare(model, (torch.rand(8, 3, 8, 8), labels), methods=["saliency"])

@@ -393,11 +393,20 @@ def load_config(source: str | Path, *, device: str | None = None) -> HarnessConf
                 f"expected a TOML config file or one of {list(EMBEDDED_CONFIGS)}, "
                 f"got {str(source)!r}"
             )
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"expected config {str(source)!r} to be UTF-8 TOML text, got bytes that are "
+                f"not UTF-8 ({error.reason} at byte {error.start})"
+            ) from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"config {str(source)!r} is not valid TOML: {error}") from error
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
+        raise ValueError(
+            f"config {str(source)!r} is not valid TOML: "
+            + ("nested too deeply" if isinstance(error, RecursionError) else str(error))
+        ) from None
     if device is not None:
         data["run"] = {**_table("run", data.get("run", {})), "device": device}
     return parse_config(data)

@@ -40,6 +40,8 @@ def python_config(
     Raises:
         ValueError, TypeError: As :func:`~comparisons.config.parse_config`.
     """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise TypeError(f"expected seeds as a sequence of ints, e.g. (0, 1), got {seeds!r}")
     run = {"name": "compare", **run_options}
     return parse_config(
         {

@@ -20,6 +20,12 @@ def _curve_runner(
     def run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         count = options["max_examples"]
         baseline = options["baseline"]
+        locations = cell.inputs[0, 0].numel()
+        if options["steps"] > locations:  # one forward pass per step: refuse, do not hang
+            raise ValueError(
+                f"expected [metrics.options.{metric.removesuffix('-auc')}-auc] steps <= the "
+                f"{locations} pixel locations of the images, got {options['steps']}"
+            )
         curve = function(
             cell.model,
             first(cell.inputs, count),

@@ -159,7 +159,10 @@ def _accepts(builder: Callable[..., Any], name: str) -> bool:
 
 def _unknown_zoo_name(zoo: str, name: str, names: list[str]) -> ValueError:
     close = difflib.get_close_matches(name, names, n=5)
-    return ValueError(f"unknown {zoo} model {name!r}" + (f": close names {close}" if close else ""))
+    return ValueError(
+        f"expected a {zoo} model name, got unknown {name!r}"
+        + (f": close names {close}" if close else "")
+    )
 
 
 def zoo_version(zoo: str) -> str:

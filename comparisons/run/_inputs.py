@@ -78,6 +78,12 @@ def prepare_inputs(
             datasets[label] = load_dataset(entry.name, **entry.load_options())
         except (ValueError, TypeError, FileNotFoundError) as error:
             raise type(error)(f"[[datasets]] {label!r} ({entry.name}): {error}") from error
+        except (MemoryError, RuntimeError) as error:  # e.g. num_test = 10**9: too large
+            cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ValueError(
+                f"[[datasets]] {label!r} ({entry.name}): cannot be built with these options "
+                f"on this machine ({type(error).__name__}: {cause}); make its sizes smaller"
+            ) from error
     pairs = [(models[g.model], g.dataset) for g in groups]
     given = prepare_models(pairs, datasets, device, python_models)
     return RunInputs(datasets, given)

@@ -181,6 +181,11 @@ class RunFolder:
                     f"expected {own} to be the run's lock file, got a folder: remove it if no "
                     "run is writing into this folder, then run again"
                 )
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(
+                f"expected --output {str(self.path)!r} to be a folder, got a file: nothing was "
+                "written; choose another --output"
+            )
         state = self.state_for(config)
         if state is FolderState.FOREIGN:
             entries = self.foreign_entries()
@@ -277,16 +282,18 @@ class RunFolder:
         except (OSError, ValueError, KeyError, TypeError) as error:
             config = self._config_from_toml()
             if config is not None and layout.config_json.is_file():
-                moved.append(quarantine(layout, layout.config_json, f"unreadable ({error})"))
+                moved.append(
+                    quarantine(layout, layout.config_json, f"unreadable ({error})", required=True)
+                )
                 write_stored_config(config, layout.config_toml, layout.config_json)
         problem = _json_object_problem(layout.methods, values_are_objects=True)
         if problem is not None:
-            moved.append(quarantine(layout, layout.methods, problem))
+            moved.append(quarantine(layout, layout.methods, problem, required=True))
             if config is not None:
                 write_json(layout.methods, _methods_record(config))
         problem = _json_object_problem(layout.environment)
         if problem is not None:
-            moved.append(quarantine(layout, layout.environment, problem))
+            moved.append(quarantine(layout, layout.environment, problem, required=True))
         return moved
 
     @classmethod
@@ -343,11 +350,14 @@ class RunFolder:
 
         A model, cell or pair file that is not valid JSON rows; a cell whose examples file
         is missing or unreadable, or whose maps or per-example file is unreadable (then that
-        file comes first, then the cell). A cell without a maps or per-example file (a run
-        from before they existed) is usable: the model-pair stage and the statistics leave
-        it out.
+        file comes first, then the cell), or missing where the folder's other cells have
+        theirs (a file deleted). A cell without a maps or per-example file in a folder where
+        no cell has one (a run from before they existed) is usable: the model-pair stage and
+        the statistics leave it out.
         """
         found: list[tuple[Path, str]] = []
+        writes_maps = any(self.layout.maps_dir.glob("*.pt"))
+        writes_per_example = any(self.layout.per_example_dir.glob("*.csv.gz"))
         for path in sorted(self.layout.models_dir.glob("*.json")):
             found += _rows_problem(path, _model_rows_belong)
         for path in sorted(self.layout.pairs_dir.glob("*.json")):
@@ -365,11 +375,19 @@ class RunFolder:
                     found.append((examples, str(error)))
                 found.append((path, f"its examples file {examples.name} is {error}"))
                 continue
-            for kind, extra, read in (
-                ("maps", self.layout.maps(path.stem), read_maps_file),
-                ("per-example", self.layout.per_example(path.stem), read_per_example),
+            for kind, extra, read, written in (
+                ("maps", self.layout.maps(path.stem), read_maps_file, writes_maps),
+                (
+                    "per-example",
+                    self.layout.per_example(path.stem),
+                    read_per_example,
+                    writes_per_example,
+                ),
             ):
                 if not extra.is_file():
+                    if written:  # the other cells have theirs: this one was deleted
+                        found.append((path, f"its {kind} file {extra.name} is missing"))
+                        break
                     continue
                 try:
                     read(extra)
@@ -395,7 +413,10 @@ class RunFolder:
             What was moved.
         """
         moved = self._recover_config_files()
-        moved += [quarantine(self.layout, path, reason) for path, reason in self.unusable_files()]
+        moved += [
+            quarantine(self.layout, path, reason, required=True)
+            for path, reason in self.unusable_files()
+        ]
         return [record for record in moved if record is not None]
 
     def write_model(self, key: str, rows: list[ResultRow], record: dict[str, Any]) -> None:
@@ -447,7 +468,7 @@ class RunFolder:
     def failed(self) -> list[str]:
         """Keys of cells whose last attempt failed (recorded in ``failed/``, or not
         recordable: the disk was full)."""
-        recorded = {p.stem for p in self.layout.failed_dir.glob("*.txt")}
+        recorded = {p.stem for p in self.layout.failed_dir.glob("*.txt") if _is_cell_key(p.stem)}
         return sorted(recorded | self._unrecorded_failures)
 
     def copy_finished_from(self, source: RunFolder) -> None:
@@ -589,6 +610,16 @@ def _rows_problem(
             found = f"{r.dataset}__{r.model}__seed{r.seed}" + (f"__{r.method}" if r.method else "")
             return [(path, f"holds rows of another cell or model ({found}), not of {path.stem}")]
     return []
+
+
+def _is_cell_key(text: str) -> bool:
+    """``text`` names a cell (``<dataset>__<model>__seed<k>__<method>``); another file in
+    ``failed/`` (a note of the user's) is not a failure of the run."""
+    try:
+        CellKey.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _cell_rows_belong(key: str, row: ResultRow) -> bool:

@@ -38,12 +38,23 @@ class QuarantinedFile:
     time: str
 
 
-def quarantine(layout: RunLayout, path: Path, reason: str) -> QuarantinedFile | None:
+def quarantine(
+    layout: RunLayout, path: Path, reason: str, *, required: bool = False
+) -> QuarantinedFile | None:
     """Move ``path`` (a file inside ``layout.root``) into the quarantine, with its reason.
+
+    Args:
+        required: The caller will write over ``path`` next (a run about to recompute a
+            cell): a file that cannot be moved aside raises instead of staying.
 
     Returns:
         The record, or ``None`` when the file was already gone (another process moved it)
-        or could not be moved (a read-only folder: logged, the file stays where it is).
+        or, unless ``required``, could not be moved (a read-only folder: logged, the file
+        stays where it is).
+
+    Raises:
+        OSError: ``required`` and the file could not be moved (the message names the
+            quarantine folder; nothing was changed).
     """
     now = datetime.now(UTC)
     target = layout.quarantined(path, now.strftime("%Y%m%dT%H%M%S.%fZ"))
@@ -59,6 +70,15 @@ def quarantine(layout: RunLayout, path: Path, reason: str) -> QuarantinedFile | 
     except FileNotFoundError:
         return None
     except OSError as error:
+        if required:
+            raise OSError(
+                error.errno,
+                f"cannot move the unreadable {record.original} aside into "
+                f"{layout.quarantine_dir} ({error.strerror}), so it is kept as it is and "
+                f"nothing was overwritten: make {layout.quarantine_dir} a writable folder and "
+                "run again",
+                str(layout.quarantine_dir),
+            ) from error
         logger.error("cannot move the unreadable %s aside (%s): %s", path, error, reason)
         return None
     try:
