@@ -15,6 +15,7 @@ from captum._utils.typing import TargetType
 from captum.attr._utils.approximation_methods import SUPPORTED_METHODS
 from captum.attr._utils.batching import _tuple_splice_range
 from captum.log import log_usage
+from captum.metrics._core.sensitivity import default_perturb_func
 
 #: The integration rules of Captum's ``IntegratedGradients(method=...)``.
 INTEGRATION_METHODS: tuple[str, ...] = tuple(SUPPORTED_METHODS)
@@ -28,5 +29,6 @@ __all__ = [
     "_is_tuple",
     "_run_forward",
     "_tuple_splice_range",
+    "default_perturb_func",
     "log_usage",
 ]

@@ -27,6 +27,7 @@ from captum_ifim._validation import (
     check_eval_mode,
     check_inputs,
     check_positive_int,
+    explained_forward_failures,
 )
 
 Component = Literal["sensitive", "insensitive"]
@@ -232,19 +233,20 @@ class IFIMDecomposition(GradientAttribution):
         extra = _format_additional_forward_args(additional_forward_args)
         num_samples = formatted[0].shape[0]
         step = internal_batch_size or num_samples
-        parts = [
-            decompose_flat(
-                self.forward_func,
-                _tuple_splice_range(formatted, start, start + step),
-                _tuple_splice_range(extra, start, start + step),
-                self.output,
-                energy,
-                self.eigenvalue_rtol,
-                self.eigenvalue_atol,
-                self.class_mass,
-            )
-            for start in range(0, num_samples, step)
-        ]
+        with explained_forward_failures(self.forward_func, formatted, extra):
+            parts = [
+                decompose_flat(
+                    self.forward_func,
+                    _tuple_splice_range(formatted, start, start + step),
+                    _tuple_splice_range(extra, start, start + step),
+                    self.output,
+                    energy,
+                    self.eigenvalue_rtol,
+                    self.eigenvalue_atol,
+                    self.class_mass,
+                )
+                for start in range(0, num_samples, step)
+            ]
         flat = _concat(parts)
         lead = (num_samples,)
         vector_lead = (num_samples, flat.eigenvectors.shape[1])

@@ -4,12 +4,12 @@ The paper's metrics: the contrastive-perturbation F1 ratio (Sec. IV-E) and the
 adversarial correlation (Sec. IV-F, with FGSM, eq. 27). Beside them: deletion/insertion
 AUC, ground-truth localization, the local KL fidelity of the iFIM (eq. 18), the
 model-parameter randomization test, and Captum's ``infidelity`` and ``sensitivity_max``
-(re-exported unchanged). ``METRICS`` maps names to :class:`MetricInfo`.
+(Captum's functions, unchanged, behind the library's input checks). ``METRICS`` maps names
+to :class:`MetricInfo`.
 """
 
-from captum.metrics import infidelity, sensitivity_max
-
 from captum_ifim.metrics._adversarial_correlation import CorrelationSummary, adversarial_correlation
+from captum_ifim.metrics._captum_metrics import infidelity, sensitivity_max
 from captum_ifim.metrics._contrastive_perturbation import (
     ContrastivePerturbationResult,
     ContrastivePredictions,

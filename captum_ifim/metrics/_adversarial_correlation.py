@@ -26,7 +26,11 @@ from captum_ifim.metrics._explainer_calls import compute_maps, explain_fn
 from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._forward import model_outputs
 from captum_ifim.metrics._predictive import predicted_labels
-from captum_ifim.metrics._validation import check_input_tensor, check_positive_int
+from captum_ifim.metrics._validation import (
+    check_batch_tensor,
+    check_input_tensor,
+    check_positive_int,
+)
 
 MapTarget = Literal["label", "prediction"]
 
@@ -83,7 +87,7 @@ def adversarial_correlation(
         forward_func: The classifier, outputs (N, C).
         explainer: Anything with ``attribute(inputs, target=...)`` (Captum style) or a
             callable ``f(inputs, target=...)`` returning maps with N rows.
-        inputs: (N, ...) clean inputs.
+        inputs: (N, ...) clean inputs of the model's dtype and device.
         labels: (N,) true labels, used by FGSM (eq. 27).
         epsilon: FGSM radius (see :func:`fgsm`).
         map_target: The class both maps explain: ``"label"`` (the true label),
@@ -107,10 +111,12 @@ def adversarial_correlation(
         >>> res.per_example.shape
         torch.Size([3])
     """
-    check_input_tensor(inputs)
+    check_input_tensor(inputs, model=forward_func)
     check_positive_int(max_examples_per_batch, "max_examples_per_batch", allow_none=True)
     check_eval_mode(forward_func)
     explain_fn(explainer)
+    if clean_maps is not None:
+        check_batch_tensor(clean_maps, "clean_maps")
     if adversarial_inputs is None:
         adversarial_inputs = fgsm(
             forward_func,

@@ -45,6 +45,7 @@ from captum_ifim.metrics._pixel_selection import (
 from captum_ifim.metrics._predictive import num_classes_of, predicted_labels
 from captum_ifim.metrics._validation import (
     check_fractions,
+    check_holds_data,
     check_input_tensor,
     check_labels,
     check_map,
@@ -177,7 +178,16 @@ def f1(labels: Tensor, predictions: Tensor, num_classes: int) -> float:
 
 
 def f1_ratio(predictions: ContrastivePredictions) -> ContrastivePerturbationResult:
-    """F1 scores and the ratio ``F1(low perturbed) / F1(high perturbed)`` per fraction."""
+    """F1 scores and the ratio ``F1(low perturbed) / F1(high perturbed)`` per fraction.
+
+    Raises:
+        TypeError: ``predictions`` is not a :class:`ContrastivePredictions`.
+    """
+    if not isinstance(predictions, ContrastivePredictions):
+        raise TypeError(
+            "expected predictions to be a ContrastivePredictions (from "
+            f"contrastive_perturbation_predictions), got {type(predictions).__name__}"
+        )
     return _f1_ratio(predictions, stacklevel=3)
 
 
@@ -230,7 +240,16 @@ def gaussian_noise(
 
     Returns:
         The noise, shape of ``like``.
+
+    Raises:
+        TypeError: ``like`` is not a floating tensor.
+        ValueError: ``like`` on the meta device, or a bad mean or std.
     """
+    if not isinstance(like, Tensor):
+        raise TypeError(f"expected like to be a torch.Tensor, got {type(like).__name__}")
+    if not like.is_floating_point():
+        raise TypeError(f"expected like to be floating point, got {like.dtype}")
+    check_holds_data(like, "like")
     mean_t = torch.as_tensor(mean, dtype=like.dtype)
     std_t = torch.as_tensor(std, dtype=like.dtype)
     if not (torch.isfinite(std_t).all() and (std_t >= 0).all() and torch.isfinite(mean_t).all()):

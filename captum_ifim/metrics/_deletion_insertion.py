@@ -24,6 +24,7 @@ from captum_ifim.metrics._forward import chunk_bounds, model_outputs, slice_args
 from captum_ifim.metrics._pixel_selection import expand_to_input, pixel_ranks, spatial_saliency
 from captum_ifim.metrics._predictive import class_log_probs
 from captum_ifim.metrics._validation import (
+    check_batch_tensor,
     check_input_tensor,
     check_labels,
     check_map,
@@ -63,13 +64,18 @@ def gaussian_blur(
 
     Args:
         inputs: ``(N, *channel dims, H, W)`` for 2 spatial dims, ``(N, *channel dims, D, H,
-            W)`` for 3.
+            W)`` for 3; finite, floating point, N > 0.
         kernel_size: Odd kernel width along every spatial dim.
         sigma: The Gaussian's standard deviation, > 0.
         spatial_dims: 2 (images) or 3 (volumes).
 
     Returns:
         The blurred inputs, same shape.
+
+    Raises:
+        TypeError: Not a floating tensor.
+        ValueError: Too few dims, an empty batch, NaN or inf, the meta device, or a bad
+            kernel.
 
     Example:
         >>> volume = torch.zeros(1, 1, 11, 11, 11)
@@ -81,6 +87,7 @@ def gaussian_blur(
         raise ValueError(
             f"expected 2 spatial dims (an image) or 3 (a volume) to blur, got {spatial_dims!r}"
         )
+    check_batch_tensor(inputs, "inputs", floating=True)
     if inputs.dim() < spatial_dims + 1:
         shape = "(N, ..., H, W)" if spatial_dims == 2 else "(N, ..., D, H, W)"
         raise ValueError(f"expected inputs {shape} to blur, got {tuple(inputs.shape)}")

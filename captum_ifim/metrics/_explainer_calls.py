@@ -9,7 +9,11 @@ import torch
 from torch import Tensor
 
 from captum_ifim.metrics._forward import chunk_bounds, slice_args
-from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
+from captum_ifim.metrics._validation import (
+    check_input_tensor,
+    check_max_examples_per_batch,
+    check_target_count,
+)
 
 
 def explain_fn(explainer: Any) -> Callable[..., Any]:
@@ -37,16 +41,22 @@ def compute_maps(
     Args:
         explainer: Anything with ``attribute(inputs, target=...)`` or such a callable.
         inputs: (N, ...) finite floating inputs, N > 0.
-        target: Passed on per chunk (sliced when it is a list or a tensor of N targets).
+        target: Passed on per chunk: a list or a tensor (N,) of one class per input
+            (sliced), or one class for every input (an int or a 0-d tensor), or ``None``.
         additional_forward_args: Passed on per chunk, as in Captum.
         max_examples_per_batch: At most this many inputs per explainer call; ``None`` does
             the whole batch at once.
 
     Returns:
         The detached maps, N rows.
+
+    Raises:
+        ValueError: A list or a tensor (N,) of targets with another N than the inputs', or
+            a target tensor on the meta device; and the inputs' checks.
     """
     check_input_tensor(inputs)
     check_max_examples_per_batch(max_examples_per_batch)
+    check_target_count(target, inputs.shape[0])
     explain = explain_fn(explainer)
     maps = []
     for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):

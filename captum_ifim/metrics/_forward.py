@@ -13,6 +13,7 @@ from captum_ifim._captum_compat import (
     _run_forward,
     _tuple_splice_range,
 )
+from captum_ifim._validation import explained_forward_failures
 from captum_ifim.metrics._validation import check_max_examples_per_batch
 
 
@@ -42,9 +43,14 @@ def model_outputs(
 
     Returns:
         The outputs of shape (N, C).
+
+    Raises:
+        ValueError: Outputs of another shape, or inputs the model cannot take (a
+            :class:`~captum_ifim._validation.ModelInputError` naming the layer).
     """
     outputs = []
-    with torch.no_grad():
+    explained = explained_forward_failures(forward_func, (inputs,), additional_forward_args)
+    with torch.no_grad(), explained:
         for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):
             out = _run_forward(
                 forward_func,

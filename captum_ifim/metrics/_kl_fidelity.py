@@ -24,7 +24,11 @@ from captum_ifim._ifim._output_heads import OutputHead, check_output_head
 from captum_ifim._validation import check_eval_mode
 from captum_ifim.metrics._forward import model_outputs
 from captum_ifim.metrics._predictive import kl_divergence
-from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
+from captum_ifim.metrics._validation import (
+    check_holds_data,
+    check_input_tensor,
+    check_max_examples_per_batch,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,31 @@ def _check_epsilons(epsilons: Sequence[float]) -> Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
+def _check_directions(directions: Any, inputs: Tensor, same_dtype: bool) -> None:
+    """Raise unless ``directions`` is a finite tensor of the inputs' shape holding data;
+    of their dtype and device too when ``same_dtype`` (they are added to the inputs)."""
+    if not isinstance(directions, Tensor):
+        raise TypeError(
+            f"expected directions to be a torch.Tensor, got {type(directions).__name__}"
+        )
+    if directions.shape != inputs.shape:
+        raise ValueError(
+            f"expected directions of shape {tuple(inputs.shape)} (the inputs'), got "
+            f"{tuple(directions.shape)}"
+        )
+    check_holds_data(directions, "directions")
+    if same_dtype and directions.dtype != inputs.dtype:
+        raise TypeError(
+            f"expected directions of the inputs' dtype {inputs.dtype}, got {directions.dtype}"
+        )
+    if same_dtype and directions.device != inputs.device:
+        raise ValueError(
+            f"expected directions on the inputs' device {inputs.device}, got {directions.device}"
+        )
+    if not torch.isfinite(directions).all():
+        raise ValueError("expected finite directions, got NaN or inf")
+
+
 def _unit(directions: Tensor, allow_zero: bool) -> Tensor:
     flat = directions.flatten(1).double()
     norms = flat.norm(dim=1, keepdim=True)
@@ -76,11 +105,24 @@ def local_kl(
 ) -> Tensor:
     """``KL(p(.|x) || p(.|x + eps * d))`` per example and eps, for directions d (not rescaled).
 
+    Args:
+        forward_func: The classifier, outputs (N, C).
+        inputs: (N, ...) of the model's dtype and device.
+        directions: The inputs' shape, dtype and device, finite.
+        epsilons: Step lengths > 0.
+        output, additional_forward_args, max_examples_per_batch: As :func:`kl_fidelity`.
+
     Returns:
         (N, E) float64.
+
+    Raises:
+        TypeError: Inputs or directions of another dtype (than the model's, the inputs').
+        ValueError: Directions of another shape or device, NaN or inf, bad options, or
+            inputs the model cannot take (the error names the layer).
     """
     check_output_head(output)
-    check_input_tensor(inputs)
+    check_input_tensor(inputs, model=forward_func)
+    _check_directions(directions, inputs, same_dtype=True)
     check_max_examples_per_batch(max_examples_per_batch)
     eps = _check_epsilons(epsilons)
     clean = model_outputs(forward_func, inputs, additional_forward_args, max_examples_per_batch)
@@ -132,10 +174,12 @@ def kl_fidelity(
         True
     """
     check_output_head(output)
-    check_input_tensor(inputs)
+    check_input_tensor(inputs, model=forward_func)
     check_max_examples_per_batch(max_examples_per_batch)
     eps = _check_epsilons(epsilons)
     check_eval_mode(forward_func)
+    if directions is not None:
+        _check_directions(directions, inputs, same_dtype=False)
     num_examples = inputs.shape[0]
 
     def decompose() -> IFIMResult[Tensor]:
@@ -160,11 +204,6 @@ def kl_fidelity(
         unit = _unit(result.eigenvectors[:, 0], allow_zero=True)
         form = result.eigenvalues[:, 0].double().cpu()
     else:
-        if not isinstance(directions, Tensor) or directions.shape != inputs.shape:
-            shape = tuple(directions.shape) if isinstance(directions, Tensor) else type(directions)
-            raise ValueError(f"expected directions of shape {tuple(inputs.shape)}, got {shape}")
-        if not torch.isfinite(directions).all():
-            raise ValueError("expected finite directions, got NaN or inf")
         unit = _unit(directions, allow_zero=False)
         if quadratic_form is None:
             result = decompose()

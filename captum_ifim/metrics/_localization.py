@@ -14,7 +14,7 @@ from torch import Tensor
 
 from captum_ifim._validation import check_choice
 from captum_ifim.metrics._pixel_selection import MAGNITUDES, Magnitude, spatial_saliency
-from captum_ifim.metrics._validation import check_map, resolve_spatial_dims
+from captum_ifim.metrics._validation import check_holds_data, check_map, resolve_spatial_dims
 
 
 def _check(
@@ -32,6 +32,7 @@ def _check(
     check_map(attributions, attributions, spatial)
     if not isinstance(masks, Tensor):
         raise TypeError(f"expected masks to be a torch.Tensor, got {type(masks).__name__}")
+    check_holds_data(masks, "masks")
     spatial_shape = tuple(attributions.shape[attributions.dim() - spatial :])
     lead = masks.shape[: masks.dim() - spatial]
     if (

@@ -14,12 +14,17 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor
 
-from captum_ifim._validation import check_choice
-from captum_ifim.metrics._validation import check_fraction, resolve_spatial_dims
+from captum_ifim._validation import check_choice, check_positive_int
+from captum_ifim.metrics._validation import (
+    check_batch_tensor,
+    check_fraction,
+    resolve_spatial_dims,
+)
 
 Magnitude = Literal["abs", "squared"]
 MAGNITUDES: tuple[str, ...] = get_args(Magnitude)
 Which = Literal["top", "bottom"]
+WHICH: tuple[str, ...] = get_args(Which)
 
 
 def spatial_saliency(
@@ -28,7 +33,7 @@ def spatial_saliency(
     """One score per pixel location: the channel-summed ``|map|`` (or map^2).
 
     Args:
-        attributions: ``(N, *channel dims, *spatial dims)``.
+        attributions: ``(N, *channel dims, *spatial dims)``, finite real numbers, N > 0.
         spatial_dims: How many trailing dims index a location; ``None``: 2 for
             (N, C, H, W) and (N, H, W), 3 for (N, C, D, H, W), 1 for (N, D).
         magnitude: ``"abs"`` sums ``|m|`` (the paper's ``|S(x)|``), ``"squared"`` sums m^2.
@@ -36,11 +41,16 @@ def spatial_saliency(
     Returns:
         Scores of shape ``(N, *spatial dims)``, in the map's dtype.
 
+    Raises:
+        TypeError: Not a tensor, or a tensor of bools or complex numbers.
+        ValueError: An empty batch, NaN or inf, the meta device, or a bad option.
+
     Example:
         >>> spatial_saliency(torch.tensor([[[[1.0, -2.0]], [[3.0, 0.0]]]])).tolist()
         [[[4.0, 2.0]]]
     """
     check_choice("magnitude", magnitude, MAGNITUDES)
+    check_batch_tensor(attributions, "attributions")
     spatial = resolve_spatial_dims(attributions.dim(), spatial_dims)
     values = attributions.abs() if magnitude == "abs" else attributions.square()
     channel_dims = tuple(range(1, attributions.dim() - spatial))
@@ -53,8 +63,12 @@ def num_selected_pixels(fraction: float, num_locations: int) -> int:
 
     ``alpha * H * W`` is rounded to 9 decimals first, so that 0.03 * 100 gives 3 and not
     the 4 that ``ceil(3.0000000000000004)`` would.
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1] or ``num_locations`` not a positive int.
     """
     alpha = check_fraction(fraction)
+    check_positive_int(num_locations, "num_locations")
     return min(num_locations, max(1, math.ceil(round(alpha * num_locations, 9))))
 
 
@@ -75,6 +89,7 @@ def pixel_ranks(
     Returns:
         Long tensor of the shape of ``scores``; ``ranks < k`` selects the k locations.
     """
+    check_choice("which", which, WHICH)
     flat = scores.flatten(1)
     num_locations = flat.shape[1]
     descending = which == "top"
@@ -104,7 +119,8 @@ def pixel_mask(
     """TopK (eq. 23) or BottomK (eq. 24) of the channel-summed ``|map|``, as a boolean mask.
 
     Args:
-        attributions: ``(N, *channel dims, *spatial dims)``.
+        attributions: ``(N, *channel dims, *spatial dims)``, checked as by
+            :func:`spatial_saliency`.
         fraction: alpha in (0, 1]; k = ceil(alpha * number of locations).
         which: ``"top"`` or ``"bottom"``.
         spatial_dims: See :func:`spatial_saliency`.
@@ -119,6 +135,7 @@ def pixel_mask(
         >>> pixel_mask(m, 0.5, "top").int().tolist()
         [[[[0, 1], [1, 0]]]]
     """
+    check_choice("which", which, WHICH)
     scores = spatial_saliency(attributions, spatial_dims)
     k = num_selected_pixels(fraction, scores[0].numel())
     return expand_to_input(pixel_ranks(scores, which, generator) < k, attributions.dim())

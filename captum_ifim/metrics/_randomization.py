@@ -22,7 +22,12 @@ from torch import Tensor, nn
 from captum_ifim._validation import check_choice, check_eval_mode
 from captum_ifim.metrics._correlation import pearson_per_sample, spearman_per_sample
 from captum_ifim.metrics._explainer_calls import compute_maps
-from captum_ifim.metrics._validation import check_input_tensor, check_max_examples_per_batch
+from captum_ifim.metrics._validation import (
+    check_callable,
+    check_input_tensor,
+    check_max_examples_per_batch,
+    check_target_count,
+)
 
 Order = Literal["cascading", "independent"]
 Reinit = Callable[[nn.Module, torch.Generator], None]
@@ -118,7 +123,9 @@ def model_parameter_randomization(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
+    check_callable(explainer_factory, "explainer_factory")
     check_input_tensor(inputs)
+    check_target_count(target, inputs.shape[0])
     check_choice("order", order, ("cascading", "independent"))
     check_max_examples_per_batch(max_examples_per_batch)
     if isinstance(seed, bool) or not isinstance(seed, int):

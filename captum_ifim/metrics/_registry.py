@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from captum.metrics import infidelity, sensitivity_max
-
 from captum_ifim._registry_names import check_new_name
 from captum_ifim.metrics._adversarial_correlation import adversarial_correlation
+from captum_ifim.metrics._captum_metrics import infidelity, sensitivity_max
 from captum_ifim.metrics._contrastive_perturbation import contrastive_perturbation
 from captum_ifim.metrics._deletion_insertion import deletion_auc, insertion_auc
 from captum_ifim.metrics._kl_fidelity import kl_fidelity
@@ -92,7 +91,7 @@ _INFOS = (
         category="faithfulness",
         higher_is_better=False,
         function=infidelity,
-        description="Captum's infidelity (Yeh et al., 2019), used as is",
+        description="Captum's infidelity (Yeh et al., 2019), unchanged behind input checks",
     ),
     MetricInfo(
         name="sensitivity-max",
@@ -102,7 +101,7 @@ _INFOS = (
         needs_map=False,
         needs_explainer=True,
         function=sensitivity_max,
-        description="Captum's max-sensitivity (Yeh et al., 2019), used as is",
+        description="Captum's max-sensitivity (Yeh et al., 2019), unchanged behind input checks",
     ),
 )
 

@@ -37,6 +37,11 @@ from torch import Tensor
 from captum_ifim import IFIMDecomposition, IFIMResult
 from captum_ifim.functional import OutputHead
 from captum_ifim.metrics._correlation import pearson_per_sample
+from captum_ifim.metrics._validation import (
+    check_fits_model,
+    check_holds_data,
+    check_input_tensor,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ def _check_bases(U1: Tensor, U2: Tensor) -> None:
             raise ValueError(f"expected {name} of shape (N, d, K), got {shape}")
         if not basis.is_floating_point():
             raise TypeError(f"expected a floating-point {name}, got {basis.dtype}")
+        check_holds_data(basis, name)
     if U1.shape[:2] != U2.shape[:2]:
         raise ValueError(
             f"expected U1 and U2 with the same (N, d), got {tuple(U1.shape)} and {tuple(U2.shape)}"
@@ -82,6 +88,7 @@ def _counts(k: Tensor | None, basis: Tensor, name: str) -> Tensor:
     if not isinstance(k, Tensor) or k.shape != (n,) or k.is_floating_point():
         got = tuple(k.shape) if isinstance(k, Tensor) else type(k).__name__
         raise ValueError(f"expected {name} an integer tensor of shape ({n},), got {got}")
+    check_holds_data(k, name)
     k = k.to(device=basis.device, dtype=torch.long)
     if bool((k < 0).any()) or bool((k > columns).any()):
         raise ValueError(f"expected {name} in [0, {columns}], got {k.tolist()}")
@@ -286,7 +293,7 @@ def ifim_subspace_overlap(
     Args:
         model_a, model_b: Classifiers returning (N, C_a) and (N, C_b) outputs, in eval
             mode (as :class:`~captum_ifim.IFIMDecomposition` requires).
-        inputs: (N, ...), one tensor both models take.
+        inputs: (N, ...), one tensor both models take (of their dtype and device).
         energy: rho of eq. 13, in (0, 1].
         output: The output head of both models (``"logits"``, ``"probs"``,
             ``"log_probs"`` or ``"sigmoid"``).
@@ -310,6 +317,8 @@ def ifim_subspace_overlap(
     """
     if not isinstance(inputs, Tensor):
         raise TypeError(f"expected inputs to be a torch.Tensor, got {type(inputs).__name__}")
+    check_input_tensor(inputs, model=model_a)
+    check_fits_model(inputs, model_b, "inputs")
     options = (additional_forward_args, output, energy, max_examples_per_batch)
     result_a, basis_a = _eigenspace(model_a, inputs, *options)
     result_b, basis_b = _eigenspace(model_b, inputs, *options)

@@ -18,26 +18,58 @@ def check_input_tensor(inputs: Any, name: str = "inputs", model: Any = None) -> 
     bound method), of its parameters' dtype and on their device."""
     if isinstance(inputs, tuple):
         raise TypeError(f"expected {name} to be a single tensor, got a tuple (not supported)")
-    if not isinstance(inputs, Tensor):
-        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(inputs).__name__}")
-    if not inputs.is_floating_point():
-        raise TypeError(f"expected {name} to be floating point, got {inputs.dtype}")
-    if inputs.dim() < 2:
-        raise ValueError(
-            f"expected {name} of shape (N, ...) with at least 2 dims, got {tuple(inputs.shape)}"
-        )
-    if inputs.shape[0] == 0:
-        raise ValueError(f"expected a non-empty batch, got {name} of shape {tuple(inputs.shape)}")
-    _check_holds_data(inputs, name)
-    if not torch.isfinite(inputs).all():
-        raise ValueError(f"expected finite {name}, got NaN or inf")
+    check_batch_tensor(inputs, name, floating=True)
     if model is not None:
         check_fits_model(inputs, model, name)
 
 
-def _check_holds_data(tensor: Tensor, name: str) -> None:
+def check_batch_tensor(value: Any, name: str, *, floating: bool = False) -> None:
+    """Raise unless ``value`` is a non-empty batch (N, ...) of at least 2 dims, of real
+    numbers (floating point if ``floating``; never bool or complex), finite and holding
+    data (not on the ``meta`` device)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(value).__name__}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"expected {name} to be floating point, got {value.dtype}")
+    if value.dtype == torch.bool or value.is_complex():
+        raise TypeError(
+            f"expected {name} to be real numbers (floating or integer), got {value.dtype}"
+        )
+    if value.dim() < 2:
+        raise ValueError(
+            f"expected {name} of shape (N, ...) with at least 2 dims, got {tuple(value.shape)}"
+        )
+    if value.shape[0] == 0:
+        raise ValueError(f"expected a non-empty batch, got {name} of shape {tuple(value.shape)}")
+    check_holds_data(value, name)
+    if not torch.isfinite(value).all():
+        raise ValueError(f"expected finite {name}, got NaN or inf")
+
+
+def check_holds_data(tensor: Tensor, name: str) -> None:
+    """Raise unless ``tensor`` holds data (a tensor on the ``meta`` device has none)."""
     if tensor.device.type == "meta":
         raise ValueError(f"expected {name} to hold data, got a tensor on the meta device")
+
+
+def check_callable(value: Any, name: str) -> None:
+    """Raise ``TypeError`` unless ``value`` is callable."""
+    if not callable(value):
+        raise TypeError(f"expected {name} to be callable, got {type(value).__name__}")
+
+
+def check_target_count(target: Any, num_examples: int) -> None:
+    """Raise unless a list or a 1-dim tensor of targets has one entry per sample and a
+    tensor target holds data; an int or a 0-d tensor (one class for every sample) and
+    ``None`` pass (their values are checked against the model's outputs later)."""
+    if isinstance(target, Tensor):
+        check_holds_data(target, "target")
+    if isinstance(target, list) or (isinstance(target, Tensor) and target.dim() == 1):
+        if len(target) != num_examples:
+            raise ValueError(
+                f"expected one target per sample ({num_examples}), got {len(target)} targets "
+                "(an int or a 0-d tensor gives every sample the same class)"
+            )
 
 
 def resolve_spatial_dims(ndim: int, spatial_dims: int | None) -> int:
@@ -83,15 +115,17 @@ def check_map(
         raise ValueError(
             f"expected {name} of shape {expected} (channel dims may be 1), got {shape}"
         )
-    _check_holds_data(attributions, name)
+    check_holds_data(attributions, name)
     if not torch.isfinite(attributions).all():
         raise ValueError(f"expected a finite {name} map, got NaN or inf")
 
 
 def check_labels(labels: Any, num_examples: int, num_classes: int, name: str = "labels") -> None:
-    """Raise unless ``labels`` is an integer tensor (N,) with values in [0, num_classes)."""
+    """Raise unless ``labels`` is an integer tensor (N,) holding data (on any device but
+    ``meta``) with values in [0, num_classes)."""
     if not isinstance(labels, Tensor):
         raise TypeError(f"expected {name} to be a torch.Tensor, got {type(labels).__name__}")
+    check_holds_data(labels, name)
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"expected integer {name}, got {labels.dtype}")
     if tuple(labels.shape) != (num_examples,):

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from captum.metrics import infidelity, sensitivity_max
 from torch import Tensor
 
+from captum_ifim.metrics import infidelity, sensitivity_max
 from comparisons.metrics._cell_data import CellData, MetricValue, first, mean_value
 from comparisons.metrics._entry import HarnessMetric, RowSpec
 from comparisons.metrics._option_checks import check_count, check_max_examples, check_positive
