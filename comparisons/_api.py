@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import os
 import tempfile
 import warnings
@@ -133,7 +134,7 @@ def _check_value_range(value_range: Any) -> tuple[float, float] | None:
     pair = value_range if isinstance(value_range, tuple | list) else ()
     if (
         len(pair) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in pair)
         or not all(math.isfinite(v) for v in pair)
         or not pair[0] < pair[1]
     ):

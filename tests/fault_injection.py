@@ -682,7 +682,10 @@ def resume(folder: Path, reference: Reference, cache: Path | None = None) -> Res
         "--no-progress",
     )
     outcome = classify_command(result, folder=folder, what="resume")
-    if outcome[0] in (HANG, TRACEBACK):
+    if outcome[0] in (HANG, TRACEBACK, CLEAR):
+        # A resume refused with a clear error (exit 2-5, one line) recomputes nothing, so
+        # its rows are not the reference's by design; what it must not do is lose files,
+        # which the caller checks (``damaged_run``: nothing of the folder may vanish).
         return outcome
     return worst(outcome, compare_rows(folder, reference))
 

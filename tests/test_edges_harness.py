@@ -300,13 +300,32 @@ def test_a_config_that_is_not_toml_text_is_exit_2_naming_it(tmp_path, content, c
     assert "bad.toml" in caplog.text and "Traceback" not in caplog.text
 
 
-def test_deletion_steps_beyond_the_pixels_fail_the_cell_at_once(tmp_path):
+def test_deletion_steps_beyond_the_pixels_are_refused_before_anything_trains(tmp_path):
     data = small()
     data["metrics"] = {"names": ["deletion-auc"], "options": {"deletion-auc": {"steps": 10**9}}}
-    folder = run(parse_config(data), tmp_path / "run", cache_dir=tmp_path / "cache")
-    assert folder.failed == sorted(CELLS)  # was: no answer (one forward pass per step)
-    reason = folder.layout.failure(CELLS[0]).read_text()
-    assert "steps <= the 256 pixel locations" in reason
+    with pytest.raises(ValueError, match="steps <= the 256 pixel locations"):  # was: a hang
+        run(parse_config(data), tmp_path / "run", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "match"),
+    [
+        ("seeds", [2**70], r"run\.seeds in \[0, 2\*\*32\)"),
+        ("n_steps", 10**9, "n_steps <= 10000"),
+    ],
+)
+def test_values_that_cannot_run_are_refused_when_the_config_loads(section, value, match):
+    data = small()
+    if section == "seeds":
+        data["run"]["seeds"] = value
+    else:
+        data["methods"] = {
+            "names": ["integrated-gradients"],
+            "options": {"integrated-gradients": {"n_steps": value}},
+        }
+    with pytest.raises(ValueError, match=match):  # was: an overflow, a MemoryError in a cell
+        parse_config(data)
 
 
 def test_compare_refuses_seeds_as_a_number_and_images_the_model_cannot_take():
@@ -315,6 +334,13 @@ def test_compare_refuses_seeds_as_a_number_and_images_the_model_cannot_take():
     )
     model(torch.rand(1, 1, 8, 8))
     images, labels = torch.rand(8, 1, 8, 8), torch.arange(8) % 2
+    import numpy as np
+
+    rows = compare(
+        model, (images, labels), methods=["saliency"], metrics=["deletion-auc"],
+        value_range=(np.float32(0.0), np.float32(1.0)), eval_examples=2,
+    )  # fmt: skip
+    assert len(rows) > 0  # NumPy scalars are numbers: was refused as not finite
     with pytest.raises(TypeError, match="expected seeds as a sequence"):
         compare(model, (images, labels), seeds=3, methods=["saliency"], metrics=["deletion-auc"])
     with pytest.raises(ValueError, match=r"expected images the model takes, got \(8, 3, 8, 8\)"):

@@ -278,6 +278,8 @@ def _parse_run(run: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"expected run.seeds to be a non-empty list of ints, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"expected distinct run.seeds, got {seeds}")
+    if not all(0 <= s < 2**32 for s in seeds):
+        raise ValueError(f"expected run.seeds in [0, 2**32) (torch's and NumPy's), got {seeds}")
     for key in ("eval_examples", "batch_size", "background_examples"):
         if key in run and run[key] < 1:
             raise ValueError(f"expected run.{key} >= 1, got {run[key]}")

@@ -92,6 +92,9 @@ class HarnessMetric:
         defaults: The runner's options and their defaults (with :data:`COMMON_DEFAULTS`).
         rows: The result rows the runner writes.
         check: Checks option values when a config loads (``ValueError``); ``None``: none.
+        check_images: Checks option values against a dataset's image shape (C, *spatial),
+            once the run has read the data and before anything trains (``ValueError``:
+            ``steps`` beyond the pixels); ``None``: none.
     """
 
     name: str
@@ -99,6 +102,9 @@ class HarnessMetric:
     defaults: Mapping[str, Any]
     rows: tuple[RowSpec, ...]
     check: Callable[[Mapping[str, Any]], None] | None = field(default=None, repr=False)
+    check_images: Callable[[Mapping[str, Any], tuple[int, ...]], None] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def info(self) -> MetricInfo:

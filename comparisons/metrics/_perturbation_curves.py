@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,12 +21,7 @@ def _curve_runner(
     def run(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
         count = options["max_examples"]
         baseline = options["baseline"]
-        locations = cell.inputs[0, 0].numel()
-        if options["steps"] > locations:  # one forward pass per step: refuse, do not hang
-            raise ValueError(
-                f"expected [metrics.options.{metric.removesuffix('-auc')}-auc] steps <= the "
-                f"{locations} pixel locations of the images, got {options['steps']}"
-            )
+        _check_steps(options, tuple(cell.inputs.shape[1:]))  # backstop: no hang
         curve = function(
             cell.model,
             first(cell.inputs, count),
@@ -39,6 +35,17 @@ def _curve_runner(
         return [mean_value(metric, curve.auc, f"baseline={baseline}")]
 
     return run
+
+
+def _check_steps(options: Mapping[str, Any], shape: tuple[int, ...]) -> None:
+    """``steps`` at most the images' pixel locations: each step is one forward pass, and
+    more steps than locations only repeat points of the curve."""
+    locations = math.prod(shape[1:])
+    if options["steps"] > locations:
+        raise ValueError(
+            f"expected steps <= the {locations} pixel locations of the images "
+            f"{tuple(shape[1:])}, got {options['steps']}"
+        )
 
 
 def _check(options: Mapping[str, Any]) -> None:
@@ -57,6 +64,7 @@ def _check(options: Mapping[str, Any]) -> None:
 DELETION_AUC = HarnessMetric(
     name="deletion-auc",
     check=_check,
+    check_images=_check_steps,
     runner=_curve_runner("deletion-auc", deletion_auc),
     defaults={"steps": 16, "baseline": "mean", "max_examples": None},
     rows=(RowSpec("deletion-auc", statistic=mean_of("deletion-auc")),),
@@ -65,6 +73,7 @@ DELETION_AUC = HarnessMetric(
 INSERTION_AUC = HarnessMetric(
     name="insertion-auc",
     check=_check,
+    check_images=_check_steps,
     runner=_curve_runner("insertion-auc", insertion_auc),
     defaults={"steps": 16, "baseline": "blur", "max_examples": None},
     rows=(RowSpec("insertion-auc", statistic=mean_of("insertion-auc")),),

@@ -80,10 +80,17 @@ def prepare_inputs(
             raise type(error)(f"[[datasets]] {label!r} ({entry.name}): {error}") from error
         except (MemoryError, RuntimeError) as error:  # e.g. num_test = 10**9: too large
             cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+            sizes = {
+                key: value
+                for key, value in entry.load_options().items()
+                if key.startswith("num_") or key.endswith("_size")
+            }
             raise ValueError(
-                f"[[datasets]] {label!r} ({entry.name}): cannot be built with these options "
-                f"on this machine ({type(error).__name__}: {cause}); make its sizes smaller"
+                f"[[datasets]] {label!r} ({entry.name}): cannot be built with its sizes "
+                f"{sizes} on this machine ({type(error).__name__}: {cause}); make them smaller"
             ) from error
+    for label, dataset in datasets.items():
+        _check_metrics_on_images(config, label, dataset)
     pairs = [(models[g.model], g.dataset) for g in groups]
     given = prepare_models(pairs, datasets, device, python_models)
     return RunInputs(datasets, given)
@@ -122,3 +129,22 @@ def check_given_identities(
             f"({before.get('sha256') or 'unknown'}), got other weights in {entry.weights}: "
             "use another output folder for the new weights"
         )
+
+
+def _check_metrics_on_images(config: HarnessConfig, label: str, dataset: ImageDataset) -> None:
+    """Every metric's options against the dataset's image shape (its ``check_images``).
+
+    Raises:
+        ValueError: Naming the metric, the dataset and the value.
+    """
+    from comparisons.metrics import get_harness_metric
+
+    shape = tuple(dataset.test.images.shape[1:]) or tuple(dataset.train.images.shape[1:])
+    for name in config.metrics:
+        entry = get_harness_metric(name)
+        if entry.check_images is None:
+            continue
+        try:
+            entry.check_images(entry.resolved_options(config.metric_options.get(name, {})), shape)
+        except ValueError as error:
+            raise ValueError(f"[metrics.options.{name}] on dataset {label!r}: {error}") from error
