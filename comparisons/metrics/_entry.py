@@ -92,7 +92,7 @@ class HarnessMetric:
         defaults: The runner's options and their defaults (with :data:`COMMON_DEFAULTS`).
         rows: The result rows the runner writes.
         check: Checks option values when a config loads (``ValueError``); ``None``: none.
-        check_images: Checks option values against a dataset's image shape (C, *spatial),
+        check_images: Checks option values against a dataset's image shape ``(C, *spatial)``,
             once the run has read the data and before anything trains (``ValueError``:
             ``steps`` beyond the pixels); ``None``: none.
     """
