@@ -11,7 +11,6 @@ training options. What needs a dataset or a model built is checked by
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from captum_ifim import available_methods, get_method_spec
+from captum_ifim._registry_names import check_plain_name
 from captum_ifim.metrics import available_metrics
 from comparisons.config._device import check_device_name
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
@@ -38,18 +38,6 @@ _MODEL_KEYS = (
     "preprocessing",
     "python_object",
 )
-_FREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-def _check_file_name(what: str, name: Any) -> None:
-    """A name that becomes part of the run folder's file names: letters, digits and
-    ``. _ + -``, starting with a letter or digit, without ``__`` (it separates the parts of
-    a cell key), so that no name writes outside the run folder (``../x``, ``/x``)."""
-    if not isinstance(name, str) or not _FREE_NAME.match(name) or "__" in name:
-        raise ValueError(
-            f"expected {what} of letters, digits and . _ + - starting with a letter or digit, "
-            f"without '__' (it names files of the run folder), got {name!r}"
-        )
 
 
 def _unknown(kind: str, name: Any, valid: Sequence[str]) -> ValueError:
@@ -132,7 +120,7 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
 
     name = entry["name"]
     where = f"[[models]] {name!r}"
-    _check_file_name(f"{where} to have a name", name)
+    check_plain_name(f"{where} to have a name", name)
     given = {k: entry[k] for k in ("factory", "zoo", "python_object") if entry.get(k) is not None}
     if len(given) > 1:
         raise ValueError(f"expected one of factory, zoo or python_object in {where}, got {given}")
@@ -291,7 +279,7 @@ def _parse_run(run: dict[str, Any]) -> dict[str, Any]:
     if "device" in run:
         check_device_name(run["device"])
     if "name" in run:
-        _check_file_name("run.name", run["name"])
+        check_plain_name("run.name", run["name"])
     return run
 
 
@@ -312,7 +300,7 @@ def _parse_datasets(value: Any) -> tuple[DatasetEntry, ...]:
     )
     labels = [d.label for d in entries]
     for label in labels:
-        _check_file_name("a dataset label", label)
+        check_plain_name("a dataset label", label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"expected distinct dataset labels (give each a 'label'), got {labels}")
     for entry in entries:
