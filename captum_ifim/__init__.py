@@ -10,14 +10,17 @@ from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
 from captum_ifim._methods._registry import (
+    PAPER_METHODS,
     available_methods,
     build_method,
     get_method_spec,
+    method_set,
     register_method,
 )
 from captum_ifim._version import __version__
 
 __all__ = [
+    "PAPER_METHODS",
     "CAMAttribution",
     "DeepSHAP",
     "EigenCAM",
@@ -35,5 +38,6 @@ __all__ = [
     "build_method",
     "default_target_layer",
     "get_method_spec",
+    "method_set",
     "register_method",
 ]

@@ -245,7 +245,7 @@ def compare(
     model: nn.Module,
     data: Data,
     *,
-    methods: str | Sequence[str] = "all",
+    methods: str | Sequence[str] = "paper",
     metrics: str | Sequence[str] = "all",
     output: str | os.PathLike[str] | None = None,
     seeds: Sequence[int] = (0,),
@@ -278,7 +278,10 @@ def compare(
             or ``(images, labels, masks)``: images (N, C, H, W) or (N, C, D, H, W), labels
             (N,), masks (N, H, W) or (N, D, H, W), nonzero inside the signal (masks enable
             the localization metrics).
-        methods, metrics: ``"all"`` or registry names (``python -m comparisons list``).
+        methods: ``"paper"`` (the paper's comparison, :data:`captum_ifim.PAPER_METHODS`),
+            ``"all"`` (every registered method) or registry names
+            (``python -m comparisons list``).
+        metrics: ``"all"`` or registry names.
         output: A run folder to write (the same files and ``report.md`` as the CLI), or to
             resume when it holds this comparison; ``None``: a temporary folder, removed.
         seeds: Seeds of the metrics' random draws (the model is the same for each).

@@ -130,7 +130,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from captum_ifim import available_methods
+    from captum_ifim import available_methods, method_set
     from captum_ifim.metrics import available_metrics
     from comparisons.datasets import available_datasets
     from comparisons.models import available_models
@@ -142,6 +142,9 @@ def _list() -> int:
         ("metrics", available_metrics()),
     ):
         sys.stdout.write(f"{title}: {', '.join(names)}\n")
+    sys.stdout.write(
+        f"method sets: paper ({', '.join(method_set('paper'))}); all (every method above)\n"
+    )
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import comparisons.run._runner as runner_module
-from captum_ifim import available_methods
+from captum_ifim import PAPER_METHODS, available_methods
 from captum_ifim.metrics import available_metrics
 from comparisons._cli import main
 from comparisons.config import dumps_toml as dumps
@@ -77,7 +77,7 @@ def test_a_run_has_every_method_metric_and_seed(full_run):
     folder, _ = full_run
     assert folder.failed == []
     rows = json.loads((folder.path / "results.json").read_text())
-    assert {r["method"] for r in rows} == set(available_methods()) | {""}
+    assert {r["method"] for r in rows} == set(PAPER_METHODS) | {""}
     assert {r["seed"] for r in rows} == {0, 1}
     metrics = {r["metric"] for r in rows}
     for name in (
@@ -163,7 +163,7 @@ def test_a_killed_run_resumes_and_completes_with_the_same_results(full_run, tmp_
     )
     run(config, tmp_path / "run", cache_dir=root / "cache", progress=False)
     assert not set(resumed) & set(calls)
-    assert len(resumed) == 2 * len(available_methods()) - 3
+    assert len(resumed) == 2 * len(PAPER_METHODS) - 3
     assert comparable(folder.rows()) == comparable(reference.rows())
     environment = json.loads((tmp_path / "run" / "environment.json").read_text())
     assert len(environment["resumed"]) == 1
@@ -190,7 +190,7 @@ def test_merge_reports_missing_cells_and_refuses_mixed_configs(tmp_path, full_ru
     half = tmp_path / "half"
     run(tiny_config(), half, shard=(1, 2), cache_dir=root / "cache", progress=False)
     _, missing = merge(tmp_path / "merged", [half])
-    assert len(missing) == len(available_methods())
+    assert len(missing) == len(PAPER_METHODS)
     other = tmp_path / "other"
     run(
         tiny_config(eval_examples=4, seeds=[0]),
@@ -265,10 +265,22 @@ def test_the_embedded_configs_parse_and_round_trip_through_toml():
     for name in ("default", "quick", "paper"):
         config = load_config(name)
         assert parse_config(tomllib.loads(dumps(config.to_dict()))) == config
-        assert set(config.methods) == set(available_methods())
+        assert config.methods == PAPER_METHODS
         assert set(config.metrics) == set(available_metrics())
     with pytest.raises(FileNotFoundError, match="default"):
         load_config("no-such-config.toml")
+
+
+def test_method_sets_name_the_paper_methods_by_default_or_every_registered_method():
+    data = tomllib.loads(dumps(load_config("quick").to_dict()))
+    del data["methods"]["names"]
+    assert parse_config(data).methods == PAPER_METHODS
+    data["methods"]["names"] = "all"
+    assert parse_config(data).methods == tuple(available_methods())
+    for bad in ("everything", "Paper", []):
+        data["methods"]["names"] = bad
+        with pytest.raises(TypeError, match="'paper' or 'all' or a non-empty list"):
+            parse_config(data)
 
 
 def test_shards_split_the_groups_round_robin():

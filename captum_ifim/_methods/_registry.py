@@ -141,6 +141,24 @@ _SPECS = (
     ),
 )
 
+#: The paper's comparison: the iFIM maps, the references it compares against (Grad-CAM,
+#: Grad-CAM++, Score-CAM, XGrad-CAM, Eigen-CAM, DeepSHAP) and Captum's saliency and
+#: integrated gradients. The method set ``"paper"``, the harness's default.
+PAPER_METHODS = (
+    "ifim-sensitive",
+    "ifim-insensitive",
+    "gradcam",
+    "gradcam++",
+    "scorecam",
+    "xgradcam",
+    "eigencam",
+    "deepshap",
+    "saliency",
+    "integrated-gradients",
+)
+#: The named method sets of :func:`method_set`.
+METHOD_SETS = ("paper", "all")
+
 _METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in _SPECS}
 #: Every method by name, in registry order, read-only (a view: registered methods join it).
 _REGISTRY: Mapping[str, MethodSpec] = MappingProxyType(_METHODS)
@@ -178,6 +196,27 @@ def register_method(spec: MethodSpec) -> MethodSpec:
 def available_methods() -> list[str]:
     """Names of every registered method, in registry order (the paper's method first)."""
     return list(_REGISTRY)
+
+
+def method_set(name: str) -> list[str]:
+    """The methods a set names: ``"paper"`` (:data:`PAPER_METHODS`, the paper's comparison,
+    the harness's default) or ``"all"`` (every registered method, yours included).
+
+    Raises:
+        ValueError: Not a set name (the message lists them).
+
+    Example:
+        >>> from captum_ifim import method_set
+        >>> method_set("paper")[:2]
+        ['ifim-sensitive', 'ifim-insensitive']
+        >>> set(method_set("paper")) <= set(method_set("all"))
+        True
+    """
+    if name == "paper":
+        return list(PAPER_METHODS)
+    if name == "all":
+        return available_methods()
+    raise ValueError(f"expected a method set among {list(METHOD_SETS)}, got {name!r}")
 
 
 def get_method_spec(name: str) -> MethodSpec:

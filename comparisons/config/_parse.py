@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from captum_ifim import available_methods, get_method_spec
+from captum_ifim import available_methods, get_method_spec, method_set
+from captum_ifim._methods._registry import METHOD_SETS
 from captum_ifim._registry_names import check_plain_name
 from captum_ifim.metrics import available_metrics
 from comparisons.config._device import check_device_name
@@ -56,12 +57,21 @@ def _table(where: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _names(where: str, section: dict[str, Any], valid: Sequence[str]) -> tuple[str, ...]:
-    names = section.get("names", "all")
-    if names == "all":
-        return tuple(valid)
+def _names(
+    where: str,
+    section: dict[str, Any],
+    valid: Sequence[str],
+    sets: Mapping[str, Sequence[str]] | None = None,
+    default: str = "all",
+) -> tuple[str, ...]:
+    """``{where}.names``: a set's name (``sets``; ``"all"``: every ``valid`` name) or a list."""
+    sets = {"all": valid} if sets is None else sets
+    names = section.get("names", default)
+    if isinstance(names, str) and names in sets:
+        return tuple(sets[names])
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise TypeError(f"expected {where}.names to be 'all' or a non-empty list of names")
+        choices = " or ".join(repr(name) for name in sets)
+        raise TypeError(f"expected {where}.names to be {choices} or a non-empty list of names")
     for name in names:
         if name not in valid:
             raise _unknown(where.rstrip("s"), name, valid)
@@ -235,7 +245,13 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     models = _parse_models(data.get("models"), [d.label for d in datasets])
     methods_section = _table("methods", data.get("methods", {}))
     _check_keys("methods", methods_section, ("names", "options"))
-    methods = _names("methods", methods_section, available_methods())
+    methods = _names(
+        "methods",
+        methods_section,
+        available_methods(),
+        {name: method_set(name) for name in METHOD_SETS},
+        default="paper",
+    )
     metrics_section = _table("metrics", data.get("metrics", {}))
     _check_keys("metrics", metrics_section, ("names", "options"))
     metrics = _names("metrics", metrics_section, available_metrics())
