@@ -6,6 +6,7 @@ the CAMs use; the same names are also exported by :mod:`captum_ifim`.
 """
 
 from captum_ifim._baselines._target_layers import default_target_layer
+from captum_ifim._methods._custom_method import custom_method_spec
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
 from captum_ifim._methods._registry import (
@@ -23,6 +24,7 @@ __all__ = [
     "RegisteredMethod",
     "available_methods",
     "build_method",
+    "custom_method_spec",
     "default_target_layer",
     "get_method_spec",
     "method_set",

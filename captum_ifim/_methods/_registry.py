@@ -234,7 +234,7 @@ def get_method_spec(name: str) -> MethodSpec:
 
 
 def build_method(
-    name: str,
+    name: str | MethodSpec,
     model: nn.Module,
     *,
     target_layer: nn.Module | str | None = None,
@@ -244,7 +244,8 @@ def build_method(
     """Build the method registered as ``name`` for ``model``.
 
     Args:
-        name: One of :func:`available_methods`.
+        name: One of :func:`available_methods`, or a :class:`MethodSpec` not registered
+            (e.g. of :func:`~captum_ifim.methods.custom_method_spec`).
         model: The classifier, returning (N, C) outputs; not modified by any method.
         target_layer: For the CAMs: a submodule of ``model`` or its name; ``None`` takes
             :func:`~captum_ifim.default_target_layer`, with the reshape its family needs
@@ -281,7 +282,8 @@ def build_method(
         >>> "deepshap" in available_methods()
         True
     """
-    spec = get_method_spec(name)
+    spec = name if isinstance(name, MethodSpec) else get_method_spec(name)
+    name = spec.name
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
     spec.check_options(kwargs)
