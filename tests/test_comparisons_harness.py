@@ -41,7 +41,7 @@ TINY = {
         }
     ],
     "models": [{"name": "shallow-cnn", "training": {"epochs": 1, "batch_size": 16}}],
-    "methods": {"names": "all", "options": {"scorecam": {"batch_size": 64}}},
+    "methods": {"names": "paper", "options": {"scorecam": {"batch_size": 64}}},
     "metrics": {
         "names": "all",
         "options": {

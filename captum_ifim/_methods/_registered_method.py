@@ -132,6 +132,31 @@ class RegisteredMethod(Attribution):
             >>> build_method("ifim-sensitive", model).eigenvalues(torch.randn(2, 4)).shape
             torch.Size([2, 2])
         """
+        return self.decompose(inputs, additional_forward_args).eigenvalues
+
+    def decompose(
+        self, inputs: Tensor | tuple[Tensor, ...], additional_forward_args: Any = None
+    ) -> Any:
+        """The full iFIM decomposition of a method with a spectrum, with the method's own
+        options (``energy``, ``internal_batch_size``): one pass gives the map
+        (``sensitive`` for ``"ifim-sensitive"``, equal to :meth:`attribute`), the other
+        component, the eigenvalues (eq. 8) and the eigenvectors (eq. 9).
+
+        Returns:
+            An :class:`~captum_ifim.IFIMResult`.
+
+        Raises:
+            ValueError: The method has no spectrum; and :meth:`attribute`'s checks.
+
+        Example:
+            >>> import torch
+            >>> from captum_ifim import build_method
+            >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
+            >>> method = build_method("ifim-sensitive", model)
+            >>> x = torch.randn(2, 4)
+            >>> torch.equal(method.decompose(x).sensitive, method.attribute(x))
+            True
+        """
         decompose = getattr(self.method, "decompose", None)
         if not self.spec.has_spectrum or not callable(decompose):
             raise ValueError(
@@ -139,13 +164,11 @@ class RegisteredMethod(Attribution):
                 f"'ifim-sensitive'), got {self.spec.name!r}, which has none"
             )
         detached = self._checked(inputs)
+        options = {
+            k: v for k, v in self.attribute_kwargs.items() if k in ("energy", "internal_batch_size")
+        }
         with self._explained_failures(detached, additional_forward_args):
-            result = decompose(
-                detached,
-                additional_forward_args,
-                internal_batch_size=self.attribute_kwargs.get("internal_batch_size"),
-            )
-        return result.eigenvalues
+            return decompose(detached, additional_forward_args, **options)
 
     def _checked_target(
         self,

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from captum_ifim import build_method, get_method_spec
+from captum_ifim import build_method
 from captum_ifim.metrics import compute_maps
 from comparisons.config import HarnessConfig
 from comparisons.metrics import (
@@ -27,6 +27,7 @@ from comparisons.metrics import (
 from comparisons.run._group_data import GroupData
 from comparisons.run._group_models import GroupModel
 from comparisons.run._model_pairs import evaluated_maps
+from comparisons.run._spectrum_maps import shares_decomposition, spectrum_maps
 from comparisons.run_folder import CellKey, ExampleBlock, GroupKey, ResultRow, per_example_table
 
 logger = logging.getLogger(__name__)
@@ -53,12 +54,12 @@ class CellRecord:
 def _method_factory(
     config: HarnessConfig, name: str, background: Tensor
 ) -> Callable[[nn.Module], Any]:
-    needs_background = get_method_spec(name).needs_background
+    spec = config.method_spec(name)  # a registry method or the config's own
     options = config.method_options.get(name, {})
 
     def factory(model: nn.Module) -> Any:
         return build_method(
-            name, model, background=background if needs_background else None, **options
+            spec, model, background=background if spec.needs_background else None, **options
         )
 
     return factory
@@ -73,20 +74,30 @@ def run_cell(
     config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device
 ) -> CellRecord:
     """Compute one cell: the method's maps of the evaluated images, timed, then every metric."""
-    spec = get_method_spec(cell.method)
+    spec = config.method_spec(cell.method)
     factory = _method_factory(config, cell.method, data.background)
     explainer = factory(data.model)
     # Warm-up on one image (lazy imports, allocator, kernels), then time the whole set.
     compute_maps(explainer, data.inputs[:1], data.targets[:1], None, 1)
     _synchronize(device)
     start = time.perf_counter()
-    maps = compute_maps(explainer, data.inputs, data.targets, None, config.batch_size)
+    spectrum = (
+        spectrum_maps(explainer, data.inputs, config.batch_size) if spec.has_spectrum else None
+    )
+    maps = (
+        spectrum.maps
+        if spectrum is not None
+        else compute_maps(explainer, data.inputs, data.targets, None, config.batch_size)
+    )
     _synchronize(device)
     seconds = time.perf_counter() - start
     low_maps = None
     if spec.low_map_method is not None:
         low = _method_factory(config, spec.low_map_method, data.background)(data.model)
-        low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
+        if spectrum is not None and shares_decomposition(explainer, low):
+            low_maps = spectrum.other
+        else:
+            low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
 
     cell_data = CellData(
         method=cell.method,
@@ -145,18 +156,10 @@ def run_cell(
         "masks": None if data.masks is None else data.masks[index].cpu(),
         "maps": maps[index].float().cpu(),
     }
-    if spec.has_spectrum:
-        examples["eigenvalues"] = _eigenvalues(explainer, data.inputs, config.batch_size)
-    evaluated = evaluated_maps(
-        explainer, spec.has_spectrum, data.inputs, maps, data.test_indices, config.batch_size
-    )
+    if spectrum is not None:
+        examples["eigenvalues"] = spectrum.eigenvalues
+    evaluated = evaluated_maps(maps, data.test_indices, spectrum)
     return CellRecord(rows, examples, per_example, evaluated)
-
-
-def _eigenvalues(explainer: Any, inputs: Tensor, batch_size: int) -> Tensor:
-    """(N, R) float64 iFIM spectra of ``inputs`` from a method with a spectrum."""
-    parts = [explainer.eigenvalues(chunk).cpu() for chunk in inputs.split(batch_size)]
-    return torch.cat(parts).double()
 
 
 def _row(

@@ -35,11 +35,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from captum_ifim import get_method_spec
 from captum_ifim.metrics import pearson_per_sample, subspace_overlap
 from comparisons.config import HarnessConfig
 from comparisons.metrics import MAP_CORRELATION_ROW, SUBSPACE_OVERLAP_ROW
 from comparisons.run._plan import groups_of
+from comparisons.run._spectrum_maps import SpectrumMaps
 from comparisons.run_folder import CellKey, GroupKey, PairKey, ResultRow, RunFolder
 
 logger = logging.getLogger(__name__)
@@ -49,50 +49,18 @@ SUBSPACE_OVERLAP = SUBSPACE_OVERLAP_ROW.name
 MAP_CORRELATION = MAP_CORRELATION_ROW.name
 
 
-def _eigenspace(explainer: Any, inputs: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-    """(N, R, d) float32 orthonormal U_K (rows past K zero) and (N,) K of a spectrum method.
-
-    The decomposition is the method's own (its output head, tolerances and energy rho of
-    eq. 13), so U_K spans what its S(x) = U_K U_K^T x projects on. The first K eigenvectors
-    are re-orthonormalized in float64 by a reduced QR, which keeps the span of every leading
-    set of columns, so the rounding of the lifted eigenvectors (eq. 9) cannot fail the
-    orthonormality check of :func:`~captum_ifim.metrics.subspace_overlap`.
-    """
-    method = getattr(explainer, "method", explainer)
-    options = getattr(explainer, "attribute_kwargs", {})
-    energy = {"energy": options["energy"]} if "energy" in options else {}
-    bases, counts = [], []
-    for chunk in inputs.detach().split(batch_size):
-        result = method.decompose(
-            chunk, None, internal_batch_size=options.get("internal_batch_size"), **energy
-        )
-        vectors = result.eigenvectors.flatten(2).to(torch.float64).transpose(1, 2)  # (n, d, R)
-        k = result.num_components.to(vectors.device)
-        keep = torch.arange(vectors.shape[2], device=k.device)[None, :] < k[:, None]
-        basis = torch.linalg.qr(vectors * keep[:, None, :]).Q * keep[:, None, :]
-        bases.append(basis.transpose(1, 2).to(torch.float32).cpu())
-        counts.append(result.num_components.to(torch.long).cpu())
-    return torch.cat(bases), torch.cat(counts)
-
-
 def evaluated_maps(
-    explainer: Any,
-    has_spectrum: bool,
-    inputs: Tensor,
-    maps: Tensor,
-    test_indices: Tensor,
-    batch_size: int,
+    maps: Tensor, test_indices: Tensor, spectrum: SpectrumMaps | None = None
 ) -> dict[str, Tensor]:
     """What a cell stores for the pair stage (``maps/<cell>.pt``).
 
     Args:
-        explainer: The cell's method (a :class:`captum_ifim.RegisteredMethod`).
-        has_spectrum: Whether the method has an iFIM spectrum (``MethodSpec.has_spectrum``):
-            then its eigenspace U_K is stored too.
-        inputs: (N, C, H, W) or (N, C, D, H, W), the evaluated images.
-        maps: The method's maps of ``inputs``, same shape (channel dims may be 1).
+        maps: The method's maps of the evaluated images, (N, C, H, W) or (N, C, D, H, W)
+            (channel dims may be 1).
         test_indices: (N,) their indices in the test split.
-        batch_size: Images per decomposition.
+        spectrum: For a method with an iFIM spectrum, its decomposition of those images
+            (:func:`~comparisons.run._spectrum_maps.spectrum_maps`): then its eigenspace
+            U_K is stored too.
 
     Returns:
         ``test_indices`` (N,) long; ``maps`` float16, each map divided by its largest
@@ -109,8 +77,8 @@ def evaluated_maps(
         "maps": scaled.to(torch.float16).cpu(),
         "scales": flat.to(torch.float32).cpu(),
     }
-    if has_spectrum and callable(getattr(getattr(explainer, "method", None), "decompose", None)):
-        record["basis"], record["num_components"] = _eigenspace(explainer, inputs, batch_size)
+    if spectrum is not None:
+        record["basis"], record["num_components"] = spectrum.basis, spectrum.num_components
     return record
 
 
@@ -310,7 +278,7 @@ def compare_model_pairs(folder: RunFolder, config: HarnessConfig) -> PairStage:
             done.append(pair)
             continue
         try:
-            compared = _compare_pair(folder, pair, compared_methods)
+            compared = _compare_pair(folder, pair, compared_methods, config)
             folder.write_pair(pair.key, _pair_rows(pair, compared), _pair_record(pair, compared))
         except Exception:  # one pair must not lose the others; the next run retries it
             logger.exception("model pair %s failed", pair.key)
@@ -330,7 +298,7 @@ def compare_model_pairs(folder: RunFolder, config: HarnessConfig) -> PairStage:
 
 
 def _compare_pair(
-    folder: RunFolder, pair: PairKey, methods: Sequence[str]
+    folder: RunFolder, pair: PairKey, methods: Sequence[str], config: HarnessConfig
 ) -> dict[str, PairValues]:
     compared = {}
     for method in methods:
@@ -338,7 +306,7 @@ def _compare_pair(
         if stored[0] is None or stored[1] is None:  # removed meanwhile
             continue
         a, b = (EvaluatedMaps.from_record(record) for record in stored)
-        if get_method_spec(method).has_spectrum and (a.basis is None or b.basis is None):
+        if config.method_spec(method).has_spectrum and (a.basis is None or b.basis is None):
             logger.warning("%s: %s has no stored eigenspace, no subspace overlap", pair.key, method)
         compared[method] = compare_maps(a, b)
     return compared
