@@ -245,7 +245,7 @@ def compare(
     model: nn.Module,
     data: Data,
     *,
-    methods: str | Sequence[str] = "paper",
+    methods: str | Sequence[str | tuple[str, Any]] | Mapping[str, Any] = "paper",
     metrics: str | Sequence[str] = "all",
     output: str | os.PathLike[str] | None = None,
     seeds: Sequence[int] = (0,),
@@ -280,7 +280,15 @@ def compare(
             the localization metrics).
         methods: ``"paper"`` (the paper's comparison, :data:`captum_ifim.PAPER_METHODS`),
             ``"all"`` (every registered method) or registry names
-            (``python -m comparisons list``).
+            (``python -m comparisons list``); with your own methods, a list mixing names
+            and ``(name, method)`` pairs, or a dict of names to a built-in's options
+            (``{"gradcam": {}}``) or to your method: an attribution class (built as
+            ``cls(model[, layer])``, e.g. ``captum.attr.InputXGradient``), an attribution
+            object built on ``model`` (``Occlusion(model)``: rebuilt on the copy the harness
+            runs), a function ``f(inputs, target) -> Tensor``, or
+            :func:`captum_ifim.methods.custom_method_spec` (options, a factory, declared
+            facts). Your methods run after the named ones through every metric, test and
+            figure; the run folder records their class and options (docs/own-methods.md).
         metrics: ``"all"`` or registry names.
         output: A run folder to write (the same files and ``report.md`` as the CLI), or to
             resume when it holds this comparison; ``None``: a temporary folder, removed.

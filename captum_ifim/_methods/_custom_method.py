@@ -259,11 +259,16 @@ class _InputShaped(Attribution):
 
 
 def _module_like(model: nn.Module, original: nn.Module) -> nn.Module:
-    """The module of ``model`` (itself, or one it wraps) built as ``original``: same class,
-    same submodule names (the copy :func:`comparisons.compare` runs)."""
-    names = [n for n, _ in original.named_modules()]
+    """The module of ``model`` (itself, or one it wraps) built as ``original``: the same
+    submodule names and parameter shapes (the copy :func:`comparisons.compare` runs)."""
+
+    def layout(module: nn.Module) -> list[Any]:
+        names = [name for name, _ in module.named_modules()]
+        return names + [(name, tuple(p.shape)) for name, p in module.named_parameters()]
+
+    wanted = layout(original)
     for candidate in model.modules():
-        if type(candidate) is type(original) and [n for n, _ in candidate.named_modules()] == names:
+        if layout(candidate) == wanted:
             return candidate
     raise ValueError(
         f"expected the attribution object to be built on the model it explains, got one built "
@@ -382,13 +387,22 @@ def custom_method_spec(
 
     return MethodSpec(
         name=name,
-        description=description or (given if isinstance(given, str) else describe_object(given)),
+        description=description or _describe(given, options, attribute_options),
         factory=spec_factory,
         uses_target=resolved["uses_target"],
         normalized_maps=resolved["normalized_maps"],
         needs_background=resolved.get("needs_background", False),
         needs_target_layer=resolved.get("needs_target_layer", False),
     )
+
+
+def _describe(given: Any, options: dict[str, Any], attribute_options: dict[str, Any]) -> str:
+    """What was given and with which options (the run folder records it)."""
+    text = given if isinstance(given, str) else describe_object(given)
+    for key, values in (("options", options), ("attribute_options", attribute_options)):
+        if values:
+            text += f" {key}={dict(sorted(values.items()))}"
+    return text
 
 
 Builder = Callable[[nn.Module, "nn.Module | None", "Tensor | None"], Any]

@@ -7,6 +7,7 @@ Every value is checked once, when the config loads (:func:`load_config`,
 """
 
 from comparisons.config._check import PROBE_EXAMPLES, ConfigCheck, check_config
+from comparisons.config._custom_methods import CustomMethodEntry, changed_custom_methods
 from comparisons.config._device import check_device_name, resolve_device
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
 from comparisons.config._harness_config import MAP_TARGETS, HarnessConfig, stable_hash
@@ -26,9 +27,11 @@ __all__ = [
     "PROBE_EXAMPLES",
     "PYTHON_DATASET",
     "ConfigCheck",
+    "CustomMethodEntry",
     "DatasetEntry",
     "HarnessConfig",
     "ModelEntry",
+    "changed_custom_methods",
     "check_config",
     "check_device_name",
     "dumps_toml",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from captum_ifim import MethodSpec
+from comparisons.config._custom_methods import CustomMethodEntry, config_method_spec
 from comparisons.config._entries import DatasetEntry, ModelEntry
 
 MAP_TARGETS = ("label", "prediction")
@@ -49,10 +51,12 @@ class HarnessConfig:
             ``"prediction"``.
         num_threads: ``torch.set_num_threads``; 0 keeps torch's default.
         datasets, models: What to run.
-        methods: Registry names of ``captum_ifim.available_methods()``.
+        methods: Registry names of ``captum_ifim.available_methods()`` and the names of
+            ``custom_methods``, in run order.
         method_options: Per method, options for ``captum_ifim.build_method``.
         metrics: Registry names of ``captum_ifim.metrics.available_metrics()``.
         metric_options: Per metric, options of the harness's metric runner.
+        custom_methods: Your own methods (``[[methods.custom]]``).
     """
 
     name: str
@@ -70,10 +74,16 @@ class HarnessConfig:
     background_examples: int = 16
     map_target: str = "label"
     num_threads: int = 0
+    custom_methods: tuple[CustomMethodEntry, ...] = ()
+
+    def method_spec(self, name: str) -> MethodSpec:
+        """The spec of method ``name``: the config's own (``[[methods.custom]]``) or the
+        registry's."""
+        return config_method_spec(self, name)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""
-        data = asdict(self)
+        data = asdict(replace(self, custom_methods=()))  # its specs are not data
         run = {key: data[key] for key in RUN_KEYS}
         models = [
             {
@@ -83,11 +93,14 @@ class HarnessConfig:
             }
             for m in data["models"]
         ]
+        methods: dict[str, Any] = {"names": list(self.methods), "options": data["method_options"]}
+        if self.custom_methods:
+            methods["custom"] = [entry.to_dict() for entry in self.custom_methods]
         return {
             "run": run,
             "datasets": data["datasets"],
             "models": models,
-            "methods": {"names": list(self.methods), "options": data["method_options"]},
+            "methods": methods,
             "metrics": {"names": list(self.metrics), "options": data["metric_options"]},
         }
 

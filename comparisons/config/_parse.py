@@ -21,6 +21,11 @@ from captum_ifim import available_methods, get_method_spec, method_set
 from captum_ifim._methods._registry import METHOD_SETS
 from captum_ifim._registry_names import check_plain_name
 from captum_ifim.metrics import available_metrics
+from comparisons.config._custom_methods import (
+    check_custom_method_options,
+    parse_custom_methods,
+    with_custom_methods,
+)
 from comparisons.config._device import check_device_name
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
 from comparisons.config._harness_config import MAP_TARGETS, RUN_KEYS, HarnessConfig
@@ -218,11 +223,10 @@ def _check_model_option_names(entry: ModelEntry) -> None:
         )
 
 
-def _check_metric_methods(name: str, options: Mapping[str, Any]) -> None:
+def _check_metric_methods(name: str, options: Mapping[str, Any], valid: list[str]) -> None:
     methods = options.get("methods")
     if methods is None:
         return
-    valid = available_methods()
     if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
         raise TypeError(f"expected metrics.options.{name}.methods to be a list of method names")
     for method in methods:
@@ -244,18 +248,24 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     datasets = _parse_datasets(data.get("datasets"))
     models = _parse_models(data.get("models"), [d.label for d in datasets])
     methods_section = _table("methods", data.get("methods", {}))
-    _check_keys("methods", methods_section, ("names", "options"))
+    _check_keys("methods", methods_section, ("names", "options", "custom"))
+    custom = parse_custom_methods(methods_section.get("custom"))
+    valid_methods = [*available_methods(), *(entry.name for entry in custom)]
     methods = _names(
         "methods",
         methods_section,
-        available_methods(),
+        valid_methods,
         {name: method_set(name) for name in METHOD_SETS},
         default="paper",
     )
+    methods = with_custom_methods(methods, custom)
     metrics_section = _table("metrics", data.get("metrics", {}))
     _check_keys("metrics", metrics_section, ("names", "options"))
     metrics = _names("metrics", metrics_section, available_metrics())
-    metric_options = _parse_metric_options(metrics_section, metrics)
+    metric_options = _parse_metric_options(metrics_section, metrics, valid_methods)
+    check_custom_method_options(
+        custom, _table("methods.options", methods_section.get("options", {}))
+    )
     method_options = _parse_method_options(methods_section, methods)
     _check_training(models)
     return HarnessConfig(
@@ -267,6 +277,7 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         metrics=metrics,
         method_options=method_options,
         metric_options=metric_options,
+        custom_methods=custom,
         **{k: run[k] for k in RUN_KEYS if k in run and k not in ("name", "seeds")},
     )
 
@@ -347,14 +358,16 @@ def _parse_models(value: Any, labels: list[str]) -> tuple[ModelEntry, ...]:
     return entries
 
 
-def _parse_metric_options(section: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, dict]:
+def _parse_metric_options(
+    section: dict[str, Any], metrics: tuple[str, ...], methods: list[str]
+) -> dict[str, dict]:
     """``[metrics.options.<name>]``, each checked by the metric's harness entry."""
     from comparisons.metrics import check_metric_options
 
     options = _options("metrics", section, metrics)
     for name, values in options.items():
         try:
-            _check_metric_methods(name, values)
+            _check_metric_methods(name, values, methods)
             check_metric_options(name, values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"[metrics.options.{name}]: {error}") from error

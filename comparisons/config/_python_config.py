@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from comparisons.config._custom_methods import attach_python_methods, split_python_methods
 from comparisons.config._entries import PYTHON_DATASET
 from comparisons.config._harness_config import HarnessConfig
 from comparisons.config._parse import parse_config
@@ -19,7 +20,7 @@ def python_config(
     model_name: str,
     model_fingerprint: str,
     preprocessing: Mapping[str, Any] | None,
-    methods: str | Sequence[str],
+    methods: Any,
     metrics: str | Sequence[str],
     method_options: Mapping[str, Mapping[str, Any]] | None,
     metric_options: Mapping[str, Mapping[str, Any]] | None,
@@ -35,6 +36,8 @@ def python_config(
         dataset_fingerprint, model_fingerprint: Hashes of their contents (a resumed run
             folder must hold the same data and weights).
         run_options: Other ``[run]`` keys (``name`` defaults to ``"compare"``).
+        methods: As :func:`comparisons.compare` takes them (names, your own methods), split
+            by :func:`~comparisons.config._custom_methods.split_python_methods`.
         Others: As :func:`comparisons.compare` takes them.
 
     Raises:
@@ -43,7 +46,12 @@ def python_config(
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
         raise TypeError(f"expected seeds as a sequence of ints, e.g. (0, 1), got {seeds!r}")
     run = {"name": "compare", **run_options}
-    return parse_config(
+    split = split_python_methods(methods)
+    given_options = {k: dict(v) for k, v in (method_options or {}).items()}
+    twice = sorted(set(split.options) & set(given_options))
+    if twice:
+        raise ValueError(f"expected the options of {twice} in methods or method_options, not both")
+    config = parse_config(
         {
             "run": {**run, "seeds": list(seeds), "device": device, "eval_examples": eval_examples},
             "datasets": [
@@ -60,8 +68,9 @@ def python_config(
                 }
             ],
             "methods": {
-                "names": methods if isinstance(methods, str) else list(methods),
-                "options": {k: dict(v) for k, v in (method_options or {}).items()},
+                "names": split.names,
+                "options": {**given_options, **split.options},
+                **({"custom": split.custom} if split.custom else {}),
             },
             "metrics": {
                 "names": metrics if isinstance(metrics, str) else list(metrics),
@@ -69,3 +78,4 @@ def python_config(
             },
         }
     )
+    return attach_python_methods(config, split.specs)

@@ -18,6 +18,7 @@ from comparisons._atomic import write_bytes, write_json, write_text, write_torch
 from comparisons._environment import environment_record
 from comparisons.config import (
     HarnessConfig,
+    changed_custom_methods,
     read_stored_config,
     stored_fingerprint,
     write_stored_config,
@@ -201,10 +202,21 @@ class RunFolder:
             other = "an unreadable config.json" if stored is None else f"fingerprint {stored}"
             raise ValueError(
                 f"expected {self.path} to hold a run of this config "
-                f"(fingerprint {config.fingerprint()}), got a run of another config ({other}) "
-                f"with {len(cells)} finished cells and {len(models)} trained models: use "
+                f"(fingerprint {config.fingerprint()}), got a run of another config ({other}"
+                f"{self._changed_methods(config)}) with {len(cells)} finished cells and "
+                f"{len(models)} trained models: use "
                 "another --output, or delete the folder to start over"
             )
+
+    def _changed_methods(self, config: HarnessConfig) -> str:
+        """Which of ``config``'s own methods the stored config defined otherwise."""
+        try:
+            stored = json.loads(self.layout.config_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        return changed_custom_methods(
+            stored.get("config") if isinstance(stored, dict) else {}, config
+        )
 
     def holds(self, config: HarnessConfig) -> bool:
         """This folder is a run of ``config`` (its finished cells count for it)."""
@@ -569,7 +581,10 @@ class RunFolder:
 
 def _methods_record(config: HarnessConfig) -> dict[str, Any]:
     """``methods.json``: per method of ``config``, its facts with its options."""
-    return {name: method_facts(name, config.method_options.get(name)) for name in config.methods}
+    return {
+        name: config.method_spec(name).facts(config.method_options.get(name))
+        for name in config.methods
+    }
 
 
 def _json_object_problem(path: Path, values_are_objects: bool = False) -> str | None:
