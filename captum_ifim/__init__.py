@@ -7,6 +7,9 @@ from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._baselines._score_cam import ScoreCAM
 from captum_ifim._baselines._target_layers import default_target_layer
 from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, IFIMResult
+from captum_ifim._ifim._input_shares_figure import plot_input_shares
+from captum_ifim._ifim._layer_ifim_decomposition import LayerIFIMDecomposition, LayerIFIMResult
+from captum_ifim._ifim._token_ifim_decomposition import TokenIFIMDecomposition
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
 from captum_ifim._methods._registry import (
@@ -28,9 +31,12 @@ __all__ = [
     "GradCAMPlusPlus",
     "IFIMDecomposition",
     "IFIMResult",
+    "LayerIFIMDecomposition",
+    "LayerIFIMResult",
     "MethodSpec",
     "RegisteredMethod",
     "ScoreCAM",
+    "TokenIFIMDecomposition",
     "UnsupportedModelError",
     "XGradCAM",
     "__version__",
@@ -39,5 +45,6 @@ __all__ = [
     "default_target_layer",
     "get_method_spec",
     "method_set",
+    "plot_input_shares",
     "register_method",
 ]

@@ -20,6 +20,7 @@ from captum_ifim._captum_compat import (
     log_usage,
 )
 from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
+from captum_ifim._ifim._input_shares import InputShares, input_shares
 from captum_ifim._ifim._output_heads import OutputHead, check_class_mass, check_output_head
 from captum_ifim._validation import (
     check_choice,
@@ -66,6 +67,13 @@ class IFIMResult(Generic[InputsT]):
     retained_mass: Tensor
     sensitive: InputsT
     insensitive: InputsT
+
+    @property
+    def input_shares(self) -> InputShares:
+        """Each eigenvector's energy, and the spectrum, split across the inputs
+        (:func:`~captum_ifim.functional.input_shares`; one input for a tensor)."""
+        vectors = self.eigenvectors
+        return input_shares(vectors if isinstance(vectors, tuple) else (vectors,), self.eigenvalues)
 
 
 def check_ifim_settings(
