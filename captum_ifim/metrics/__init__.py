@@ -10,6 +10,7 @@ to :class:`MetricInfo`.
 
 from captum_ifim.metrics._adversarial_correlation import CorrelationSummary, adversarial_correlation
 from captum_ifim.metrics._captum_metrics import infidelity, sensitivity_max
+from captum_ifim.metrics._complexity import complexity, effective_complexity, sparseness
 from captum_ifim.metrics._contrastive_perturbation import (
     ContrastivePerturbationResult,
     ContrastivePredictions,
@@ -30,14 +31,17 @@ from captum_ifim.metrics._deletion_insertion import (
 from captum_ifim.metrics._explainer_calls import compute_maps
 from captum_ifim.metrics._fgsm import fgsm
 from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
+from captum_ifim.metrics._local_robustness import avg_sensitivity, local_lipschitz_estimate
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._metadata import MetricCategory, MetricInfo
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
+from captum_ifim.metrics._random_logit import draw_other_classes, random_logit
 from captum_ifim.metrics._randomization import (
     RandomizationResult,
     default_layers,
     model_parameter_randomization,
 )
+from captum_ifim.metrics._rank_localization import mask_roc_auc, relevance_rank_accuracy
 from captum_ifim.metrics._registry import (
     METRICS,
     available_metrics,
@@ -65,11 +69,15 @@ __all__ = [
     "SubspaceComparison",
     "adversarial_correlation",
     "available_metrics",
+    "avg_sensitivity",
+    "complexity",
     "compute_maps",
     "contrastive_perturbation",
     "contrastive_perturbation_predictions",
     "default_layers",
     "deletion_auc",
+    "draw_other_classes",
+    "effective_complexity",
     "energy_in_mask",
     "f1",
     "f1_ratio",
@@ -82,14 +90,19 @@ __all__ = [
     "insertion_auc",
     "kl_fidelity",
     "local_kl",
+    "local_lipschitz_estimate",
+    "mask_roc_auc",
     "model_parameter_randomization",
     "num_selected_pixels",
     "pearson_per_sample",
     "pixel_mask",
     "pointing_game",
     "principal_angles",
+    "random_logit",
     "register_metric",
+    "relevance_rank_accuracy",
     "sensitivity_max",
+    "sparseness",
     "spatial_saliency",
     "spearman_per_sample",
     "subspace_overlap",

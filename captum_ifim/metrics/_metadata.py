@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-MetricCategory = Literal["faithfulness", "robustness", "localization", "randomization", "fidelity"]
+MetricCategory = Literal[
+    "faithfulness", "robustness", "localization", "randomization", "complexity", "fidelity"
+]
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,8 @@ class MetricInfo:
     Attributes:
         name: Registry name, e.g. ``"contrastive-perturbation"``.
         category: ``"faithfulness"``, ``"robustness"``, ``"localization"``,
-            ``"randomization"`` or ``"fidelity"`` (checks of the iFIM itself).
+            ``"randomization"``, ``"complexity"`` or ``"fidelity"`` (checks of the iFIM
+            itself).
         higher_is_better: ``True``/``False``, or ``None`` when neither direction is
             better (see ``ideal``) or the reading depends on the question asked.
         ideal: The best value when it is a target rather than an extreme (e.g. 1.0).
