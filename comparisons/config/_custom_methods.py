@@ -14,15 +14,12 @@ may give one name two definitions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from captum_ifim import MethodSpec, available_methods
 from captum_ifim._methods._custom_method import FACT_NAMES, custom_method_spec
 from captum_ifim._registry_names import check_plain_name
-
-if TYPE_CHECKING:
-    from comparisons.config._harness_config import HarnessConfig
 
 _SOURCES = ("class", "factory", "python_object")
 _KEYS = ("name", *_SOURCES, "options", "attribute_options", "description", *FACT_NAMES)
@@ -78,7 +75,8 @@ class CustomMethodEntry:
                 f"({self.target}), got none: run this run folder through compare with it"
             )
 
-        return MethodSpec(self.name, self.description or self.target, factory=refuse, **self.facts)
+        facts: dict[str, Any] = dict(self.facts)
+        return MethodSpec(self.name, self.description or self.target, factory=refuse, **facts)
 
 
 def _table(where: str, value: Any) -> dict[str, Any]:
@@ -180,17 +178,6 @@ def check_custom_method_options(
             )
 
 
-def config_method_spec(config: HarnessConfig, name: str) -> MethodSpec:
-    """The spec of method ``name`` in ``config``: its own (``[[methods.custom]]``) or the
-    registry's."""
-    from captum_ifim import get_method_spec
-
-    for entry in config.custom_methods:
-        if entry.name == name:
-            return entry.method_spec()
-    return get_method_spec(name)
-
-
 @dataclass(frozen=True)
 class PythonMethods:
     """The ``methods`` argument of :func:`comparisons.compare`, split.
@@ -263,22 +250,13 @@ def _pair(item: Any) -> tuple[str, Any]:
     return item[0], item[1]
 
 
-def attach_python_methods(config: HarnessConfig, specs: Mapping[str, MethodSpec]) -> HarnessConfig:
-    """``config`` with the specs of its methods given in Python."""
-    entries = tuple(
-        replace(entry, spec=specs[entry.name]) if entry.name in specs else entry
-        for entry in config.custom_methods
-    )
-    return replace(config, custom_methods=entries)
-
-
-def changed_custom_methods(stored: Any, config: HarnessConfig) -> str:
-    """Which of ``config``'s own methods a stored config (its TOML layout) defines otherwise,
-    as a sentence for a refusal, or ``""``."""
+def changed_custom_methods(stored: Any, entries: Sequence[CustomMethodEntry]) -> str:
+    """Which of a config's own methods (``entries``) a stored config (its TOML layout)
+    defines otherwise, as a sentence for a refusal, or ``""``."""
     custom = stored.get("methods", {}).get("custom", []) if isinstance(stored, Mapping) else []
     old = {t.get("name"): t for t in custom if isinstance(t, Mapping)}
     changes = []
-    for entry in config.custom_methods:
+    for entry in entries:
         new = entry.to_dict()
         if entry.name in old and old[entry.name] != new:
             changes.append(f"{entry.name!r} was {_called(old[entry.name])}, now {_called(new)}")

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from captum_ifim import MethodSpec
-from comparisons.config._custom_methods import CustomMethodEntry, config_method_spec
+from captum_ifim import MethodSpec, get_method_spec
+from comparisons.config._custom_methods import CustomMethodEntry
 from comparisons.config._entries import DatasetEntry, ModelEntry
 
 MAP_TARGETS = ("label", "prediction")
@@ -79,7 +79,10 @@ class HarnessConfig:
     def method_spec(self, name: str) -> MethodSpec:
         """The spec of method ``name``: the config's own (``[[methods.custom]]``) or the
         registry's."""
-        return config_method_spec(self, name)
+        for entry in self.custom_methods:
+            if entry.name == name:
+                return entry.method_spec()
+        return get_method_spec(name)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""

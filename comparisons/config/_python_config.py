@@ -5,9 +5,10 @@ file would hold, so it is checked by :func:`~comparisons.config.parse_config` li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from comparisons.config._custom_methods import attach_python_methods, split_python_methods
+from comparisons.config._custom_methods import split_python_methods
 from comparisons.config._entries import PYTHON_DATASET
 from comparisons.config._harness_config import HarnessConfig
 from comparisons.config._parse import parse_config
@@ -78,4 +79,9 @@ def python_config(
             },
         }
     )
-    return attach_python_methods(config, split.specs)
+    # The methods' objects join their entries (the TOML layout holds what they are).
+    entries = tuple(
+        replace(entry, spec=split.specs[entry.name]) if entry.name in split.specs else entry
+        for entry in config.custom_methods
+    )
+    return replace(config, custom_methods=entries)

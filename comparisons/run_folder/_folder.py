@@ -215,7 +215,7 @@ class RunFolder:
         except (OSError, ValueError):
             return ""
         return changed_custom_methods(
-            stored.get("config") if isinstance(stored, dict) else {}, config
+            stored.get("config") if isinstance(stored, dict) else {}, config.custom_methods
         )
 
     def holds(self, config: HarnessConfig) -> bool:
