@@ -20,6 +20,7 @@ from captum_ifim._methods._registry import (
     method_set,
     register_method,
 )
+from captum_ifim._model_outputs import LogitsModel, as_logits_model, logits_of
 from captum_ifim._version import __version__
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "IFIMResult",
     "LayerIFIMDecomposition",
     "LayerIFIMResult",
+    "LogitsModel",
     "MethodSpec",
     "RegisteredMethod",
     "ScoreCAM",
@@ -40,10 +42,12 @@ __all__ = [
     "UnsupportedModelError",
     "XGradCAM",
     "__version__",
+    "as_logits_model",
     "available_methods",
     "build_method",
     "default_target_layer",
     "get_method_spec",
+    "logits_of",
     "method_set",
     "plot_input_shares",
     "register_method",

@@ -32,6 +32,7 @@ from captum_ifim._captum_compat import (
     _is_tuple,
     log_usage,
 )
+from captum_ifim._model_outputs import LogitsModel, OutputKey, logits_of
 from captum_ifim._optional_imports import import_optional
 from captum_ifim._targets import resolve_targets
 from captum_ifim._validation import check_bool, check_inputs
@@ -54,14 +55,22 @@ def check_deepshap_settings(
 class _TargetScore(nn.Module):
     """One output column of the prepared model, the only output shap has to explain."""
 
-    def __init__(self, prepared: nn.Module, forward: Callable[[Tensor], Tensor], column: int):
+    def __init__(
+        self,
+        prepared: nn.Module,
+        forward: Callable[[Tensor], Any],
+        column: int,
+        output_key: OutputKey = None,
+    ):
         super().__init__()
         self.prepared = prepared  # a child, so shap hooks its leaves
         self._forward = forward
         self.column = column
+        self.output_key = output_key
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward(x)[:, self.column : self.column + 1]
+        logits = logits_of(self._forward(x), self.output_key)
+        return logits[:, self.column : self.column + 1]
 
 
 class DeepSHAP(Attribution):
@@ -158,7 +167,8 @@ class DeepSHAP(Attribution):
             )
         extra = tuple(_format_additional_forward_args(additional_forward_args) or ())
         background = self.background.to(device=x.device, dtype=x.dtype)
-        prepared = prepare_model_for_deepshap(self.model)
+        prepared = prepare_model_for_deepshap(self.model)  # the model behind a LogitsModel
+        output_key = self.model.output_key if isinstance(self.model, LogitsModel) else None
         example = (x[:1], *sample_arguments(extra, 0, x.shape[0]))
         in_place = in_place_operations(prepared, example)
         if in_place:  # shap would fail inside its hooks, whatever check_additivity says
@@ -171,7 +181,7 @@ class DeepSHAP(Attribution):
             warnings.warn(f"approximate DeepSHAP values: {error}", stacklevel=2)
         register_rescale_rule(import_optional("shap.explainers._deep.deep_pytorch", "DeepSHAP"))
         with torch.no_grad():
-            outputs = bind_forward(prepared, extra)(x)
+            outputs = logits_of(bind_forward(prepared, extra)(x), output_key)
         targets = resolve_targets(target, outputs)
         rows = []
         with torch.enable_grad():
@@ -179,7 +189,7 @@ class DeepSHAP(Attribution):
                 column = int(targets[index])
                 forward = bind_sample_forward(prepared, extra, index, x.shape[0])
                 explainer = self._shap.DeepExplainer(
-                    _TargetScore(prepared, forward, column), background
+                    _TargetScore(prepared, forward, column, output_key), background
                 )
                 values = explainer.shap_values(x[index : index + 1], check_additivity=False)
                 row = torch.from_numpy(np.asarray(values)[..., 0])

@@ -45,6 +45,7 @@ from captum_ifim._baselines._rescale_modules import (
     max_pool_overlaps,
     max_pool_rebuildable,
 )
+from captum_ifim._model_outputs import LogitsModel
 
 #: Functional nonlinearities turned into modules (a fresh module per call site).
 _FUNCTION_MODULES: dict[Any, Callable[[], nn.Module]] = {
@@ -343,6 +344,8 @@ def prepare_model_for_deepshap(model: nn.Module) -> nn.Module:
         A module computing the same function; parameters and buffers share storage with
         ``model`` and do not require gradients.
     """
+    if isinstance(model, LogitsModel) and isinstance(model.wrapped, nn.Module):
+        model = model.wrapped  # traced as the model itself; DeepSHAP reads the logits
     prepared = _sharing_copy(model).eval()
     for module in prepared.modules():
         if isinstance(getattr(module, "inplace", None), bool):

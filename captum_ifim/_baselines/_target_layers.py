@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from captum_ifim._baselines._reshape_transforms import ChannelsLastToFirst, TokensToGrid
 from captum_ifim._baselines._training_flags import training_flags_restored
+from captum_ifim._model_outputs import LogitsModel
 
 ReshapeTransform = Callable[[Tensor], Tensor]
 
@@ -154,6 +155,29 @@ def _timm_vit_grid(model: nn.Module) -> ReshapeTransform:
     return TokensToGrid(prefix, (int(grid[0]), int(grid[1])) if fixed else None)  # type: ignore[index]
 
 
+def _hf_patch_grid(model: nn.Module) -> tuple[int, int]:
+    """(h, w) patches of a Hugging Face vision transformer at its config's image size."""
+    config: Any = model.config
+    size, patch = config.image_size, config.patch_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
+    return int(size[0]) // int(patch[0]), int(size[1]) // int(patch[1])
+
+
+def _hf_vit_grid(model: nn.Module) -> ReshapeTransform:
+    return TokensToGrid(1, _hf_patch_grid(model))
+
+
+def _hf_deit_grid(model: nn.Module) -> ReshapeTransform:
+    return TokensToGrid(2, _hf_patch_grid(model))  # class and distillation tokens
+
+
+def _hf_swin_grid(model: nn.Module) -> ReshapeTransform:
+    height, width = _hf_patch_grid(model)
+    merges = 2 ** (len(model.config.depths) - 1)  # type: ignore[union-attr, arg-type]
+    return TokensToGrid(0, (height // merges, width // merges))
+
+
 _TOKENS = "tokens to a grid, class token dropped"
 _CHANNELS_LAST = "(N, H, W, C) permuted to (N, C, H, W)"
 
@@ -205,6 +229,42 @@ FAMILY_RULES: tuple[FamilyRule, ...] = (
         every_layer_reshaped=True,
     ),
     FamilyRule(
+        "Hugging Face ViT (ViTForImageClassification)",
+        "transformers.models.vit.modeling_vit", "ViTForImageClassification",
+        "vit.layers.-1.layernorm_before", reshape=_hf_vit_grid, reshape_text=_TOKENS,
+        every_layer_reshaped=True,
+    ),
+    FamilyRule(
+        "Hugging Face DeiT (DeiTForImageClassification)",
+        "transformers.models.deit.modeling_deit", "DeiTForImageClassification",
+        "deit.layers.-1.layernorm_before", reshape=_hf_deit_grid,
+        reshape_text="tokens to a grid, class and distillation tokens dropped",
+        every_layer_reshaped=True,
+    ),
+    FamilyRule(
+        "Hugging Face DeiT with teacher (DeiTForImageClassificationWithTeacher)",
+        "transformers.models.deit.modeling_deit", "DeiTForImageClassificationWithTeacher",
+        "deit.layers.-1.layernorm_before", reshape=_hf_deit_grid,
+        reshape_text="tokens to a grid, class and distillation tokens dropped",
+        every_layer_reshaped=True,
+    ),
+    FamilyRule(
+        "Hugging Face Swin (SwinForImageClassification)",
+        "transformers.models.swin.modeling_swin", "SwinForImageClassification",
+        "swin.layernorm", reshape=_hf_swin_grid,
+        reshape_text="tokens (N, h * w, C) to a grid, no class token", every_layer_reshaped=True,
+    ),
+    FamilyRule(
+        "Hugging Face ConvNeXt (ConvNextForImageClassification)",
+        "transformers.models.convnext.modeling_convnext", "ConvNextForImageClassification",
+        "convnext.encoder.stages.-1",
+    ),
+    FamilyRule(
+        "Hugging Face ResNet (ResNetForImageClassification)",
+        "transformers.models.resnet.modeling_resnet", "ResNetForImageClassification",
+        "resnet.encoder.stages.-1",
+    ),
+    FamilyRule(
         "MONAI DenseNet (DenseNet121, ...), 2-D and 3-D", "monai.networks.nets.densenet",
         "DenseNet", "class_layers.relu",
     ),
@@ -247,6 +307,12 @@ def _walk(model: nn.Module, path: str) -> str:
     return ".".join(names)
 
 
+def _seen_through(module: nn.Module) -> nn.Module:
+    """The model behind a :class:`~captum_ifim.LogitsModel` (same layers and names)."""
+    inner: Any = module.wrapped if isinstance(module, LogitsModel) else module
+    return inner if isinstance(inner, nn.Module) else module
+
+
 def _family_network(model: nn.Module) -> tuple[str, nn.Module, FamilyRule] | None:
     """The outermost submodule (or the model) of a known family, its name and rule."""
     classes = [(rule, rule.network_class()) for rule in FAMILY_RULES]
@@ -254,6 +320,7 @@ def _family_network(model: nn.Module) -> tuple[str, nn.Module, FamilyRule] | Non
     if not known:
         return None
     for name, module in model.named_modules():
+        module = _seen_through(module)
         for rule, cls in known:
             if isinstance(module, cls):
                 return name, module, rule
@@ -422,7 +489,7 @@ def resolve_target_layer(model: nn.Module, target_layer: nn.Module | str) -> nn.
 def _family_reshape(model: nn.Module, layer: nn.Module) -> ReshapeTransform | None:
     """The reshape of a family whose every layer has a token layout, if ``layer`` is in one."""
     classes = [(rule, rule.network_class()) for rule in FAMILY_RULES if rule.every_layer_reshaped]
-    for network in model.modules():
+    for network in map(_seen_through, model.modules()):
         for rule, cls in classes:
             if cls is not None and isinstance(network, cls) and rule.reshape is not None:
                 if any(module is layer for module in network.modules()):

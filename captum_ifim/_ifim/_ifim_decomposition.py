@@ -22,6 +22,7 @@ from captum_ifim._captum_compat import (
 from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
 from captum_ifim._ifim._input_shares import InputShares, input_shares
 from captum_ifim._ifim._output_heads import OutputHead, check_class_mass, check_output_head
+from captum_ifim._model_outputs import as_logits_model
 from captum_ifim._validation import (
     check_choice,
     check_energy,
@@ -137,7 +138,8 @@ class IFIMDecomposition(GradientAttribution):
     passes per batch (one for binary models, the cost of a saliency map).
 
     Args:
-        forward_func: The model or any function returning outputs of shape (N, C).
+        forward_func: The model or any function returning outputs of shape (N, C), or an
+            output holding them (reduced by :func:`~captum_ifim.logits_of`).
             Samples must not interact: an ``nn.Module`` in training mode with BatchNorm
             or Dropout layers is refused.
         output: What the outputs are: ``"logits"`` (softmax over logits),
@@ -176,7 +178,8 @@ class IFIMDecomposition(GradientAttribution):
         if not callable(forward_func):
             raise TypeError(f"expected a callable forward_func, got {type(forward_func)}")
         check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass)
-        GradientAttribution.__init__(self, forward_func)
+        # Outputs holding the logits (a ModelOutput, a dict, a tuple) give them: logits_of.
+        GradientAttribution.__init__(self, as_logits_model(forward_func))
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
         self.eigenvalue_atol = eigenvalue_atol

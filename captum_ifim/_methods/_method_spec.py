@@ -52,6 +52,8 @@ class MethodSpec:
         low_map_method: The method whose map ranks the *low* pixel set in the contrastive
             perturbation test (eq. 24: ``"ifim-insensitive"`` for ``"ifim-sensitive"``);
             ``None`` means the method's own map.
+        needs_module: Needs the model as an ``nn.Module`` (hooks on its layers, a copy of
+            it); ``False``: ``build_method`` also takes a forward function, as Captum does.
         option_facts: The facts an option changes (a CAM's ``normalization="none"``: maps
             not rescaled); ``None``: no option changes a fact. Read through :meth:`facts`.
 
@@ -80,6 +82,7 @@ class MethodSpec:
     uses_target: bool = True
     has_spectrum: bool = False
     low_map_method: str | None = None
+    needs_module: bool = True
     option_facts: OptionFacts | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ only when a method is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +42,7 @@ from captum_ifim._methods._factories import (
 )
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
+from captum_ifim._model_outputs import OutputKey, as_logits_model, check_output_key
 from captum_ifim._registry_names import check_new_name
 
 _SPECS = (
@@ -55,6 +56,7 @@ _SPECS = (
         uses_target=False,
         has_spectrum=True,
         low_map_method="ifim-insensitive",
+        needs_module=False,
     ),
     MethodSpec(
         name="ifim-insensitive",
@@ -64,6 +66,7 @@ _SPECS = (
         attribute_options=IFIM_ATTRIBUTE_OPTIONS,
         check_values=check_ifim_options,
         uses_target=False,
+        needs_module=False,
     ),
     MethodSpec(
         name="gradcam",
@@ -130,6 +133,7 @@ _SPECS = (
         factory=saliency_factory,
         attribute_options=SALIENCY_ATTRIBUTE_OPTIONS,
         check_values=check_saliency_options,
+        needs_module=False,
     ),
     MethodSpec(
         name="integrated-gradients",
@@ -138,6 +142,7 @@ _SPECS = (
         constructor_options=INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS,
         attribute_options=INTEGRATED_GRADIENTS_ATTRIBUTE_OPTIONS,
         check_values=check_integrated_gradients_options,
+        needs_module=False,
     ),
 )
 
@@ -235,10 +240,11 @@ def get_method_spec(name: str) -> MethodSpec:
 
 def build_method(
     name: str | MethodSpec,
-    model: nn.Module,
+    model: nn.Module | Callable[..., Any],
     *,
     target_layer: nn.Module | str | None = None,
     background: Tensor | None = None,
+    output_key: OutputKey = None,
     **kwargs: Any,
 ) -> RegisteredMethod:
     """Build the method registered as ``name`` for ``model``.
@@ -246,11 +252,18 @@ def build_method(
     Args:
         name: One of :func:`available_methods`, or a :class:`MethodSpec` not registered
             (e.g. of :func:`~captum_ifim.methods.custom_method_spec`).
-        model: The classifier, returning (N, C) outputs; not modified by any method.
+        model: The classifier, returning (N, C) logits, or an output holding them (a
+            ``ModelOutput`` with ``.logits``, a dict, a tuple: reduced by
+            :func:`~captum_ifim.logits_of`); not modified by any method. A method whose
+            spec does not say ``needs_module`` (saliency, integrated gradients, the iFIM)
+            also takes a forward function, as Captum does.
         target_layer: For the CAMs: a submodule of ``model`` or its name; ``None`` takes
             :func:`~captum_ifim.default_target_layer`, with the reshape its family needs
             (the table of ``docs/baselines.md``). Ignored by the other methods.
         background: For ``"deepshap"``: reference inputs (B, ...). Ignored otherwise.
+        output_key: Where the logits are in the model's output, when the rule of
+            :func:`~captum_ifim.logits_of` does not find them: a key or attribute name,
+            an index, or a callable ``output -> Tensor``.
         **kwargs: Options of the method (``spec.options``), checked first by
             :meth:`MethodSpec.check_options` and split between its constructor and its
             ``attribute`` call: ``output``, ``energy``, ``internal_batch_size``,
@@ -268,7 +281,8 @@ def build_method(
             ``ValueError``).
         ValueError: Unknown name, a bad option value, a missing background, a target
             layer that is not part of the model.
-        TypeError: A model that is not an ``nn.Module``, an option value of a wrong type.
+        TypeError: A model that is not callable, a forward function for a method that
+            needs an ``nn.Module`` (``spec.needs_module``), an option value of a wrong type.
 
     Example:
         >>> import torch
@@ -284,24 +298,37 @@ def build_method(
     """
     spec = name if isinstance(name, MethodSpec) else get_method_spec(name)
     name = spec.name
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
+    if not callable(model):
+        raise TypeError(
+            f"expected model to be an nn.Module or a forward function, got {type(model)}"
+        )
+    if spec.needs_module and not isinstance(model, nn.Module):
+        raise TypeError(
+            f"expected model to be an nn.Module for {name!r}, which needs its layers, got a "
+            f"{type(model).__name__}; methods that take a forward function: "
+            f"{working_methods(model)}"
+        )
+    check_output_key(output_key)
     spec.check_options(kwargs)
     layer = cam_target(model, target_layer) if spec.needs_target_layer else None
     if spec.needs_background and background is None:
         raise ValueError(f"expected background= reference inputs (B, ...) for {name!r}")
     constructor, attribute = spec.split_options(kwargs)
+    forward = as_logits_model(model, output_key)  # transparent: same layers and names
     method, fixed = spec.factory(
-        model, layer, background if spec.needs_background else None, constructor
+        forward, layer, background if spec.needs_background else None, constructor
     )
     return RegisteredMethod(
-        spec, model, method, {**fixed, **attribute}, lambda: working_methods(model, exclude=name)
+        spec, forward, method, {**fixed, **attribute}, lambda: working_methods(model, exclude=name)
     )
 
 
-def working_methods(model: nn.Module, exclude: str | None = None) -> list[str]:
+def working_methods(model: nn.Module | Callable[..., Any], exclude: str | None = None) -> list[str]:
     """Registry methods expected to work on ``model``: every method but ``exclude`` (the
-    one that could not), the CAMs only when a target layer can be chosen for the model."""
+    one that could not), the CAMs only when a target layer can be chosen for the model,
+    only those without ``needs_module`` for a forward function."""
+    if not isinstance(model, nn.Module):
+        return [n for n in available_methods() if n != exclude and not _REGISTRY[n].needs_module]
     try:
         cam_target(model)
         cams = True

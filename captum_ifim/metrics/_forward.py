@@ -13,6 +13,7 @@ from captum_ifim._captum_compat import (
     _run_forward,
     _tuple_splice_range,
 )
+from captum_ifim._model_outputs import logits_of
 from captum_ifim._validation import explained_forward_failures
 from captum_ifim.metrics._validation import check_max_examples_per_batch
 
@@ -42,7 +43,12 @@ def model_outputs(
     """Detached model outputs for ``inputs`` (N, ...), computed without gradients in chunks.
 
     Returns:
-        The outputs of shape (N, C).
+        The outputs of shape (N, C): the logits of an output holding them (a
+        ``ModelOutput``, a dict, a tuple; :func:`~captum_ifim.logits_of`).
+
+    Raises:
+        TypeError: An output without logits (the message says to pass ``output_key=`` to
+            :class:`~captum_ifim.LogitsModel`).
 
     Raises:
         ValueError: Outputs of another shape, or inputs the model cannot take (a
@@ -52,11 +58,13 @@ def model_outputs(
     explained = explained_forward_failures(forward_func, (inputs,), additional_forward_args)
     with torch.no_grad(), explained:
         for start, stop in chunk_bounds(inputs.shape[0], max_examples_per_batch):
-            out = _run_forward(
-                forward_func,
-                inputs[start:stop],
-                None,
-                slice_args(additional_forward_args, start, stop),
+            out = logits_of(
+                _run_forward(
+                    forward_func,
+                    inputs[start:stop],
+                    None,
+                    slice_args(additional_forward_args, start, stop),
+                )
             )
             if not isinstance(out, Tensor) or out.dim() != 2:
                 shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
