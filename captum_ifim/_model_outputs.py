@@ -40,6 +40,11 @@ _FIX = (
 )
 
 
+class OutputNotLogitsError(TypeError):
+    """A model's output the rule cannot reduce to logits (a ``TypeError``), naming its type
+    and the fix (``output_key=``)."""
+
+
 def check_output_key(output_key: Any) -> None:
     """Raise unless ``output_key`` is ``None``, a non-empty string, an int or a callable.
 
@@ -73,7 +78,7 @@ def _describe(output: Any) -> str:
 def _tensor(value: Any, output: Any, how: str) -> Tensor:
     if isinstance(value, (Tensor, fx.Proxy)):
         return value  # type: ignore[return-value]
-    raise TypeError(
+    raise OutputNotLogitsError(
         f"expected {how} of the model's output ({_describe(output)}) to be a tensor of "
         f"logits, got a {type(value).__name__}; {_FIX}"
     )
@@ -114,9 +119,9 @@ def logits_of(output: Any, output_key: OutputKey = None) -> Tensor:
         The tensor, as it is (no copy, gradients kept).
 
     Raises:
-        TypeError: The output cannot be reduced (the message names its type and says to
-            pass ``output_key=``), or the key or callable gives something else than a
-            tensor.
+        OutputNotLogitsError: The output cannot be reduced (the message names its type
+            and says to pass ``output_key=``), or the key or callable gives something else
+            than a tensor (a ``TypeError``).
         ValueError: ``output_key`` names a key, attribute or index the output lacks.
 
     Example:
@@ -147,7 +152,7 @@ def logits_of(output: Any, output_key: OutputKey = None) -> Tensor:
             return tensors[0]
     elif isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
         return output[0]
-    raise TypeError(
+    raise OutputNotLogitsError(
         "expected the model to return (N, C) logits: a tensor, an output with a tensor "
         "attribute .logits, a dict with a 'logits' key or a single tensor, or a tuple whose "
         f"first element is the logits; got {_describe(output)}; {_FIX}"

@@ -15,7 +15,7 @@ import numbers
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from captum_ifim import as_logits_model
 from comparisons.config import python_config, stable_hash
 from comparisons.datasets import ImageDataset, ImageSplit, pixel_statistics
 from comparisons.run_folder import (
@@ -254,6 +255,9 @@ def compare(
     class_names: Sequence[str] | None = None,
     value_range: tuple[float, float] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
+    output_key: str | int | Callable[[Any], Tensor] | None = None,
+    target_layer: str | None = None,
+    reshape: str | None = None,
     model_name: str = "model",
     dataset_name: str = "data",
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -272,7 +276,9 @@ def compare(
     without one (tensors), from test images that are not evaluated.
 
     Args:
-        model: The trained classifier: (N, C, ...) images in, (N, num_classes) logits out.
+        model: The trained classifier: (N, C, ...) images in, (N, num_classes) logits out,
+            or an output holding them (a Hugging Face ``ModelOutput`` with ``.logits``, a
+            dict, a tuple: :func:`captum_ifim.logits_of`'s rule).
         data: An :class:`~comparisons.datasets.ImageDataset` from the loaders
             (``load_dataset("image-folder", ...)``), or test tensors ``(images, labels)``
             or ``(images, labels, masks)``: images (N, C, H, W) or (N, C, D, H, W), labels
@@ -301,6 +307,15 @@ def compare(
         preprocessing: What the model expects of the raw images, applied inside it
             (``size``, ``channels``, ``mean``, ``std``; see
             :class:`comparisons.models.InputPreprocessing`).
+        output_key: Where the logits are in the model's output when the rule does not
+            find them: a key or attribute name, an index, or a callable ``output -> Tensor``
+            (a callable is not recorded in the run folder).
+        target_layer: The CAMs' target layer, a module name of ``model``
+            (``"vit.layers.5.layernorm_before"``); ``None``: its family's default
+            (``docs/baselines.md``).
+        reshape: The CAMs' reshape of that layer's output: ``"token-grid"``,
+            ``"token-grid:<k>"`` (k prefix tokens dropped), ``"channels-last"``, ``"none"``
+            or a ``"package.module:callable"`` path; ``None``: the family's.
         model_name, dataset_name: Their names in the rows.
         method_options, metric_options: As ``[methods.options.<name>]`` and
             ``[metrics.options.<name>]`` of a config.
@@ -342,6 +357,7 @@ def compare(
         raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
     _check_model(model)
     model = copy.deepcopy(model).eval().float()  # the harness computes in float32
+    model = as_logits_model(model, output_key)  # ModelOutput, dict, tuple -> logits
     if isinstance(data, ImageDataset):
         if class_names is not None or value_range is not None:
             raise ValueError(
@@ -379,6 +395,11 @@ def compare(
         device=device,
         eval_examples=eval_examples,
         run_options=run_options,
+        model_layers={
+            "output_key": None if callable(output_key) else output_key,
+            "target_layer": target_layer,
+            "reshape": reshape,
+        },
     )
     datasets = {dataset_name: dataset}
     models = {model_name: model}

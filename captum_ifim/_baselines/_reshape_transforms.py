@@ -79,3 +79,53 @@ class ChannelsLastToFirst:
 
     def __str__(self) -> str:
         return "channels-last permuted to channels-first"
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The layer's output as it is (``"none"``: no reshape, even where a family has one)."""
+
+    def __call__(self, maps: Tensor) -> Tensor:
+        return maps
+
+    def __str__(self) -> str:
+        return "none"
+
+
+#: The reshapes a config or :func:`comparisons.compare` names (``reshape = "token-grid"``);
+#: ``"token-grid:<k>"`` drops ``k`` prefix tokens (2 for DeiT's class and distillation).
+RESHAPE_NAMES: dict[str, str] = {
+    "token-grid": "(N, T, D) tokens to a square grid, the class token dropped",
+    "token-grid:<k>": "(N, T, D) tokens to a square grid, the first k prefix tokens dropped",
+    "channels-last": "(N, *spatial, C) permuted to (N, C, *spatial)",
+    "none": "the layer's output as it is (no reshape, even where the family has one)",
+}
+
+
+def named_reshape_transform(name: str) -> TokensToGrid | ChannelsLastToFirst | Unchanged:
+    """The reshape named ``name`` (one of :data:`RESHAPE_NAMES`).
+
+    Raises:
+        ValueError: An unknown name (the message lists the valid ones).
+        TypeError: ``name`` is not a string.
+
+    Example:
+        >>> import torch
+        >>> named_reshape_transform("token-grid:2")(torch.zeros(1, 6, 8)).shape
+        torch.Size([1, 8, 2, 2])
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"expected a reshape name, got {type(name).__name__}")
+    if name == "token-grid":
+        return TokensToGrid(1)
+    if name == "channels-last":
+        return ChannelsLastToFirst()
+    if name == "none":
+        return Unchanged()
+    prefix, _, count = name.partition(":")
+    if prefix == "token-grid" and count.isdigit():
+        return TokensToGrid(int(count))
+    raise ValueError(
+        f"expected a reshape among {sorted(RESHAPE_NAMES)} (k a number), or a "
+        f"'package.module:callable' path, got {name!r}"
+    )

@@ -110,6 +110,7 @@ def _check_dataset(entry: DatasetEntry) -> Any:
 
 def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: Any) -> None:
     from comparisons.models import build_model, get_model_spec
+    from comparisons.models._model_layers import check_model_layers
     from comparisons.training import TrainingConfig, model_build_options
 
     if model.source != "registry" or model.is_given:
@@ -132,6 +133,7 @@ def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: An
         image = dataset.train.images[:1]
         with torch.no_grad():
             network(image)
+        check_model_layers(model, network)  # its target_layer, if any, is a module of it
     except Exception as error:  # a model that cannot be built or take the images
         raise ValueError(f"{where}: {_cause(error)}") from error
     background = dataset.train.images[: config.background_examples]

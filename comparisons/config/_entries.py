@@ -54,6 +54,14 @@ class ModelEntry:
             inside the model to the dataset's raw images.
         python_object: The fingerprint of a model given in Python to
             :func:`comparisons.compare` (then it is passed again, not built).
+        output_key: Where the logits are in the model's output when
+            :func:`captum_ifim.logits_of`'s rule does not find them (a key or attribute
+            name, or an index); ``None``: the rule.
+        target_layer: The CAMs' target layer, a module name of the model as built;
+            ``None``: the default of its family (``docs/baselines.md``).
+        reshape: The CAMs' reshape of that layer's output: a name (``"token-grid"``,
+            ``"token-grid:2"``, ``"channels-last"``, ``"none"``) or a
+            ``"package.module:callable"`` path; ``None``: the family's.
     """
 
     name: str
@@ -66,6 +74,9 @@ class ModelEntry:
     trust_pickle: bool = False
     preprocessing: dict[str, Any] = field(default_factory=dict)
     python_object: str | None = None
+    output_key: str | int | None = None
+    target_layer: str | None = None
+    reshape: str | None = None
 
     @property
     def source(self) -> str:

@@ -32,6 +32,9 @@ OPTIONAL_MODEL_FIELDS: dict[str, Any] = {
     "trust_pickle": False,
     "preprocessing": {},
     "python_object": None,
+    "output_key": None,
+    "target_layer": None,
+    "reshape": None,
 }
 
 

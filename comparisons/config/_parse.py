@@ -43,6 +43,9 @@ _MODEL_KEYS = (
     "trust_pickle",
     "preprocessing",
     "python_object",
+    "output_key",
+    "target_layer",
+    "reshape",
 )
 
 
@@ -166,6 +169,7 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
         InputPreprocessing.from_dict(preprocessing)
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from error
+    _check_model_layers(entry, where)
     return ModelEntry(
         name,
         options,
@@ -177,7 +181,30 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
         trust_pickle=entry.get("trust_pickle", False),
         preprocessing=preprocessing,
         python_object=entry.get("python_object"),
+        output_key=entry.get("output_key"),
+        target_layer=entry.get("target_layer"),
+        reshape=entry.get("reshape"),
     )
+
+
+def _check_model_layers(entry: dict[str, Any], where: str) -> None:
+    """``output_key``, ``target_layer`` and ``reshape``: their types, a known reshape name
+    or an importable ``package.module:callable`` (the layer is checked on the built model)."""
+    from comparisons.models._model_layers import check_output_key_value, reshape_transform
+
+    if "output_key" in entry:
+        check_output_key_value(entry["output_key"], where)
+    if "target_layer" in entry and not (
+        isinstance(entry["target_layer"], str) and entry["target_layer"]
+    ):
+        raise TypeError(
+            f"expected target_layer in {where} to be a module name, got {entry['target_layer']!r}"
+        )
+    if "reshape" in entry:
+        try:
+            reshape_transform(entry["reshape"])
+        except (ValueError, ImportError) as error:
+            raise type(error)(f"{where}: {error}") from error
 
 
 def _model_datasets(entry: dict[str, Any], labels: list[str]) -> list[str] | None:

@@ -29,6 +29,7 @@ def python_config(
     device: str,
     eval_examples: int,
     run_options: Mapping[str, Any],
+    model_layers: Mapping[str, Any] | None = None,
 ) -> HarnessConfig:
     """The checked config of data and a model given in Python.
 
@@ -37,6 +38,8 @@ def python_config(
         dataset_fingerprint, model_fingerprint: Hashes of their contents (a resumed run
             folder must hold the same data and weights).
         run_options: Other ``[run]`` keys (``name`` defaults to ``"compare"``).
+        model_layers: The model's ``output_key``, ``target_layer`` and ``reshape`` (those
+            not ``None``), as in a ``[[models]]`` entry.
         methods: As :func:`comparisons.compare` takes them (names, your own methods), split
             by :func:`~comparisons.config._custom_methods.split_python_methods`.
         Others: As :func:`comparisons.compare` takes them.
@@ -66,6 +69,7 @@ def python_config(
                     "name": model_name,
                     "python_object": model_fingerprint,
                     "preprocessing": dict(preprocessing or {}),
+                    **{k: v for k, v in (model_layers or {}).items() if v is not None},
                 }
             ],
             "methods": {

@@ -24,6 +24,7 @@ from comparisons.metrics import (
     MetricValue,
     run_metric,
 )
+from comparisons.models._model_layers import cam_options
 from comparisons.run._group_data import GroupData
 from comparisons.run._group_models import GroupModel
 from comparisons.run._model_pairs import evaluated_maps
@@ -52,14 +53,20 @@ class CellRecord:
 
 
 def _method_factory(
-    config: HarnessConfig, name: str, background: Tensor
+    config: HarnessConfig, name: str, background: Tensor, model_name: str | None = None
 ) -> Callable[[nn.Module], Any]:
     spec = config.method_spec(name)  # a registry method or the config's own
     options = config.method_options.get(name, {})
+    entry = next((m for m in config.models if m.name == model_name), None)
 
     def factory(model: nn.Module) -> Any:
+        layers = cam_options(entry, spec, model)  # the model's own target layer and reshape
         return build_method(
-            spec, model, background=background if spec.needs_background else None, **options
+            spec,
+            model,
+            background=background if spec.needs_background else None,
+            **options,
+            **layers,
         )
 
     return factory
@@ -75,7 +82,7 @@ def run_cell(
 ) -> CellRecord:
     """Compute one cell: the method's maps of the evaluated images, timed, then every metric."""
     spec = config.method_spec(cell.method)
-    factory = _method_factory(config, cell.method, data.background)
+    factory = _method_factory(config, cell.method, data.background, cell.group.model)
     explainer = factory(data.model)
     # Warm-up on one image (lazy imports, allocator, kernels), then time the whole set.
     compute_maps(explainer, data.inputs[:1], data.targets[:1], None, 1)
@@ -93,7 +100,9 @@ def run_cell(
     seconds = time.perf_counter() - start
     low_maps = None
     if spec.low_map_method is not None:
-        low = _method_factory(config, spec.low_map_method, data.background)(data.model)
+        low = _method_factory(config, spec.low_map_method, data.background, cell.group.model)(
+            data.model
+        )
         if spectrum is not None and shares_decomposition(explainer, low):
             low_maps = spectrum.other
         else:

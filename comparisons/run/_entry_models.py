@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_ifim import as_logits_model
+from captum_ifim._model_outputs import OutputNotLogitsError
 from comparisons.config import ModelEntry
 from comparisons.datasets import ImageDataset
 from comparisons.models import (
@@ -30,6 +32,7 @@ from comparisons.models import (
     read_checkpoint,
 )
 from comparisons.models._external import source_fingerprint, zoo_version
+from comparisons.models._model_layers import check_model_layers
 from comparisons.training import (
     cache_key,
     file_fingerprint,
@@ -65,22 +68,35 @@ def model_inputs(entry: ModelEntry, dataset: ImageDataset) -> tuple[int, tuple[i
 def build_architecture(entry: ModelEntry, dataset: ImageDataset, **extra: Any) -> nn.Module:
     """The entry's model, freshly initialised (from the current RNG), without preprocessing.
 
-    ``extra`` are added to a registry model's options (``input_mean``/``input_std``).
+    ``extra`` are added to a registry model's options (``input_mean``/``input_std``). A
+    factory's or zoo's model is behind :class:`captum_ifim.LogitsModel` (its outputs reduced
+    to the logits, with the entry's ``output_key``; names unchanged).
+
+    Raises:
+        ValueError: The entry's ``target_layer`` is not a module of the model.
     """
     channels, size = model_inputs(entry, dataset)
     if entry.source == "factory":
-        return build_factory_model(str(entry.factory), entry.options)
-    if entry.source == "zoo":
-        return build_zoo_model(
-            str(entry.zoo),
-            entry.options,
-            in_channels=channels,
-            num_classes=dataset.num_classes,
-            spatial_dims=len(size),
+        model = as_logits_model(
+            build_factory_model(str(entry.factory), entry.options), entry.output_key
         )
-    return build_model(
-        entry.name, channels, dataset.num_classes, size, **{**entry.options, **extra}
-    )
+    elif entry.source == "zoo":
+        model = as_logits_model(
+            build_zoo_model(
+                str(entry.zoo),
+                entry.options,
+                in_channels=channels,
+                num_classes=dataset.num_classes,
+                spatial_dims=len(size),
+            ),
+            entry.output_key,
+        )
+    else:
+        model = build_model(
+            entry.name, channels, dataset.num_classes, size, **{**entry.options, **extra}
+        )
+    check_model_layers(entry, model)
+    return model
 
 
 def wrap_preprocessing(entry: ModelEntry, model: nn.Module, dataset: ImageDataset) -> nn.Module:
@@ -105,6 +121,8 @@ def source_record(entry: ModelEntry) -> dict[str, Any]:
     if entry.zoo is not None:
         record["zoo"] = entry.zoo
         record["zoo_version"] = zoo_version(entry.zoo.partition(":")[0])
+    if entry.output_key is not None:
+        record["output_key"] = entry.output_key
     return record
 
 
@@ -131,7 +149,8 @@ def given_model(
                     "expected the model given in Python to comparisons.compare, got none: "
                     "this run folder's model was a Python object; run it through compare"
                 )
-            model = python_object
+            model = as_logits_model(python_object, entry.output_key)
+            check_model_layers(entry, model)
             weights = state_fingerprint(model)
         else:
             checkpoint = read_checkpoint(str(entry.weights), trust_pickle=entry.trust_pickle)
@@ -143,7 +162,8 @@ def given_model(
                         f"{checkpoint.path} for a model without factory or zoo, got a state "
                         f"dict: give the factory or zoo that builds its architecture"
                     )
-                model = checkpoint.module
+                model = as_logits_model(checkpoint.module, entry.output_key)
+                check_model_layers(entry, model)
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)  # deterministic buffers the state dict lacks
@@ -193,6 +213,8 @@ def check_model_outputs(model: nn.Module, dataset: ImageDataset, device: torch.d
     try:
         with torch.no_grad():
             outputs = model(images)
+    except OutputNotLogitsError as error:
+        raise ValueError(f"{error} (output_key = ... in its [[models]] entry)") from error
     except Exception as error:  # any failure on the dataset's own images
         raise ValueError(
             f"expected the model to take the dataset's images of shape {tuple(images.shape)}, "
