@@ -29,11 +29,25 @@ from captum_ifim.metrics._deletion_insertion import (
     insertion_auc,
 )
 from captum_ifim.metrics._explainer_calls import compute_maps
+from captum_ifim.metrics._faithfulness_correlation import (
+    FaithfulnessCorrelationResult,
+    faithfulness_correlation,
+    random_subsets,
+)
 from captum_ifim.metrics._fgsm import fgsm
+from captum_ifim.metrics._irof import IROFResult, irof, slic_segments
 from captum_ifim.metrics._kl_fidelity import KLFidelityResult, kl_fidelity, local_kl
 from captum_ifim.metrics._local_robustness import avg_sensitivity, local_lipschitz_estimate
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._metadata import MetricCategory, MetricInfo
+from captum_ifim.metrics._monotonicity import MonotonicityResult, monotonicity_correlation
+from captum_ifim.metrics._pixel_flipping import (
+    PixelFlippingCurve,
+    RegionPerturbationCurve,
+    grid_segments,
+    pixel_flipping,
+    region_perturbation,
+)
 from captum_ifim.metrics._pixel_selection import num_selected_pixels, pixel_mask, spatial_saliency
 from captum_ifim.metrics._random_logit import draw_other_classes, random_logit
 from captum_ifim.metrics._randomization import (
@@ -48,6 +62,16 @@ from captum_ifim.metrics._registry import (
     get_metric_info,
     register_metric,
 )
+from captum_ifim.metrics._road import (
+    ROAD_PERCENTAGES,
+    ROADCombinedResult,
+    ROADCurve,
+    noisy_linear_imputation,
+    road,
+    road_combined,
+    road_lerf,
+    road_morf,
+)
 from captum_ifim.metrics._subspace_overlap import (
     SubspaceComparison,
     ifim_subspace_overlap,
@@ -57,15 +81,23 @@ from captum_ifim.metrics._subspace_overlap import (
 
 __all__ = [
     "METRICS",
+    "ROAD_PERCENTAGES",
     "ContrastivePerturbationResult",
     "ContrastivePredictions",
     "CorrelationSummary",
+    "FaithfulnessCorrelationResult",
+    "IROFResult",
     "KLFidelityResult",
     "LowRule",
     "MetricCategory",
     "MetricInfo",
+    "MonotonicityResult",
     "PerturbationCurve",
+    "PixelFlippingCurve",
+    "ROADCombinedResult",
+    "ROADCurve",
     "RandomizationResult",
+    "RegionPerturbationCurve",
     "SubspaceComparison",
     "adversarial_correlation",
     "available_metrics",
@@ -81,27 +113,40 @@ __all__ = [
     "energy_in_mask",
     "f1",
     "f1_ratio",
+    "faithfulness_correlation",
     "fgsm",
     "gaussian_blur",
     "gaussian_noise",
     "get_metric_info",
+    "grid_segments",
     "ifim_subspace_overlap",
     "infidelity",
     "insertion_auc",
+    "irof",
     "kl_fidelity",
     "local_kl",
     "local_lipschitz_estimate",
     "mask_roc_auc",
     "model_parameter_randomization",
+    "monotonicity_correlation",
+    "noisy_linear_imputation",
     "num_selected_pixels",
     "pearson_per_sample",
+    "pixel_flipping",
     "pixel_mask",
     "pointing_game",
     "principal_angles",
     "random_logit",
+    "random_subsets",
+    "region_perturbation",
     "register_metric",
     "relevance_rank_accuracy",
+    "road",
+    "road_combined",
+    "road_lerf",
+    "road_morf",
     "sensitivity_max",
+    "slic_segments",
     "sparseness",
     "spatial_saliency",
     "spearman_per_sample",

@@ -11,13 +11,18 @@ from captum_ifim.metrics._captum_metrics import infidelity, sensitivity_max
 from captum_ifim.metrics._complexity import complexity, effective_complexity, sparseness
 from captum_ifim.metrics._contrastive_perturbation import contrastive_perturbation
 from captum_ifim.metrics._deletion_insertion import deletion_auc, insertion_auc
+from captum_ifim.metrics._faithfulness_correlation import faithfulness_correlation
+from captum_ifim.metrics._irof import irof
 from captum_ifim.metrics._kl_fidelity import kl_fidelity
 from captum_ifim.metrics._local_robustness import avg_sensitivity, local_lipschitz_estimate
 from captum_ifim.metrics._localization import energy_in_mask, pointing_game
 from captum_ifim.metrics._metadata import MetricInfo
+from captum_ifim.metrics._monotonicity import monotonicity_correlation
+from captum_ifim.metrics._pixel_flipping import pixel_flipping, region_perturbation
 from captum_ifim.metrics._random_logit import random_logit
 from captum_ifim.metrics._randomization import model_parameter_randomization
 from captum_ifim.metrics._rank_localization import mask_roc_auc, relevance_rank_accuracy
+from captum_ifim.metrics._road import road_combined, road_lerf, road_morf
 
 _INFOS = (
     MetricInfo(
@@ -109,8 +114,9 @@ _INFOS = (
     ),
 )
 
-#: The complexity, random-logit, rank-localization and local-robustness metrics (issue 23),
-#: described and checked (tests/test_metrics_other_families.py) but not yet in ``METRICS``:
+#: The complexity, random-logit, rank-localization, local-robustness and faithfulness
+#: metrics (issue 23), described and checked (tests/test_metrics_other_families.py,
+#: tests/test_metrics_faithfulness_family.py) but not yet in ``METRICS``:
 #: ``comparisons.metrics`` refuses at import a library metric without a harness entry, and
 #: the configs' ``names = "all"`` is every registered metric, so they join ``_INFOS`` with
 #: their harness entries.
@@ -185,6 +191,64 @@ AWAITING_HARNESS: tuple[MetricInfo, ...] = (
         needs_explainer=True,
         function=local_lipschitz_estimate,
         description="Max map change / input change over noisy neighbours (Alvarez-Melis)",
+    ),
+    # Faithfulness (tests/test_metrics_faithfulness_family.py, against Quantus 0.6 and
+    # pytorch-grad-cam): the per-example score is the result's field named in the line.
+    MetricInfo(
+        name="road-morf",
+        category="faithfulness",
+        higher_is_better=False,
+        function=road_morf,
+        description="ROAD, most relevant first: mean score change, imputed (Rong et al.); .score",
+    ),
+    MetricInfo(
+        name="road-lerf",
+        category="faithfulness",
+        higher_is_better=True,
+        function=road_lerf,
+        description="ROAD, least relevant first: mean score change, imputed; .score",
+    ),
+    MetricInfo(
+        name="road-combined",
+        category="faithfulness",
+        higher_is_better=True,
+        function=road_combined,
+        description="ROAD (LeRF - MoRF) / 2, pytorch-grad-cam's ROADCombined; .score",
+    ),
+    MetricInfo(
+        name="faithfulness-correlation",
+        category="faithfulness",
+        higher_is_better=True,
+        function=faithfulness_correlation,
+        description="Pearson of random-subset map sums and score drops (Bhatt); .correlation",
+    ),
+    MetricInfo(
+        name="pixel-flipping",
+        category="faithfulness",
+        higher_is_better=False,
+        function=pixel_flipping,
+        description="Area under the score as top locations are flipped (Bach et al.); .auc",
+    ),
+    MetricInfo(
+        name="region-perturbation",
+        category="faithfulness",
+        higher_is_better=True,
+        function=region_perturbation,
+        description="AOPC as top patches are replaced, most relevant first (Samek et al.); .aopc",
+    ),
+    MetricInfo(
+        name="irof",
+        category="faithfulness",
+        higher_is_better=True,
+        function=irof,
+        description="Area over the relative score as superpixels go (Rieger & Hansen); .aoc",
+    ),
+    MetricInfo(
+        name="monotonicity-correlation",
+        category="faithfulness",
+        higher_is_better=True,
+        function=monotonicity_correlation,
+        description="Spearman of attributions and score changes (Nguyen & Martinez); .correlation",
     ),
 )
 
