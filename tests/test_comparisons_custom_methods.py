@@ -21,7 +21,7 @@ import comparisons.run._runner as runner_module
 from captum_ifim import available_methods, build_method, get_method_spec
 from captum_ifim.methods import custom_method_spec
 from comparisons import compare
-from comparisons.config import parse_config, read_stored_config
+from comparisons.config import parse_config, read_config_for_report, read_stored_config
 from comparisons.models import build_factory_model
 from comparisons.reporting._figure_output import method_colors
 from comparisons.run import run
@@ -201,6 +201,7 @@ def test_a_resume_with_another_definition_is_refused_and_the_same_one_resumes(
         compare(model, (images, labels), methods={"occ": other}, **options)
     # The stored config reads back; its Python method is not there to build, and says so.
     stored = read_stored_config(tmp_path / "run" / "config.json")
+    assert read_config_for_report(tmp_path / "run" / "config.toml") == stored  # the TOML too
     spec = stored.method_spec("occ")
     assert spec.uses_target and not spec.needs_background
     with pytest.raises(ValueError, match="run this run folder through compare"):

@@ -30,6 +30,7 @@ PAGES = (
     "metrics",
     "harness",
     "own-model",
+    "own-methods",
     "dicom",
     "results",
     "results-3d",
