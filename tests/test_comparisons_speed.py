@@ -130,7 +130,12 @@ def _counts(method: str, model: nn.Module, x: torch.Tensor, **kwargs: object) ->
 def test_backward_passes_ifim_saliency_naive(num_classes):
     model = _shallow(num_classes)
     x = torch.randn(3, 1, 16, 16)
-    assert _counts("ifim-sensitive", model, x) == (num_classes - 1, num_classes - 1)
+    passes = num_classes - 1
+    assert _counts("ifim-sensitive", model, x, backward="sequential") == (passes, passes)
+    # Vectorized: the counter counts the passes it stands for, the hook sees one (or none).
+    batched_hook = min(passes, 1)
+    assert _counts("ifim-sensitive", model, x, backward="batched") == (passes, batched_hook)
+    assert _counts("ifim-sensitive", model, x)[0] == passes
     assert _counts("saliency", model, x) == (1, 1)
     assert _counts("naive", model, x) == (3 * num_classes, 3 * num_classes)
     assert _counts("gradcam", model, x) == (1, 1)
@@ -148,8 +153,11 @@ def test_class_mass_needs_fewer_backward_passes():
     ordered = probs.sort(dim=1, descending=True).values
     kept = int(((ordered.cumsum(1) - ordered) < mass).sum(1).max())
     assert kept < num_classes - 1
-    assert _counts("ifim-sensitive", model, x, class_mass=mass) == (kept, kept)
-    assert _counts("ifim-sensitive", model, x) == (num_classes - 1, num_classes - 1)
+    assert _counts("ifim-sensitive", model, x, class_mass=mass)[0] == kept
+    sequential = {"backward": "sequential"}
+    assert _counts("ifim-sensitive", model, x, class_mass=mass, **sequential) == (kept, kept)
+    passes = num_classes - 1
+    assert _counts("ifim-sensitive", model, x, **sequential) == (passes, passes)
     result = IFIMDecomposition(model, class_mass=mass).decompose(x)
     assert bool((result.retained_mass >= mass).all())
 

@@ -279,6 +279,7 @@ VALID_OPTIONS: dict[str, Any] = {
     "eigenvalue_rtol": 1e-6,
     "eigenvalue_atol": 0.0,
     "class_mass": None,
+    "backward": "auto",
     "energy": 0.5,
     "internal_batch_size": 4,
     "reshape_transform": None,

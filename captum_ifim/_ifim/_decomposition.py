@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from captum_ifim._captum_compat import _run_forward
-from captum_ifim._ifim._gradients import per_sample_row_gradients
+from captum_ifim._ifim._gradients import BackwardMode, per_sample_row_gradients
 from captum_ifim._ifim._output_heads import OutputHead, fisher_factor
 from captum_ifim._ifim._projection import project_sensitive
 from captum_ifim._ifim._spectrum import (
@@ -49,6 +49,8 @@ class FlatDecomposition:
 
 
 def _flatten(tensors: tuple[Tensor, ...], start_dim: int) -> Tensor:
+    if len(tensors) == 1:  # a view where the layout allows it: no copy for one input
+        return tensors[0].flatten(start_dim)
     return torch.cat([t.flatten(start_dim) for t in tensors], dim=-1)
 
 
@@ -61,6 +63,7 @@ def decompose_flat(
     rtol: float | None = None,
     atol: float = 0.0,
     class_mass: float | None = None,
+    backward: BackwardMode = "auto",
 ) -> FlatDecomposition:
     """Decompose one batch: gradients, Gram matrix, eigh, lift, eq. 13 and eqs. 14-17.
 
@@ -75,6 +78,9 @@ def decompose_flat(
         atol: Absolute eigenvalue tolerance.
         class_mass: Keep only the most probable classes holding this mass (softmax
             heads; see :func:`captum_ifim._ifim._output_heads.fisher_factor`).
+        backward: How the m backward passes run: ``"sequential"``, ``"batched"`` (one
+            vectorized pass) or ``"auto"``; see
+            :func:`captum_ifim._ifim._gradients.per_sample_row_gradients`.
 
     Returns:
         The flat decomposition; m = C - 1 (softmax heads) or C (sigmoid).
@@ -83,7 +89,7 @@ def decompose_flat(
     with torch.enable_grad():
         outputs = _run_forward(forward_func, leaves, None, additional_forward_args)
         factor = fisher_factor(outputs, output, class_mass)
-        jacobians = per_sample_row_gradients(factor.rows, leaves)
+        jacobians = per_sample_row_gradients(factor.rows, leaves, backward)
     jacobian = _flatten(jacobians, start_dim=2)
     del jacobians
     metric_sqrt = psd_sqrt(factor.metric)

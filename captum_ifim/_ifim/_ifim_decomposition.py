@@ -20,6 +20,7 @@ from captum_ifim._captum_compat import (
     log_usage,
 )
 from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
+from captum_ifim._ifim._gradients import BackwardMode, check_backward_mode
 from captum_ifim._ifim._input_shares import InputShares, input_shares
 from captum_ifim._ifim._output_heads import OutputHead, check_class_mass, check_output_head
 from captum_ifim._model_outputs import as_logits_model
@@ -82,15 +83,18 @@ def check_ifim_settings(
     eigenvalue_rtol: float | None = None,
     eigenvalue_atol: float = 0.0,
     class_mass: float | None = None,
+    backward: str = "auto",
 ) -> None:
     """Raise unless these are valid :class:`IFIMDecomposition` constructor arguments.
 
     ``output`` a known head, ``class_mass`` None or in (0, 1] and None for ``"sigmoid"``,
-    ``eigenvalue_rtol`` None or >= 0, ``eigenvalue_atol`` >= 0. The constructor and the
+    ``eigenvalue_rtol`` None or >= 0, ``eigenvalue_atol`` >= 0, ``backward`` one of
+    ``"auto"``, ``"sequential"``, ``"batched"``. The constructor and the
     registry's option check (:meth:`captum_ifim.MethodSpec.check_options`) both call it.
     """
     check_output_head(output)
     check_class_mass(class_mass)
+    check_backward_mode(backward)
     if class_mass is not None and output == "sigmoid":
         raise ValueError(
             f"expected class_mass=None for output='sigmoid' (independent outputs), got {class_mass}"
@@ -154,6 +158,11 @@ class IFIMDecomposition(GradientAttribution):
             ``sum_{c not in S} p_c g_c g_c^T`` is positive semidefinite with spectral norm
             at most ``(1 - retained mass) * max_{c not in S} ||grad log p_c||^2``. ``None``
             (default) is exact with C - 1 backward passes.
+        backward: How the C - 1 backward passes run: ``"sequential"`` (one per class),
+            ``"batched"`` (vectorized into one, ``is_grads_batched=True``) or ``"auto"``
+            (batched on a GPU, or on a CPU when a pass is small; the rule and its
+            measurements are in ``docs/performance.md``). The results are equal up to
+            floating-point rounding.
 
     Example:
         >>> import torch
@@ -174,16 +183,18 @@ class IFIMDecomposition(GradientAttribution):
         eigenvalue_rtol: float | None = None,
         eigenvalue_atol: float = 0.0,
         class_mass: float | None = None,
+        backward: BackwardMode = "auto",
     ) -> None:
         if not callable(forward_func):
             raise TypeError(f"expected a callable forward_func, got {type(forward_func)}")
-        check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass)
+        check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass, backward)
         # Outputs holding the logits (a ModelOutput, a dict, a tuple) give them: logits_of.
         GradientAttribution.__init__(self, as_logits_model(forward_func))
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
         self.eigenvalue_atol = eigenvalue_atol
         self.class_mass = class_mass
+        self.backward: BackwardMode = backward
 
     @log_usage()
     def attribute(
@@ -255,6 +266,7 @@ class IFIMDecomposition(GradientAttribution):
                     self.eigenvalue_rtol,
                     self.eigenvalue_atol,
                     self.class_mass,
+                    self.backward,
                 )
                 for start in range(0, num_samples, step)
             ]

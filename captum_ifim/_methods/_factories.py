@@ -25,7 +25,9 @@ from captum_ifim._ifim._ifim_decomposition import IFIMDecomposition, check_ifim_
 from captum_ifim._methods._method_spec import Factory
 from captum_ifim._validation import check_bool, check_choice, check_energy, check_positive_int
 
-IFIM_CONSTRUCTOR_OPTIONS = frozenset({"output", "eigenvalue_rtol", "eigenvalue_atol", "class_mass"})
+IFIM_CONSTRUCTOR_OPTIONS = frozenset(
+    {"output", "eigenvalue_rtol", "eigenvalue_atol", "class_mass", "backward"}
+)
 IFIM_ATTRIBUTE_OPTIONS = frozenset({"energy", "internal_batch_size"})
 CAM_OPTIONS = frozenset({"reshape_transform", "normalization"})
 SCORE_CAM_OPTIONS = CAM_OPTIONS | {"batch_size"}

@@ -15,9 +15,10 @@ class BackwardCounter:
 
     ``torch.autograd.grad`` and ``torch.autograd.backward`` (which ``Tensor.backward``
     calls) are wrapped while the context is open; each call is one pass through the
-    graph. A call with ``is_grads_batched=True`` counts once, although it runs a vmapped
-    batch of passes. Code that bound ``grad`` at import time (``from torch.autograd
-    import grad``) is not seen; Captum, shap and this project call it through the module.
+    graph, and a call with ``is_grads_batched=True`` counts as many passes as it
+    vectorizes (the leading size of its ``grad_outputs``), the work it stands for. Code
+    that bound ``grad`` at import time (``from torch.autograd import grad``) is not seen;
+    Captum, shap and this project call it through the module.
 
     Attributes:
         count: Backward passes so far.
@@ -38,7 +39,7 @@ class BackwardCounter:
     def _counting(self, function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
+            self.count += _passes(args, kwargs)
             return function(*args, **kwargs)
 
         return wrapper
@@ -61,3 +62,13 @@ class BackwardCounter:
             return
         torch.autograd.grad, torch.autograd.backward = self._saved
         self._saved = None
+
+
+def _passes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Passes one ``torch.autograd.grad`` call makes: 1, or the batch of a batched one."""
+    if not kwargs.get("is_grads_batched", False):
+        return 1
+    grad_outputs = kwargs.get("grad_outputs", args[2] if len(args) > 2 else None)
+    if isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = grad_outputs[0] if grad_outputs else None
+    return int(grad_outputs.shape[0]) if isinstance(grad_outputs, torch.Tensor) else 1

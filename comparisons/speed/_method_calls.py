@@ -19,6 +19,7 @@ def method_call(
     targets: Tensor,
     background: Tensor,
     class_mass: float | None = None,
+    backward: str | None = None,
 ) -> Callable[[], Tensor | tuple[Tensor, ...]]:
     """What a user calls for ``method``, bound to one batch.
 
@@ -36,12 +37,15 @@ def method_call(
         targets: (N,) classes, e.g. the predicted ones.
         background: DeepSHAP's reference inputs (B, ...), shaped like one input.
         class_mass: The iFIM's ``class_mass`` option; ``None``: not passed.
+        backward: The iFIM's ``backward`` option (``"sequential"``, ``"batched"``,
+            ``"auto"``); ``None``: not passed (the default, ``"auto"``).
 
     Returns:
         A call returning the map, of the inputs' shape.
 
     Raises:
-        ValueError: An unknown method, or a ``class_mass`` for a method without the option.
+        ValueError: An unknown method, or a ``class_mass`` or ``backward`` for a method
+            without the option.
     """
     if method not in METHODS:
         raise ValueError(f"expected a method among {METHODS}, got {method!r}")
@@ -53,6 +57,10 @@ def method_call(
         if "class_mass" not in spec.options:
             raise ValueError(f"expected class_mass=None for {method!r}, got {class_mass}")
         options["class_mass"] = class_mass
+    if backward is not None:
+        if "backward" not in spec.options:
+            raise ValueError(f"expected backward=None for {method!r}, got {backward!r}")
+        options["backward"] = backward
     built = build_method(
         method, model, background=background if spec.needs_background else None, **options
     )
