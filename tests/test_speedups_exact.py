@@ -169,3 +169,133 @@ def test_the_cheap_finite_check_answers_as_isfinite(dtype):
     for case in cases:
         case = case.to(dtype)
         assert all_finite(case) == bool(torch.isfinite(case).all())
+
+
+# ---------------------------------------------------------------- Score-CAM
+
+
+def _cam_net(dims: int = 2) -> nn.Sequential:
+    """A ReLU CNN whose target layer (index 4) has two constant channels (zero masks) and
+    two equal ones (one mask), so that an image has fewer distinct masks than channels."""
+    conv = nn.Conv2d if dims == 2 else nn.Conv3d
+    pool = nn.MaxPool2d if dims == 2 else nn.MaxPool3d
+    average = nn.AdaptiveAvgPool2d if dims == 2 else nn.AdaptiveAvgPool3d
+    torch.manual_seed(7)
+    model = nn.Sequential(
+        conv(1, 6, 3, padding=1),
+        nn.ReLU(),
+        pool(2),
+        conv(6, 8, 3, padding=1),
+        nn.ReLU(),
+        average(1),
+        nn.Flatten(),
+        nn.Linear(8, 3),
+    ).eval()
+    with torch.no_grad():
+        last = model[3]
+        last.weight[:2] = 0
+        last.bias[0], last.bias[1] = -1.0, 2.0  # all zero after ReLU; constant 2
+        last.weight[3], last.bias[3] = last.weight[2], last.bias[2]  # channel 3 = channel 2
+    return model
+
+
+class _RowCounter:
+    """Rows the model sees, by a forward pre-hook."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.rows = 0
+        self._handle = model.register_forward_pre_hook(self._count)
+
+    def _count(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
+        self.rows += args[0].shape[0]
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+def _distinct_masks(model: nn.Sequential, x: Tensor) -> list[int]:
+    """Distinct min-max scaled masks per image, by brute force."""
+    from captum_ifim._baselines._score_cam import score_cam_masks
+
+    with torch.no_grad():
+        activations = model[:5](x)
+    return [
+        len(torch.unique(score_cam_masks(x[n : n + 1], activations[n : n + 1]).flatten(1), dim=0))
+        for n in range(x.shape[0])
+    ]
+
+
+def test_score_cam_maps_equal_pytorch_grad_cams_scorecam_in_2d():
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from captum_ifim import ScoreCAM
+
+    model = _cam_net()
+    x = torch.randn(5, 1, 16, 16)
+    targets = [0, 2, 1, 1, 0]
+    ours = ScoreCAM(model, model[4], batch_size=4).attribute(x, target=targets)
+    library = pytorch_grad_cam.ScoreCAM(model, [model[4]])
+    try:
+        library.batch_size = 4
+        expected = library(x, targets=[ClassifierOutputTarget(t) for t in targets])
+    finally:
+        library.activations_and_grads.release()
+    torch.testing.assert_close(ours[:, 0], torch.from_numpy(expected), rtol=1e-5, atol=1e-6)
+    assert torch.equal(ours[:, 0], ours[:, -1])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_score_cam_forwards_each_distinct_mask_once(dims):
+    from captum_ifim import ScoreCAM
+
+    model = _cam_net(dims)
+    side = (8,) * dims
+    x = torch.randn(3, 1, *side)
+    distinct = _distinct_masks(model, x)
+    assert all(count < 8 for count in distinct)  # the zero masks and the equal pair
+    explainer = ScoreCAM(model, model[4], batch_size=5)
+    counter = _RowCounter(model)
+    try:
+        explainer.attribute(x, target=[0, 1, 2])
+    finally:
+        counter.remove()
+    assert explainer.rows_forwarded == sum(distinct)
+    assert counter.rows == x.shape[0] + sum(distinct)  # one forward for the activations
+
+
+def test_score_cam_volumes_equal_the_one_image_every_channel_path():
+    """3-D (and extra per-sample arguments): the batched, deduplicated weights give the
+    maps of the former path, one image at a time with every channel forwarded."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from captum_ifim import ScoreCAM
+    from captum_ifim._baselines._sample_forward import bind_sample_forward
+    from captum_ifim._baselines._score_cam import score_cam_weights
+
+    class Shifted(nn.Module):  # one extra argument per sample
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _cam_net(3)
+
+        def forward(self, x: Tensor, shift: Tensor) -> Tensor:
+            return self.net(x) + shift
+
+    model = Shifted().eval()
+    x = torch.randn(3, 1, 8, 8, 8)
+    shift = torch.randn(3, 3)
+    targets = [2, 0, 1]
+    raw = ScoreCAM(model, model.net[4], normalization="none", batch_size=4).attribute(
+        x, target=targets, additional_forward_args=(shift,)
+    )
+    with torch.no_grad():
+        activations = model.net[:5](x)
+    expected = []
+    for n, t in enumerate(targets):
+        forward = bind_sample_forward(model, (shift,), n, 3)
+        weights = score_cam_weights(forward, x[n : n + 1], activations[n : n + 1], t, 4)
+        expected.append(np.einsum("nk,nk...->n...", weights, activations[n : n + 1].numpy()))
+    maps = torch.from_numpy(np.concatenate(expected))
+    maps = F.interpolate(maps[:, None], (8, 8, 8), mode="trilinear", align_corners=False)
+    torch.testing.assert_close(raw[:, 0], maps[:, 0], rtol=1e-5, atol=1e-6)

@@ -1,10 +1,19 @@
 """Score-CAM: the CAM template with gradient-free channel weights from masked forward passes.
 
-Images use pytorch-grad-cam's weights as they are. Its ``ScoreCAM`` upsamples the maps with
-``UpsamplingBilinear2d``, which takes no volumes, so for (N, C, D, H, W) inputs the same
-weights are computed here with trilinear upsampling (``align_corners=True``, the 3-D twin
-of the library's bilinear one); ``tests/test_baselines_cam.py`` checks this code against the
-library's in 2-D.
+The weights are pytorch-grad-cam's (its ``ScoreCAM.get_cam_weights``: each channel's map
+upsampled to the input, bilinear or trilinear with ``align_corners=True``, min-max scaled,
+multiplied into the input, the target score of the masked input softmaxed over the
+channels), computed faster with the same numbers:
+
+* each distinct mask of an image is forwarded once and its score shared by every channel
+  that gives it (every constant channel gives the all-zero mask);
+* the masked inputs of several images go through the model in the same batches of
+  ``batch_size`` rows;
+* under ``torch.inference_mode``.
+
+Images and volumes take the same path; ``tests/test_speedups_exact.py`` checks the maps
+against pytorch-grad-cam's ``ScoreCAM`` in 2-D and against :func:`score_cam_weights` (one
+image at a time, every channel forwarded) in 3-D, and counts the rows forwarded.
 """
 
 from __future__ import annotations
@@ -20,20 +29,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
-from captum_ifim._baselines._sample_forward import bind_sample_forward
 from captum_ifim._baselines._target_layers import CAMTarget
-from captum_ifim._optional_imports import import_optional
 from captum_ifim._validation import check_positive_int
+
+#: Seed of the random direction that hashes masks (equal masks, equal hashes).
+_HASH_SEED = 0
 
 
 class ScoreCAM(CAMAttribution):
     """Score-CAM (Wang et al., 2020): each channel's weight is the target score of the
     input masked by that channel's upsampled, min-max scaled activation, softmaxed over
-    channels. Gradient-free, one forward pass per channel and image (slow: 512 passes per
+    channels. Gradient-free, one forward pass per distinct mask and image (up to 512 per
     image at ResNet's ``layer4``).
 
     Args:
-        batch_size: Masked inputs per forward pass.
+        batch_size: Masked inputs per forward pass (rows of one or several images).
         Others: see :class:`CAMAttribution`.
     """
 
@@ -51,6 +61,8 @@ class ScoreCAM(CAMAttribution):
         check_positive_int(batch_size, "batch_size")
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.batch_size = batch_size
+        #: Rows (masked inputs) forwarded by the last call, for the tests and the benchmark.
+        self.rows_forwarded = 0
 
     def _cam_image(
         self,
@@ -61,34 +73,141 @@ class ScoreCAM(CAMAttribution):
         grads: np.ndarray | None,
         extra: tuple[Any, ...],
     ) -> np.ndarray:
-        cam.batch_size = self.batch_size
-        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
-        maps = []
-        with _quiet_progress_bar(import_optional("pytorch_grad_cam.score_cam", "ScoreCAM")):
-            for index in range(x.shape[0]):
-                # One image at a time, so per-sample extra arguments match the masked copies.
-                cam.model = bind_sample_forward(self.model, extra, index, x.shape[0])
-                if x.dim() == 4:
-                    maps.append(
-                        cam.get_cam_image(
-                            x[index : index + 1],
-                            self.target_layer,
-                            library_targets[index : index + 1],
-                            activations[index : index + 1],
-                            None,
-                            False,
-                        )
-                    )
-                    continue
-                weights = score_cam_weights(
-                    cam.model,
-                    x[index : index + 1],
-                    torch.from_numpy(activations[index : index + 1]),
-                    int(targets[index]),
-                    self.batch_size,
-                )
-                maps.append(np.einsum("nk,nk...->n...", weights, activations[index : index + 1]))
-        return np.concatenate(maps)
+        def forward(masked: Tensor, images: Tensor) -> Tensor:
+            return self.model(masked, *_row_arguments(extra, images, x.shape[0]))
+
+        weights, self.rows_forwarded = score_cam_batch_weights(
+            forward, x, torch.from_numpy(activations), targets, self.batch_size
+        )
+        # pytorch-grad-cam's get_cam_image: the weighted activations summed over channels.
+        shape = (*weights.shape, *([1] * (activations.ndim - 2)))
+        return (weights.numpy().reshape(shape) * activations).sum(axis=1)
+
+
+def _row_arguments(extra: tuple[Any, ...], images: Tensor, num_samples: int) -> tuple[Any, ...]:
+    """The extra arguments of rows belonging to ``images``: per-sample tensors (first
+    dimension N) indexed by image, every other argument unchanged."""
+    return tuple(
+        arg.index_select(0, images.to(arg.device))
+        if isinstance(arg, Tensor) and arg.dim() > 0 and arg.shape[0] == num_samples
+        else arg
+        for arg in extra
+    )
+
+
+def score_cam_masks(x: Tensor, activations: Tensor) -> Tensor:
+    """Score-CAM's masks of one image: each channel upsampled to the input's size
+    (linear, bilinear or trilinear, ``align_corners=True``) and min-max scaled to [0, 1].
+
+    Args:
+        x: One input (1, C, *spatial).
+        activations: Its maps (1, K, *spatial_k), on any device.
+
+    Returns:
+        (K, *spatial) masks on ``x``'s device.
+    """
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[x.dim() - 2]
+    upsampled = F.interpolate(
+        activations.to(x.device), size=x.shape[2:], mode=mode, align_corners=True
+    )[0]
+    flat = upsampled.flatten(1)
+    low = flat.min(dim=1).values.view(-1, *([1] * (upsampled.dim() - 1)))
+    high = flat.max(dim=1).values.view(-1, *([1] * (upsampled.dim() - 1)))
+    return (upsampled - low) / (high - low + 1e-8)
+
+
+def distinct_rows(flat: Tensor) -> tuple[Tensor, Tensor]:
+    """The distinct rows of a matrix, compared exactly.
+
+    Rows are hashed by their product with a fixed random direction; rows with equal hashes
+    are compared value by value (equal hashes of unequal rows are told apart).
+
+    Args:
+        flat: (K, D).
+
+    Returns:
+        ``(first, inverse)``: the index of each distinct row's first occurrence, (U,)
+        ascending, and for each row the position of its distinct row in ``first``, (K,).
+    """
+    direction = torch.rand(flat.shape[1], generator=torch.Generator().manual_seed(_HASH_SEED))
+    keys = (flat @ direction.to(device=flat.device, dtype=flat.dtype)).tolist()
+    first: list[int] = []
+    inverse: list[int] = []
+    seen: dict[float, list[int]] = {}  # hash -> positions in ``first``
+    for row, key in enumerate(keys):
+        candidates = seen.setdefault(key, [])
+        match = next((c for c in candidates if torch.equal(flat[first[c]], flat[row])), None)
+        if match is None:
+            match = len(first)
+            first.append(row)
+            candidates.append(match)
+        inverse.append(match)
+    device = flat.device
+    return torch.tensor(first, device=device), torch.tensor(inverse, device=device)
+
+
+def score_cam_batch_weights(
+    forward: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    activations: Tensor,
+    targets: Tensor,
+    batch_size: int,
+) -> tuple[Tensor, int]:
+    """Score-CAM's channel weights for a batch, each distinct mask of an image forwarded once.
+
+    The same numbers as :func:`score_cam_weights` image by image (and pytorch-grad-cam's
+    ``get_cam_weights`` in 2-D): the softmax over channels of the target score of the input
+    masked by each channel's scaled map. Channels whose masks are equal share one forward
+    row; the rows of all images are forwarded together, ``batch_size`` at a time, under
+    ``torch.inference_mode``.
+
+    Args:
+        forward: ``(masked rows (b, C, *spatial), image index of each row (b,)) -> (b,
+            classes)`` outputs.
+        x: The inputs (N, C, *spatial).
+        activations: Their maps (N, K, *spatial_k), on any device.
+        targets: (N,) classes.
+        batch_size: Rows per forward pass.
+
+    Returns:
+        ``(weights, rows)``: (N, K) float32 weights on the CPU, and the rows forwarded.
+    """
+    num_images = activations.shape[0]
+    device = x.device
+    targets = targets.to(device)
+    inverses: list[Tensor] = []  # per image: each channel's distinct mask
+    scores: list[Tensor] = []  # per forwarded row, in order
+    pending: list[tuple[Tensor, Tensor]] = []  # (masks, image index of each), not forwarded
+
+    def run(rows: Tensor, images: Tensor) -> None:
+        masked = x[images] * rows[:, None]
+        outputs = forward(masked, images)
+        scores.append(outputs.gather(1, targets[images][:, None])[:, 0].float().cpu())
+
+    with torch.inference_mode():
+        for index in range(num_images):
+            image_masks = score_cam_masks(x[index : index + 1], activations[index : index + 1])
+            first, inverse = distinct_rows(image_masks.flatten(1))
+            inverses.append(inverse.cpu())
+            pending.append((image_masks[first], torch.full_like(first, index)))
+            # Forward every full batch now (the memory of about one image's masks), the
+            # rest with the next image's rows.
+            rows = torch.cat([m for m, _ in pending])
+            images = torch.cat([i for _, i in pending])
+            full = rows.shape[0] - rows.shape[0] % batch_size
+            if index == num_images - 1:
+                full = rows.shape[0]
+            for start in range(0, full, batch_size):
+                run(rows[start : start + batch_size], images[start : start + batch_size])
+            pending = [(rows[full:], images[full:])]
+        row_scores = torch.cat(scores)
+        channel_scores = []
+        offset = 0
+        for inverse in inverses:
+            channel_scores.append(row_scores[offset + inverse])
+            offset += int(inverse.max()) + 1
+        weights = torch.softmax(torch.stack(channel_scores), dim=1)
+    return weights, int(row_scores.shape[0])
 
 
 def score_cam_weights(
@@ -98,7 +217,8 @@ def score_cam_weights(
     target: int,
     batch_size: int,
 ) -> np.ndarray:
-    """Score-CAM's channel weights for one input of any dimensionality.
+    """Score-CAM's channel weights for one input of any dimensionality, every channel
+    forwarded (the reference the batched path is tested against).
 
     Each channel's map is upsampled to the input's size (bilinear or trilinear,
     ``align_corners=True``), min-max scaled to [0, 1], multiplied into the input, and the
@@ -115,15 +235,8 @@ def score_cam_weights(
     Returns:
         (1, K) float32 weights.
     """
-    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[x.dim() - 2]
     with torch.no_grad():
-        upsampled = F.interpolate(
-            activations.to(x.device), size=x.shape[2:], mode=mode, align_corners=True
-        )[0]
-        flat = upsampled.flatten(1)
-        low = flat.min(dim=1).values.view(-1, *([1] * (upsampled.dim() - 1)))
-        high = flat.max(dim=1).values.view(-1, *([1] * (upsampled.dim() - 1)))
-        masks = (upsampled - low) / (high - low + 1e-8)  # (K, *spatial)
+        masks = score_cam_masks(x, activations)  # (K, *spatial)
         scores = []
         for start in range(0, masks.shape[0], batch_size):
             masked = x * masks[start : start + batch_size, None]  # (b, C, *spatial)
