@@ -186,7 +186,8 @@ def test_a_resume_with_another_definition_is_refused_and_the_same_one_resumes(
 ):
     _, _, model = study
     images, labels = folder_tensors(3)
-    options = dict(metrics=["deletion-auc"], value_range=(0.0, 1.0), output=tmp_path / "run", **RUN)
+    run = {**RUN, "figure_examples": 0}  # no map grid: the report is written at each call
+    options = dict(metrics=["deletion-auc"], value_range=(0.0, 1.0), output=tmp_path / "run", **run)
     first = custom_method_spec("occ", Occlusion, attribute_options=WINDOW)
     rows = compare(model, (images, labels), methods={"occ": first}, **options)
     calls = []
