@@ -7,10 +7,12 @@ parameters, gradients, buffers, training flags, hooks, in-place flags and module
 attributes as they were before any method ran, and its outputs identical; the inputs'
 ``requires_grad`` and ``.grad`` unchanged.
 
-Cost: Score-CAM makes one forward pass per channel and image, so on the torchvision
-models it runs at a 64-channel layer (``layer1``, ``features.3``) on 32 x 32 inputs; the
-default layers are checked by ``test_default_target_layers``. Integrated gradients uses
-2 steps and DeepSHAP a background of one image (with additivity checked to 1e-4).
+Cost: Score-CAM and Ablation-CAM make one forward pass per channel and image, so on the
+torchvision models they run at a 64-channel layer (``layer1``, ``features.3``) on 32 x 32
+inputs; the default layers are checked by ``test_default_target_layers``. Integrated
+gradients uses 2 steps and DeepSHAP a background of one image (with additivity checked to
+1e-4). pytorch-grad-cam's other CAMs (``CAM_VARIANT_SPECS``) get ``test_contract`` on the
+plain CNNs only (``CNN_ONLY``); the zoo's contract tests run them on real networks.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from captum_ifim import (
     default_target_layer,
     get_method_spec,
 )
+from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS
 from captum_ifim._validation import UnknownOptionError
 from tests._baseline_models import (
     NUM_CLASSES,
@@ -59,7 +62,9 @@ EXPECTED_METHODS = [
     "deepshap",
     "saliency",
     "integrated-gradients",
-]
+] + [spec.name for spec in CAM_VARIANT_SPECS]
+#: The CAMs that make one forward pass per channel and image (see the module docstring).
+SLOW_CAMS = ("scorecam", "ablationcam")
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "cnn-1ch": functools.cache(lambda: small_cnn(1)),
@@ -78,7 +83,7 @@ def _channels(model_key: str) -> int:
 
 
 def _side(model_key: str, name: str) -> int:
-    return 32 if name == "scorecam" and not model_key.startswith("cnn") else 64
+    return 32 if name in SLOW_CAMS and not model_key.startswith("cnn") else 64
 
 
 @functools.cache
@@ -101,7 +106,7 @@ def _build(name: str, model_key: str, model: nn.Module) -> RegisteredMethod:
     options: dict[str, Any] = {}
     if name == "integrated-gradients":
         options["n_steps"] = 2
-    if name == "scorecam":
+    if name in SLOW_CAMS:
         options["batch_size"] = 64
         family = model_key.split("-")[0]
         if family in NARROW_LAYERS:
@@ -125,11 +130,15 @@ def test_the_registry_lists_the_paper_methods_and_references():
         "scorecam",
         "xgradcam",
         "eigencam",
+        *(spec.name for spec in CAM_VARIANT_SPECS if spec.name != "fullgrad"),
     }
     assert [n for n in EXPECTED_METHODS if not get_method_spec(n).uses_target] == [
         "ifim-sensitive",
         "ifim-insensitive",
         "eigencam",
+        "kpca-cam",
+        "fem",
+        "randomcam",
     ]
     with pytest.raises(ValueError, match="gradcam\\+\\+"):
         get_method_spec("grad-cam")
@@ -137,8 +146,16 @@ def test_the_registry_lists_the_paper_methods_and_references():
         build_method("lime", small_cnn(1))
 
 
-@pytest.mark.parametrize("name", EXPECTED_METHODS)
-@pytest.mark.parametrize("model_key", list(MODELS))
+#: pytorch-grad-cam's other CAMs run on the plain CNNs only (about 15 s each on the
+#: torchvision models); tests/test_method_zoo_contract.py runs them on ResNet18, ViT, Swin
+#: and a 3-D CNN.
+CNN_ONLY = {spec.name for spec in CAM_VARIANT_SPECS}
+
+
+@pytest.mark.parametrize(
+    ("model_key", "name"),
+    [(key, n) for key in MODELS for n in EXPECTED_METHODS if n not in CNN_ONLY or "cnn" in key],
+)
 def test_contract(model_key: str, name: str) -> None:
     model = MODELS[model_key]()
     spec = get_method_spec(name)
@@ -292,6 +309,12 @@ VALID_OPTIONS: dict[str, Any] = {
     "n_steps": 2,
     "method": "riemann_trapezoid",
     "multiply_by_inputs": True,
+    "kernel": "rbf",
+    "gamma": 0.5,
+    "k": 1.0,
+    "seed": 3,
+    "alpha": 0.5,
+    "comparison_categories": [1],
 }
 
 #: (method, options, error, message): values every method itself would refuse.

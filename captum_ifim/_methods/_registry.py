@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusPlus, XGradCAM
 from captum_ifim._baselines._score_cam import ScoreCAM
 from captum_ifim._baselines._target_layers import cam_target
+from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS
 from captum_ifim._methods._factories import (
     CAM_OPTIONS,
     DEEPSHAP_OPTIONS,
@@ -144,6 +145,7 @@ _SPECS = (
         check_values=check_integrated_gradients_options,
         needs_module=False,
     ),
+    *CAM_VARIANT_SPECS,
 )
 
 #: The paper's comparison: the iFIM maps, the references it compares against (Grad-CAM,
