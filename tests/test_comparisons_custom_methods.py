@@ -419,3 +419,18 @@ def test_bad_methods_given_to_compare_are_refused_before_anything_runs(
     with pytest.raises(error, match=match):
         compare(model, data, methods=methods, output=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_options_given_twice_to_compare_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_package, "run", lambda *a, **k: pytest.fail("it ran"))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    data = (torch.rand(6, 1, 8, 8), torch.arange(6) % 2)
+    with pytest.raises(ValueError, match=r"options of \['saliency'\] in methods or method_options"):
+        compare(
+            model,
+            data,
+            methods={"saliency": {"abs": False}},
+            method_options={"saliency": {"abs": True}},
+            output=tmp_path / "out",
+        )
+    assert not (tmp_path / "out").exists()
