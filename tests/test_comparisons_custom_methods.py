@@ -264,6 +264,29 @@ def test_a_plain_function_that_is_saliency_gives_saliencys_rows(study):
     pd.testing.assert_frame_equal(mine, theirs)
 
 
+def test_a_function_that_takes_the_model_is_given_the_model_to_explain(study):
+    _, _, model = study
+    other = build_factory_model(f"{study[1]}:build", {}).eval()
+    seen = []
+
+    def mine(inputs, target, model):
+        seen.append(model)
+        return inputs * 0 + model(inputs)[:, :1, None, None]
+
+    x = torch.rand(2, 1, 12, 10)
+    assert not torch.allclose(model(x), other(x))
+    maps = build_method(custom_method_spec("mine", mine), other).attribute(x, target=0)
+    assert seen and all(m.get_submodule("head") is other.head for m in seen)
+    assert torch.allclose(maps[:, 0, 0, 0], other(x)[:, 0])
+    # Closing over the model instead: the function explains that model, whichever is given.
+    closed = custom_method_spec(
+        "closed", lambda inputs, target: model(inputs)[:, :1, None, None] + 0 * inputs
+    )
+    assert torch.allclose(
+        build_method(closed, other).attribute(x, target=0)[:, 0, 0, 0], model(x)[:, 0]
+    )
+
+
 def test_a_layer_class_is_built_on_the_default_layer_and_upsampled(study):
     _, _, model = study
     spec = custom_method_spec("layer-gradcam", LayerGradCam)

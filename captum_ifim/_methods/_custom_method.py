@@ -215,15 +215,19 @@ def _tupled(value: Any) -> Any:
 
 
 class _FunctionAttribution(Attribution):
-    """A plain ``f(inputs, target) -> Tensor`` behind Captum's ``attribute``."""
+    """A plain ``f(inputs, target) -> Tensor`` behind Captum's ``attribute``; given
+    ``model=`` too when it takes it."""
 
     def __init__(self, model: nn.Module, function: Callable[..., Tensor]) -> None:
         super().__init__(model)
         self.function = function
+        self.takes_model = "model" in _parameters(function)
 
     def attribute(
         self, inputs: Tensor, target: Any = None, additional_forward_args: Any = None
     ) -> Tensor:
+        if self.takes_model:
+            return self.function(inputs, target, model=self.forward_func)
         return self.function(inputs, target)
 
 
@@ -311,7 +315,9 @@ def custom_method_spec(
         method: One of: an attribution class or its path (``"captum.attr.Occlusion"``),
             built as ``cls(model[, layer], **options)``; an attribution object (e.g.
             ``Occlusion(model)``, rebuilt for the model it is asked to explain when it was
-            built on a copy of it); a plain function ``f(inputs, target) -> Tensor``.
+            built on a copy of it); a plain function ``f(inputs, target) -> Tensor``, which
+            explains the model it closes over, or ``f(inputs, target, model)``, given the
+            model to explain (as the randomization test needs: it explains altered copies).
         factory: Instead of ``method``: ``factory(model, **options)`` or its path
             ``"package.module:callable"``, returning an object with ``attribute(inputs,
             target=..., additional_forward_args=...)``; given ``target_layer=`` and
