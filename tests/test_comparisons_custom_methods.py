@@ -287,6 +287,18 @@ def test_a_function_that_takes_the_model_is_given_the_model_to_explain(study):
     )
 
 
+def test_captums_tuple_form_gives_a_tuple_in_the_inputs_shape(study):
+    """Captum's metrics (max-sensitivity, infidelity) call a method with a 1-tuple of inputs."""
+    _, _, model = study
+    x = torch.rand(3, 1, 12, 10)
+    for method in (lambda inputs, target: inputs * 2, LayerGradCam):
+        built = build_method(custom_method_spec("mine", method), model)
+        alone = built.attribute(x, target=[0, 1, 0])
+        (in_tuple,) = built.attribute((x,), target=[0, 1, 0])
+        assert alone.shape == in_tuple.shape == x.shape
+        assert torch.equal(alone, in_tuple)
+
+
 def test_a_layer_class_is_built_on_the_default_layer_and_upsampled(study):
     _, _, model = study
     spec = custom_method_spec("layer-gradcam", LayerGradCam)

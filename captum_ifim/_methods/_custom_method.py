@@ -224,11 +224,16 @@ class _FunctionAttribution(Attribution):
         self.takes_model = "model" in _parameters(function)
 
     def attribute(
-        self, inputs: Tensor, target: Any = None, additional_forward_args: Any = None
-    ) -> Tensor:
-        if self.takes_model:
-            return self.function(inputs, target, model=self.forward_func)
-        return self.function(inputs, target)
+        self, inputs: Any, target: Any = None, additional_forward_args: Any = None
+    ) -> Any:
+        single = isinstance(inputs, tuple) and len(inputs) == 1  # Captum's metrics pass tuples
+        x = inputs[0] if single else inputs
+        maps = (
+            self.function(x, target, model=self.forward_func)
+            if self.takes_model
+            else self.function(x, target)
+        )
+        return (maps,) if single else maps
 
 
 class _InputShaped(Attribution):
@@ -245,21 +250,29 @@ class _InputShaped(Attribution):
         return bool(getattr(self.method, "multiplies_by_inputs", False))
 
     def attribute(
-        self, inputs: Tensor, target: Any = None, additional_forward_args: Any = None, **kwargs: Any
-    ) -> Tensor:
+        self, inputs: Any, target: Any = None, additional_forward_args: Any = None, **kwargs: Any
+    ) -> Any:
         maps = self.method.attribute(
             inputs, target=target, additional_forward_args=additional_forward_args, **kwargs
         )
-        if not isinstance(inputs, Tensor) or not isinstance(maps, Tensor):
-            return maps
-        if maps.shape == inputs.shape or maps.dim() != inputs.dim() or len(maps) != len(inputs):
-            return maps.to(inputs.dtype) if maps.shape == inputs.shape else maps
-        summed = maps.sum(dim=1, keepdim=True)
-        spatial = tuple(inputs.shape[2:])
-        if tuple(summed.shape[2:]) != spatial:
-            mode = "bilinear" if len(spatial) == 2 else "trilinear"
-            summed = F.interpolate(summed, size=spatial, mode=mode, align_corners=False)
-        return summed.expand_as(inputs).to(inputs.dtype).contiguous()
+        if isinstance(inputs, tuple) and len(inputs) == 1:  # Captum's form: tuple in, out
+            one = maps[0] if isinstance(maps, tuple) and len(maps) == 1 else maps
+            return (_input_shaped(inputs[0], one),)
+        return _input_shaped(inputs, maps)
+
+
+def _input_shaped(inputs: Any, maps: Any) -> Any:
+    """``maps`` in the shape and dtype of ``inputs`` (see :class:`_InputShaped`)."""
+    if not isinstance(inputs, Tensor) or not isinstance(maps, Tensor):
+        return maps
+    if maps.shape == inputs.shape or maps.dim() != inputs.dim() or len(maps) != len(inputs):
+        return maps.to(inputs.dtype) if maps.shape == inputs.shape else maps
+    summed = maps.sum(dim=1, keepdim=True)  # a map at a layer's resolution
+    spatial = tuple(inputs.shape[2:])
+    if tuple(summed.shape[2:]) != spatial:
+        mode = "bilinear" if len(spatial) == 2 else "trilinear"
+        summed = F.interpolate(summed, size=spatial, mode=mode, align_corners=False)
+    return summed.expand_as(inputs).to(inputs.dtype).contiguous()
 
 
 def _module_like(model: nn.Module, original: nn.Module) -> nn.Module:
