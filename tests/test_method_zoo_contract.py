@@ -24,8 +24,10 @@ and its default layer is checked in ``tests/test_target_layers.py``). Score-CAM 
 forward pass per channel and image (512 on ResNet18, 2048 on ResNeXt), so it runs only where
 it proves a point: token and channels-last reshapes (ViT, DeiT, Swin), volumes (its
 trilinear masks) and a light CNN (ConvNeXt); its other models use the same layers as Grad-CAM,
-checked here for every model. Integrated gradients uses 2 steps, DeepSHAP a background of
-one input.
+checked here for every model. pytorch-grad-cam's other CAMs run on tv-resnet18, tv-vit,
+tv-swin and shallow-cnn-3d (``CAM_VARIANT_MODELS``: Ablation-CAM on ViT and Swin only, the
+two that refuse volumes not on the 3-D CNN). Integrated gradients uses 2 steps, DeepSHAP a
+background of one input.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from torch import nn
 from captum_ifim import available_methods, build_method, get_method_spec
 from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._baselines._target_layers import default_cam_target
+from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS, takes_volumes
 from tests._baseline_models import assert_same_state, model_state
 from tests._zoo_models import ZOO, ZooModel
 
@@ -59,6 +62,12 @@ SCORE_CAM_MODELS = {
     "shallow-cnn-3d",
 }
 TARGETS = [0, 2]
+#: pytorch-grad-cam's other CAMs (``CAM_VARIANT_SPECS``) run on one model per layout: a CNN,
+#: ViT tokens, Swin's channels-last maps and a volume (those that take volumes); their maps
+#: equal the library's in tests/test_methods_cam_variants.py. Ablation-CAM, one pass per
+#: channel like Score-CAM (512 at ResNet18's layer), runs on ViT and Swin only.
+CAM_VARIANTS = {spec.name: takes_volumes(spec.name) for spec in CAM_VARIANT_SPECS}
+CAM_VARIANT_MODELS = {"tv-resnet18", "tv-vit", "tv-swin", "shallow-cnn-3d"}
 
 
 def _require(zoo: ZooModel) -> None:
@@ -123,14 +132,22 @@ def _cases() -> list[Any]:
         pytest.param(zoo, name, id=f"{zoo.name}-{name}")
         for zoo in ZOO
         for name in available_methods()
-        if name != "scorecam" or zoo.name in SCORE_CAM_MODELS
+        if (name != "scorecam" or zoo.name in SCORE_CAM_MODELS)
+        and (name not in CAM_VARIANTS or _variant_case(zoo, name))
     ]
+
+
+def _variant_case(zoo: ZooModel, name: str) -> bool:
+    if name == "ablationcam" and zoo.name == "tv-resnet18":
+        return False
+    return zoo.name in CAM_VARIANT_MODELS and (CAM_VARIANTS[name] or len(zoo.input_shape) == 3)
 
 
 def _options(name: str, background: torch.Tensor) -> dict[str, Any]:
     return {
         "integrated-gradients": {"n_steps": 2},
         "scorecam": {"batch_size": 64},
+        "ablationcam": {"batch_size": 64},
         "deepshap": {"background": background, "additivity_tolerance": 1e-3},
     }.get(name, {})
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from captum.attr import Attribution
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
 from captum_ifim._baselines._layer_capture import LayerCapture
@@ -303,7 +304,8 @@ class ShapleyCAM(CAMAttribution):
     to the map, ``H A`` one Hessian-vector product), a Shapley-value reading of CAM.
     Equal to Grad-CAM where the score is piecewise linear in the map (a ReLU network's
     logit). One forward pass with a double backward (the template's pass runs without
-    gradients). Args: see :class:`CAMAttribution`."""
+    gradients), with attention computed by PyTorch's math kernel, the one with a second
+    derivative. Args: see :class:`CAMAttribution`."""
 
     _library = ("pytorch_grad_cam.shapley_cam", "ShapleyCAM")
     uses_gradients = False  # its own pass below keeps the graph for the second derivative
@@ -317,7 +319,9 @@ class ShapleyCAM(CAMAttribution):
         grads: np.ndarray | None,
         extra: tuple[Any, ...],
     ) -> np.ndarray:
-        with torch.enable_grad(), _raw_outputs([self.target]) as (recorded,):
+        # Attention's fused kernels have no second derivative: the math kernel has.
+        math_attention = sdpa_kernel([SDPBackend.MATH])
+        with torch.enable_grad(), math_attention, _raw_outputs([self.target]) as (recorded,):
             x_in = x.clone().requires_grad_()
             outputs = bind_forward(self.model, extra)(x_in)
             _check_ran_once(self.target, recorded)
