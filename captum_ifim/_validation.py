@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from captum_ifim._captum_compat import _run_forward
+from captum_ifim._model_outputs import OutputNotLogitsError
 
 #: Layers whose training-mode behaviour mixes samples or changes state.
 _BATCH_DEPENDENT_LAYERS: tuple[type[nn.Module], ...] = (
@@ -287,7 +288,8 @@ def explained_forward_failures(
         ...     print(type(error).__name__, str(error).split(":")[0])
         ModelInputError expected inputs the model takes, got inputs of shape (2, 1, 1, 5, 5)
     """
-    kept: tuple[type[BaseException], ...] = (ModelInputError, *passthrough)
+    # An output without logits is not an input the model cannot take: its own error says so.
+    kept: tuple[type[BaseException], ...] = (ModelInputError, OutputNotLogitsError, *passthrough)
     try:
         yield
     except kept:

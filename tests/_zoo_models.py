@@ -1,6 +1,7 @@
 """A zoo of real architectures for the contract tests, small enough for a 2-core CPU.
 
-Each entry builds a torchvision, timm, MONAI or harness network with ``weights=None`` (no
+Each entry builds a torchvision, timm, MONAI, Hugging Face ``transformers`` (from a small
+config: its forward returns a ``ModelOutput``) or harness network with ``weights=None`` (no
 download), 3 classes, the smallest variant, timm's own ``test_*`` variant, or a small
 configuration of the family's own class (what the target-layer rules match on), and says
 what a user should get: the default CAM layer, its map's channels (the features the
@@ -200,6 +201,42 @@ def _monai_resnet(spatial_dims: int) -> nn.Module:
     )  # fmt: skip
 
 
+def _hf(family: str) -> nn.Module:
+    """A Hugging Face ``transformers`` image classifier from a small config (random
+    weights, nothing downloaded), 32 px RGB: its forward returns a ``ModelOutput``."""
+    import transformers as hf
+
+    tokens = {
+        "image_size": 32, "patch_size": 8, "hidden_size": 16, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "intermediate_size": 32, "num_labels": NUM_CLASSES,
+    }  # fmt: skip
+    if family == "vit":
+        return hf.ViTForImageClassification(hf.ViTConfig(**tokens))
+    if family == "deit":
+        return hf.DeiTForImageClassification(hf.DeiTConfig(**tokens))
+    if family == "deit-teacher":
+        return hf.DeiTForImageClassificationWithTeacher(hf.DeiTConfig(**tokens))
+    if family == "swin":
+        return hf.SwinForImageClassification(
+            hf.SwinConfig(
+                image_size=32, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 2],
+                window_size=4, num_labels=NUM_CLASSES,
+            )
+        )  # fmt: skip
+    if family == "convnext":
+        return hf.ConvNextForImageClassification(
+            hf.ConvNextConfig(
+                hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, num_labels=NUM_CLASSES
+            )
+        )
+    return hf.ResNetForImageClassification(
+        hf.ResNetConfig(
+            embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
+            num_labels=NUM_CLASSES,
+        )
+    )  # fmt: skip
+
+
 RGB32, RGB64, GRAY64 = (3, 32, 32), (3, 64, 64), (1, 64, 64)
 SE = "a product of two input-dependent tensors"
 #: LayerNorm as a module (``LayerNorm``) or traced to its function (``layer_norm``).
@@ -278,4 +315,28 @@ ZOO: tuple[ZooModel, ...] = (
         32,
     ),
     ZooModel("resnet3d-18", "torch", _seeded(_resnet3d), (1, 32, 32, 32), "layer4.1", 16),
+    ZooModel(
+        "hf-vit", "transformers", _seeded(lambda: _hf("vit")), RGB32,
+        "vit.layers.1.layernorm_before", 16, LAYER_NORM,
+    ),
+    ZooModel(
+        "hf-deit", "transformers", _seeded(lambda: _hf("deit")), RGB32,
+        "deit.layers.1.layernorm_before", 16, LAYER_NORM,
+    ),
+    ZooModel(
+        "hf-deit-teacher", "transformers", _seeded(lambda: _hf("deit-teacher")), RGB32,
+        "deit.layers.1.layernorm_before", 16, LAYER_NORM,
+    ),
+    ZooModel(
+        "hf-swin", "transformers", _seeded(lambda: _hf("swin")), RGB32, "swin.layernorm", 16,
+        LAYER_NORM,
+    ),
+    ZooModel(
+        "hf-convnext", "transformers", _seeded(lambda: _hf("convnext")), RGB32,
+        "convnext.encoder.stages.1", 16, LAYER_NORM,
+    ),
+    ZooModel(
+        "hf-resnet", "transformers", _seeded(lambda: _hf("resnet")), RGB32,
+        "resnet.encoder.stages.1", 16, "in-place",
+    ),
 )  # fmt: skip

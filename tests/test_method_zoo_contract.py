@@ -3,7 +3,9 @@
 Every zoo model (``tests/_zoo_models.py``: torchvision ResNet18, ResNeXt, VGG16, DenseNet,
 EfficientNet-B0, MobileNet v2 and v3-small, ConvNeXt, RegNet-Y, ViT, Swin v1/v2; timm
 ResNet, ConvNeXt, EfficientNet (timm's ``test_*`` variants), ViT, distilled DeiT; MONAI
-DenseNet 2-D/3-D, ResNet 3-D, SENet; the harness's 3-D shallow CNN and 3-D ResNet-18) with
+DenseNet 2-D/3-D, ResNet 3-D, SENet; the harness's 3-D shallow CNN and 3-D ResNet-18;
+Hugging Face ViT, DeiT, DeiT with teacher, Swin, ConvNeXt, ResNet built from small configs,
+whose forward returns a ``ModelOutput``) with
 ``weights=None``, batch 2, per-sample targets, built with ``build_method(name, model)`` and
 no other argument than the options below: the default CAM layer is the family's (its map has
 as many channels as the classifier reads); every map has the inputs' type, shape, dtype and
@@ -27,7 +29,10 @@ trilinear masks) and a light CNN (ConvNeXt); its other models use the same layer
 checked here for every model. pytorch-grad-cam's other CAMs run on tv-resnet18, tv-vit,
 tv-swin and shallow-cnn-3d (``CAM_VARIANT_MODELS``: Ablation-CAM on ViT and Swin only, the
 two that refuse volumes not on the 3-D CNN). Integrated gradients uses 2 steps, DeepSHAP a
-background of one input.
+background of one input. The Hugging Face models run the paper's methods only
+(:data:`HF_METHODS`: the ModelOutput rule and their default layers are what they add;
+Score-CAM on the ViT), so that the methods other entries register do not multiply their
+cost.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import pytest
 import torch
 from torch import nn
 
-from captum_ifim import available_methods, build_method, get_method_spec
+from captum_ifim import PAPER_METHODS, available_methods, build_method, get_method_spec, logits_of
 from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._baselines._target_layers import default_cam_target
 from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS, takes_volumes
@@ -60,6 +65,7 @@ SCORE_CAM_MODELS = {
     "tv-convnext",
     "monai-densenet-3d",
     "shallow-cnn-3d",
+    "hf-vit",
 }
 TARGETS = [0, 2]
 #: pytorch-grad-cam's other CAMs (``CAM_VARIANT_SPECS``) run on one model per layout: a CNN,
@@ -68,6 +74,8 @@ TARGETS = [0, 2]
 #: channel like Score-CAM (512 at ResNet18's layer), runs on ViT and Swin only.
 CAM_VARIANTS = {spec.name: takes_volumes(spec.name) for spec in CAM_VARIANT_SPECS}
 CAM_VARIANT_MODELS = {"tv-resnet18", "tv-vit", "tv-swin", "shallow-cnn-3d"}
+#: The methods the Hugging Face models run (see the module docstring).
+HF_METHODS = set(PAPER_METHODS)
 
 
 def _require(zoo: ZooModel) -> None:
@@ -87,7 +95,7 @@ def _reference(name: str) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor, t
     x = torch.randn(2, *zoo.input_shape, generator=generator)
     background = torch.randn(1, *zoo.input_shape, generator=generator)
     with torch.no_grad():
-        outputs = model(x)
+        outputs = logits_of(model(x))  # a Hugging Face ModelOutput gives its logits
     return state, x, outputs, background
 
 
@@ -102,7 +110,7 @@ def _assert_untouched(zoo: ZooModel) -> None:
         assert not module._forward_hooks and not module._forward_pre_hooks
         assert not module._backward_hooks and not module._backward_pre_hooks
     with torch.no_grad():
-        assert torch.equal(model(x), outputs)
+        assert torch.equal(logits_of(model(x)), outputs)
 
 
 @pytest.mark.parametrize("zoo", ZOO, ids=lambda zoo: zoo.name)
@@ -134,6 +142,7 @@ def _cases() -> list[Any]:
         for name in available_methods()
         if (name != "scorecam" or zoo.name in SCORE_CAM_MODELS)
         and (name not in CAM_VARIANTS or _variant_case(zoo, name))
+        and (zoo.package != "transformers" or name in HF_METHODS)
     ]
 
 
@@ -180,7 +189,7 @@ def test_contract(zoo: ZooModel, name: str) -> None:
         assert maps.amin() >= 0 and maps.amax() <= 1 + 1e-6
     if name == "deepshap":  # additivity: each map sums to f_t(x) - f_t(b)
         with torch.no_grad():
-            gap = outputs[[0, 1], TARGETS] - model(background)[0, TARGETS]
+            gap = outputs[[0, 1], TARGETS] - logits_of(model(background))[0, TARGETS]
         torch.testing.assert_close(maps.flatten(1).sum(1), gap, rtol=1e-3, atol=1e-3)
     assert inputs.requires_grad and inputs.grad is None
     _assert_untouched(zoo)
