@@ -469,3 +469,31 @@ def test_options_given_twice_to_compare_are_refused(tmp_path, monkeypatch):
             output=tmp_path / "out",
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_factory_that_fails_on_the_model_is_refused_before_any_training(tmp_path, monkeypatch):
+    (tmp_path / "failing_methods.py").write_text(
+        "def build(model, target_layer, width=2):\n"
+        "    raise ValueError(f'no layer of width {width} in {type(model).__name__}')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = parse_config(
+        {
+            "datasets": [{"name": "lumpy-sks", "options": {"image_size": 16}}],
+            "models": [{"name": "shallow-cnn"}],
+            "methods": {
+                "names": ["saliency"],
+                "custom": [{"name": "mine", "factory": "failing_methods:build"}],
+            },
+            "metrics": {"names": ["deletion-auc"]},
+        }
+    )
+    assert config.method_spec("mine").needs_target_layer  # read from the signature
+    monkeypatch.setattr(
+        "comparisons.run._runner.group_model", lambda *a, **k: pytest.fail("it trained")
+    )
+    with pytest.raises(
+        ValueError, match=r"\[\[methods.custom\]\] 'mine' with .*no layer of width 2"
+    ):
+        run(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

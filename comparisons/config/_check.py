@@ -11,7 +11,8 @@ trained:
 - every model of the registry that is trained is built on the CPU from its options (with the
   dataset's standardization, as training builds it) and run forward on one probe image of
   each dataset it trains on;
-- every method with options is built on that model (a CAM's ``target_layer`` must exist).
+- every method with options, and every method of your own (``[[methods.custom]]``), is built
+  on that model (a CAM's ``target_layer`` must exist, a factory must not raise).
 """
 
 from __future__ import annotations
@@ -150,6 +151,16 @@ def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: An
             )
         except Exception as error:  # options valid alone but not for this model
             raise ValueError(f"[methods.options.{method}] with {where}: {_cause(error)}") from error
+    for entry in config.custom_methods:  # yours, built by their class or factory
+        if entry.spec is None:  # a Python object given to compare, which passes it again
+            continue
+        try:
+            needs = entry.spec.needs_background
+            build_method(entry.spec, network, background=background if needs else None)
+        except Exception as error:  # a factory that raises, a class refusing its options
+            raise ValueError(
+                f"[[methods.custom]] {entry.name!r} with {where}: {_cause(error)}"
+            ) from error
 
 
 def _stand_in(config: HarnessConfig, label: str, spatial_dims: int) -> Any:
