@@ -68,7 +68,7 @@ def random_logit(
     ``normalize`` each map is first divided by its own maximum ``|value|`` (Quantus's
     ``RandomLogit`` divides by the maximum over the whole batch, so its value for one
     image depends on the others in its batch). ``"ssim"`` is Quantus's default similarity:
-    SSIM of the flattened maps over windows of 7 entries (:func:`flat_ssim`).
+    SSIM of the flattened maps over windows of 7 entries.
 
     Args:
         forward_func: The model; one forward pass on the first input counts its classes
