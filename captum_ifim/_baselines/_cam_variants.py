@@ -190,7 +190,7 @@ class KPCACAM(CAMAttribution):
             )
             projection = decomposition.fit_transform(positions)
             projections.append(projection.reshape(activation.shape[1:]))
-        return np.float32(projections)
+        return np.stack(projections).astype(np.float32)
 
 
 def check_fem_settings(k: float = 2.0) -> None:
