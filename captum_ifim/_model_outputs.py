@@ -204,6 +204,8 @@ class LogitsModel(nn.Module):
         (torch.Size([2, 3]), True)
     """
 
+    wrapped: Callable[..., Any]
+
     def __init__(self, model: Callable[..., Any], output_key: OutputKey = None) -> None:
         super().__init__()
         if not callable(model):

@@ -304,7 +304,7 @@ def build_method(
         raise TypeError(
             f"expected model to be an nn.Module or a forward function, got {type(model)}"
         )
-    if spec.needs_module and not isinstance(model, nn.Module):
+    if (spec.needs_module or spec.needs_target_layer) and not isinstance(model, nn.Module):
         raise TypeError(
             f"expected model to be an nn.Module for {name!r}, which needs its layers, got a "
             f"{type(model).__name__}; methods that take a forward function: "
@@ -312,7 +312,11 @@ def build_method(
         )
     check_output_key(output_key)
     spec.check_options(kwargs)
-    layer = cam_target(model, target_layer) if spec.needs_target_layer else None
+    layer = (
+        cam_target(model, target_layer)
+        if spec.needs_target_layer and isinstance(model, nn.Module)
+        else None
+    )
     if spec.needs_background and background is None:
         raise ValueError(f"expected background= reference inputs (B, ...) for {name!r}")
     constructor, attribute = spec.split_options(kwargs)

@@ -76,6 +76,7 @@ def build_architecture(entry: ModelEntry, dataset: ImageDataset, **extra: Any) -
         ValueError: The entry's ``target_layer`` is not a module of the model.
     """
     channels, size = model_inputs(entry, dataset)
+    model: nn.Module
     if entry.source == "factory":
         model = as_logits_model(
             build_factory_model(str(entry.factory), entry.options), entry.output_key
@@ -142,6 +143,7 @@ def given_model(
             are not (N, C) with C = ``dataset.num_classes``; each naming the entry.
     """
     where = f"[[models]] {entry.name!r}"
+    model: nn.Module
     try:
         if entry.source == "python":
             if python_object is None:
