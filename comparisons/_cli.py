@@ -59,7 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--check",
         action="store_true",
-        help="check the config as a run would and print the plan, then exit (trains nothing)",
+        help="check the config as a run would and print the plan and the expected time, then "
+        "exit (writes nothing; the estimate trains each model on 1 and 3 batches and runs "
+        "every method on 1 and 2 images, in a temporary folder)",
+    )
+    run.add_argument(
+        "--estimate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="first calibrate on this machine and print the expected time, the progress bar "
+        "then moving within cells (default: with the progress bar and with --check)",
     )
 
     merge = commands.add_parser("merge", help="join shard run folders into one")
@@ -82,9 +91,14 @@ def _run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     output = args.output or Path("runs") / config.name
     if args.check:
-        return _check(config, output, shard)
+        return _check(config, output, shard, estimate=args.estimate is not False)
     folder = run(
-        config, output, shard=shard, cache_dir=args.cache_dir, progress=not args.no_progress
+        config,
+        output,
+        shard=shard,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+        estimate=args.estimate if args.estimate is not None else not args.no_progress,
     )
     if folder.failed:
         logger.error(
@@ -105,19 +119,32 @@ def _run(args: argparse.Namespace) -> int:
     return ExitCode.CELLS_FAILED if folder.failed else ExitCode.OK
 
 
-def _check(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> int:
-    """``run --check``: every check a run makes before training, then the plan on stdout."""
+def _check(
+    config: HarnessConfig, output: Path, shard: tuple[int, int] | None, estimate: bool = True
+) -> int:
+    """``run --check``: every check a run makes before training, then the plan on stdout,
+    then (``estimate``, on an available device) the expected time from a calibration."""
     from comparisons.config import check_config, resolve_device
     from comparisons.run import check_inputs, describe_plan
+    from comparisons.run._estimate import estimate_run
+    from comparisons.run._inputs import prepare_inputs
+    from comparisons.run._plan import plan_run
+    from comparisons.run_folder import RunFolder
 
     device_error = None
+    device = None
     try:
-        resolve_device(config.device)
+        device = resolve_device(config.device)
     except DeviceUnavailableError as error:
         device_error = error
     check = check_config(config)
-    check_inputs(config, output, shard)  # a factory's code runs here, as in the run
+    inputs = check_inputs(config, output, shard)  # a factory's code runs here, as in the run
     sys.stdout.write(describe_plan(config, output, check, shard=shard, device_error=device_error))
+    if estimate and device is not None:
+        plan = plan_run(config, RunFolder(output), shard)
+        if device.type != "cpu":
+            inputs = prepare_inputs(config, plan.todo, device)
+        sys.stdout.write(estimate_run(config, plan, inputs, device).describe())
     return ExitCode.OK
 
 

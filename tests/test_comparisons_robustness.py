@@ -243,7 +243,10 @@ def test_check_prints_the_plan_and_writes_nothing(copied, tmp_path, capsys):
     folder, _ = copied
     config = write_toml(tmp_path / "small.toml", small())
     fresh = tmp_path / "fresh"
-    assert main(["run", "--check", "--config", str(config), "--output", str(fresh)]) == 0
+    assert (
+        main(["run", "--no-estimate", "--check", "--config", str(config), "--output", str(fresh)])
+        == 0
+    )
     plan = capsys.readouterr().out
     assert f"{GROUP}: model to train or load, 0/2 cells done" in plan
     assert "2 to run" in plan and "new" in plan and "optimizer steps" in plan
@@ -251,7 +254,20 @@ def test_check_prints_the_plan_and_writes_nothing(copied, tmp_path, capsys):
 
     folder.layout.cell(CELLS[1]).unlink()
     before = sorted(p.relative_to(folder.path) for p in folder.path.rglob("*"))
-    assert main(["run", "--check", "--config", str(config), "--output", str(folder.path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--no-estimate",
+                "--check",
+                "--config",
+                str(config),
+                "--output",
+                str(folder.path),
+            ]
+        )
+        == 0
+    )
     plan = capsys.readouterr().out
     assert "resumes this config" in plan and "1/2 cells done" in plan
     assert sorted(p.relative_to(folder.path) for p in folder.path.rglob("*")) == before
@@ -320,7 +336,18 @@ def test_a_read_only_output_folder_exits_4_in_one_line(tmp_path, monkeypatch, ca
     out = tmp_path / "readonly"
     out.mkdir()
     refuse_paths(monkeypatch, out)
-    code = main(["run", "--config", str(config), "--output", str(out), "--cache-dir", str(cache)])
+    code = main(
+        [
+            "run",
+            "--no-estimate",
+            "--config",
+            str(config),
+            "--output",
+            str(out),
+            "--cache-dir",
+            str(cache),
+        ]
+    )
     assert code == ExitCode.NOT_WRITABLE == 4
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "cannot write" in errors[0].getMessage()
@@ -348,7 +375,18 @@ def test_a_full_disk_while_writing_a_cell_fails_only_that_cell(copied, monkeypat
         folder.layout.cell(key).unlink()
     hit = fill_disk_at(monkeypatch, lambda p: p.name == f"{CELLS[1]}.json")
     config = folder.path / "config.toml"
-    code = main(["run", "--config", str(config), "--output", str(folder.path), "--shard", "1/1"])
+    code = main(
+        [
+            "run",
+            "--no-estimate",
+            "--config",
+            str(config),
+            "--output",
+            str(folder.path),
+            "--shard",
+            "1/1",
+        ]
+    )
     assert code == ExitCode.CELLS_FAILED == 1 and hit
     assert folder.failed == [CELLS[1]] and folder.has_cell(CELLS[0])
     assert "not written, retried on the next run" in caplog.text
@@ -366,7 +404,18 @@ def test_a_full_disk_outside_a_cell_exits_4_in_one_line(tmp_path, monkeypatch, c
     config = write_toml(tmp_path / "small.toml", small())
     fill_disk_at(monkeypatch, lambda p: p.parent.name == "models")
     out = tmp_path / "out"
-    code = main(["run", "--config", str(config), "--output", str(out), "--cache-dir", str(cache)])
+    code = main(
+        [
+            "run",
+            "--no-estimate",
+            "--config",
+            str(config),
+            "--output",
+            str(out),
+            "--cache-dir",
+            str(cache),
+        ]
+    )
     assert code == ExitCode.NOT_WRITABLE == 4
     assert f"disk full while writing {out / 'models' / GROUP}.json" in caplog.text
     assert "Traceback" not in caplog.text and not list(out.rglob("*.tmp"))
@@ -543,7 +592,7 @@ def test_a_cell_that_cannot_be_moved_aside_is_kept_and_the_run_stops(copied, cap
     shutil.rmtree(folder.layout.quarantine_dir, ignore_errors=True)
     folder.layout.quarantine_dir.write_text("a file where the quarantine folder goes")
     config = write_toml(folder.path.parent / "small.toml", small())
-    arguments = ["run", "--config", str(config), "--output", str(folder.path)]
+    arguments = ["run", "--no-estimate", "--config", str(config), "--output", str(folder.path)]
     code = main([*arguments, "--cache-dir", str(cache), "--no-progress"])
     assert code == 2  # a file where a folder goes (exit 4 for a read-only folder); was 0
     assert folder.layout.cell(CELLS[0]).read_bytes() == damaged

@@ -144,7 +144,9 @@ def test_check_builds_every_model_as_the_run_will_and_fails_where_the_run_would(
         expected = "trust_pickle"
     config = write_toml(tmp_path / "own.toml", _own_config(tmp_path, model))
     output = tmp_path / "out"
-    code = main(["run", "--config", str(config), "--output", str(output), "--check"])
+    code = main(
+        ["run", "--no-estimate", "--config", str(config), "--output", str(output), "--check"]
+    )
     assert code == 2  # was 0, "valid": the run then refused it
     assert expected in caplog.text
     assert "valid" not in capsys.readouterr().out
@@ -295,7 +297,7 @@ def test_a_config_that_is_not_toml_text_is_exit_2_naming_it(tmp_path, content, c
         path.write_text("x = " + "[" * 10_000 + "]" * 10_000 + "\n")
     else:
         path.write_bytes('[run]\nname = "x"\n'.encode("utf-16"))
-    code = main(["run", "--config", str(path), "--output", str(tmp_path / "out")])
+    code = main(["run", "--no-estimate", "--config", str(path), "--output", str(tmp_path / "out")])
     assert code == 2  # was 6 (RecursionError) and an error naming no file
     assert "bad.toml" in caplog.text and "Traceback" not in caplog.text
 

@@ -78,9 +78,17 @@ def _synchronize(device: torch.device) -> None:
 
 
 def run_cell(
-    config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device
+    config: HarnessConfig,
+    cell: CellKey,
+    data: GroupData,
+    device: torch.device,
+    on_stage: Callable[[str], None] | None = None,
 ) -> CellRecord:
-    """Compute one cell: the method's maps of the evaluated images, timed, then every metric."""
+    """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
+
+    ``on_stage`` is called with ``"maps"`` once the maps are done, then with each metric's
+    name once it is done (the progress bar moves within a cell)."""
+    stage_done = on_stage if on_stage is not None else (lambda stage: None)
     spec = config.method_spec(cell.method)
     factory = _method_factory(config, cell.method, data.background, cell.group.model)
     explainer = factory(data.model)
@@ -108,6 +116,7 @@ def run_cell(
         else:
             low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
 
+    stage_done("maps")
     cell_data = CellData(
         method=cell.method,
         model=data.model,
@@ -136,6 +145,7 @@ def run_cell(
         if produced:  # what the metric cost on this cell (a metric that does not apply: none)
             values.append(MetricValue(METRIC_SECONDS_ROW.name, elapsed, f"metric={metric}", count))
         logger.debug("%s: %s in %.2f s", cell.key, metric, elapsed)
+        stage_done(metric)
     rows = [_row(cell.group, cell.method, v.metric, v.value, v.setting, v.n) for v in values]
     per_example = per_example_table(
         [

@@ -18,7 +18,7 @@ from pathlib import Path
 from comparisons._exit_codes import DeviceUnavailableError
 from comparisons.config import ConfigCheck, HarnessConfig
 from comparisons.metrics import runs_on_method
-from comparisons.run._inputs import prepare_inputs
+from comparisons.run._inputs import RunInputs, prepare_inputs
 from comparisons.run._plan import cells_of, plan_run
 from comparisons.run_folder import FolderState, RunFolder, describe_holder, is_locked, lock_holder
 
@@ -61,10 +61,13 @@ def _metric_runs(config: HarnessConfig, method: str) -> int:
     )
 
 
-def check_inputs(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> None:
+def check_inputs(config: HarnessConfig, output: Path, shard: tuple[int, int] | None) -> RunInputs:
     """What a run reads before its folder exists, read as the run reads it (on the CPU):
     the datasets of the shard's groups, and every model given with its weights, from a
     factory or from a zoo, built and run on the dataset's images.
+
+    Returns:
+        What the run would read (:class:`~comparisons.run._inputs.RunInputs`, on the CPU).
 
     Raises:
         ValueError, TypeError, ImportError, FileNotFoundError: As the run would, naming
@@ -74,7 +77,7 @@ def check_inputs(config: HarnessConfig, output: Path, shard: tuple[int, int] | N
     import torch
 
     plan = plan_run(config, RunFolder(Path(output)), shard)
-    prepare_inputs(config, plan.groups, torch.device("cpu"))
+    return prepare_inputs(config, plan.groups, torch.device("cpu"))
 
 
 def describe_plan(

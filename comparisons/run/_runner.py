@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from comparisons._exit_codes import one_line
 from comparisons.config import HarnessConfig, check_config, resolve_device
 from comparisons.datasets import ImageDataset
 from comparisons.run._cell import model_rows, run_cell
+from comparisons.run._estimate import RunEstimate, estimate_run
 from comparisons.run._group_data import GroupData, prepare_group_data
 from comparisons.run._group_models import group_model
 from comparisons.run._inputs import RunInputs, check_given_identities, prepare_inputs
 from comparisons.run._model_pairs import compare_model_pairs
 from comparisons.run._plan import RunPlan, plan_run
+from comparisons.run._progress import RunProgress
 from comparisons.run_folder import CellKey, RunFolder, RunLayout, RunLock, check_not_locked
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def run(
     progress: bool = True,
     python_datasets: Mapping[str, ImageDataset] | None = None,
     python_models: Mapping[str, nn.Module] | None = None,
+    estimate: bool = False,
 ) -> RunFolder:
     """Run (or resume) ``config`` into the run folder ``output``.
 
@@ -56,6 +58,9 @@ def run(
         python_datasets, python_models: The data and models of the config's entries given
             in Python (by dataset label and model name), as :func:`comparisons.compare`
             passes them.
+        estimate: First calibrate the work left on this machine and log the expected
+            time (:func:`~comparisons.run._estimate.estimate_run`); the progress bar then
+            counts estimated seconds and moves within each cell.
 
     Returns:
         The :class:`RunFolder`. Cells that failed (an error, or a write of the cell that
@@ -82,7 +87,11 @@ def run(
     with RunLock(RunLayout(Path(output))):
         folder = RunFolder.create(output, config)
         plan = plan_run(config, folder, shard)  # the lock is held: the folder is as it stays
-        _run_groups(config, folder, device, plan, shard, cache_dir, progress, inputs)
+        expected = None
+        if estimate and plan.todo:
+            expected = estimate_run(config, plan, inputs, device, progress=logger.info)
+            logger.info("%s", expected.describe().rstrip())
+        _run_groups(config, folder, device, plan, shard, cache_dir, progress, inputs, expected)
         compare_model_pairs(folder, config)  # every two models of a dataset, once both are done
     return folder
 
@@ -96,6 +105,7 @@ def _run_groups(
     cache_dir: Path | None,
     progress: bool,
     inputs: RunInputs,
+    expected: RunEstimate | None = None,
 ) -> None:
     cache = cache_dir if cache_dir is not None else folder.path.parent / ".cache"
     if shard is not None:
@@ -103,33 +113,36 @@ def _run_groups(
     total = plan.cells_to_run
     logger.info("%d cells to run (%d already done)", total, folder.count_cells())
     models = {m.name: m for m in config.models}
-    with (
-        logging_redirect_tqdm(),
-        tqdm(
-            total=total, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True
-        ) as bar,
-    ):
+    with logging_redirect_tqdm(), RunProgress(total, expected, progress) as bar:
         for group, cells in plan.todo.items():
             dataset = inputs.datasets[group.dataset]
             given = inputs.given.get((group.model, group.dataset))
             trained = group_model(
                 models[group.model], dataset, group.seed, cache, device, progress, given
             )
+            bar.trained(group)
             folder.write_model(group.key, model_rows(group, trained), trained.record())
             data = prepare_group_data(config, group, dataset, trained, device)
             for cell in cells:
-                bar.set_postfix_str(cell.key)
-                _run_and_write_cell(config, cell, data, device, folder)
-                bar.update(1)
+                bar.start_cell(cell)
+                _run_and_write_cell(
+                    config, cell, data, device, folder, lambda stage, c=cell: bar.stage(c, stage)
+                )
+                bar.end_cell(cell)
 
 
 def _run_and_write_cell(
-    config: HarnessConfig, cell: CellKey, data: GroupData, device: torch.device, folder: RunFolder
+    config: HarnessConfig,
+    cell: CellKey,
+    data: GroupData,
+    device: torch.device,
+    folder: RunFolder,
+    on_stage: Callable[[str], None] | None = None,
 ) -> None:
     """One cell, computed then written; a failure of either is recorded, never raised."""
     started = time.perf_counter()
     try:
-        record = run_cell(config, cell, data, device)
+        record = run_cell(config, cell, data, device, on_stage)
     except Exception as error:  # a failed cell must not lose the others
         logger.exception("cell %s failed", cell.key)
         folder.record_failure(cell.key, error)

@@ -1,0 +1,136 @@
+"""The run's time estimate (issue 26, item 3): a calibration on this machine scaled to the
+run's work, every cell and stage left counted once, and a progress bar that moves within a
+cell and ends at the estimate's total."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from comparisons.config import parse_config
+from comparisons.run import run
+from comparisons.run._estimate import (
+    MAPS,
+    RunEstimate,
+    estimate_run,
+    fit_and_scale,
+    format_seconds,
+)
+from comparisons.run._inputs import prepare_inputs
+from comparisons.run._plan import plan_run
+from comparisons.run._progress import RunProgress
+from comparisons.run_folder import CellKey, GroupKey, RunFolder
+from tests.test_comparisons_harness import TINY
+
+METHODS = ["ifim-sensitive", "gradcam", "saliency"]
+METRICS = ["contrastive-perturbation", "deletion-auc", "sensitivity-max", "pointing-game"]
+
+
+def _config(**run_options):
+    data = copy.deepcopy(TINY)
+    data["run"].update(run_options)
+    data["methods"] = {"names": METHODS}
+    data["metrics"] = {
+        "names": METRICS,
+        "options": {"sensitivity-max": {"max_examples": 3, "n_perturb_samples": 2}},
+    }
+    return parse_config(data)
+
+
+@functools.cache
+def _estimate() -> tuple[RunEstimate, object]:
+    config = _config()
+    plan = plan_run(config, RunFolder(_EMPTY), None)
+    inputs = prepare_inputs(config, plan.todo, torch.device("cpu"))
+    return estimate_run(config, plan, inputs, torch.device("cpu")), plan
+
+
+_EMPTY = Path("/nonexistent/captum-ifim-estimate-test")
+
+
+def test_every_cell_and_stage_left_is_estimated_once():
+    estimate, plan = _estimate()
+    cells = [cell for cells in plan.todo.values() for cell in cells]
+    assert sorted(estimate.stages, key=str) == sorted(cells, key=str)
+    for cell, stages in estimate.stages.items():
+        # kl-fidelity and the others not in the config are absent; pointing-game needs masks
+        # (the SKS data have them); every stage cost something but the cheapest may round to 0.
+        assert set(stages) == {MAPS, *METRICS}, cell
+        assert all(seconds >= 0 for seconds in stages.values())
+        assert stages[MAPS] > 0
+    assert set(estimate.training) == set(plan.todo)  # both seeds' models are to train
+    seeds = list(estimate.training.values())
+    assert seeds[0] == seeds[1]  # one calibration per (dataset, model): seeds share it
+    total = estimate.training_seconds + sum(map(estimate.cell_seconds, estimate.stages))
+    assert estimate.total_seconds == pytest.approx(total)
+    text = estimate.describe()
+    assert text.startswith("estimated time: ") and all(m in text for m in METHODS)
+
+
+def test_the_calibration_is_fitted_and_scaled_by_the_images_each_stage_sees():
+    config = _config()  # sensitivity-max sees at most 3 images
+    # a + b x images through (1, 0.7) and (2, 1.2): a = 0.2 s once, b = 0.5 s an image.
+    assert fit_and_scale(config, MAPS, (0.7, 1.2), count=6) == pytest.approx(0.2 + 0.5 * 6)
+    assert fit_and_scale(config, "deletion-auc", (0.7, 1.2), 6) == pytest.approx(0.2 + 0.5 * 6)
+    assert fit_and_scale(config, "sensitivity-max", (0.7, 1.2), 6) == pytest.approx(0.2 + 1.5)
+    # noise (two images faster than one): the larger point's seconds per image, no fixed part
+    assert fit_and_scale(config, MAPS, (1.0, 0.8), count=6) == pytest.approx(0.4 * 6)
+
+
+def test_a_resumed_run_is_estimated_for_what_it_has_left(tmp_path):
+    config = _config(seeds=[0])
+    folder = run(config, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)
+    assert folder.failed == []
+    done = RunFolder(tmp_path / "run")
+    plan = plan_run(config, done, None)
+    inputs = prepare_inputs(config, plan.todo, torch.device("cpu"))
+    estimate = estimate_run(config, plan, inputs, torch.device("cpu"))
+    assert estimate.stages == {} and estimate.training == {} and estimate.total_seconds == 0
+
+
+def test_the_progress_bar_moves_within_cells_and_ends_at_the_total():
+    group = GroupKey("d", "m", 0)
+    cells = [CellKey(group, "a"), CellKey(group, "b")]
+    estimate = RunEstimate(
+        training={group: 4.0},
+        stages={cells[0]: {MAPS: 1.0, "x": 2.0}, cells[1]: {MAPS: 3.0, "x": 0.5}},
+        calibration_seconds=0.1,
+    )
+    with RunProgress(len(cells), estimate, enabled=True) as progress:
+        progress.trained(group)
+        assert progress.bar.n == 4.0
+        progress.start_cell(cells[0])
+        progress.stage(cells[0], MAPS)
+        assert progress.bar.n == 5.0  # within the cell, before it ends
+        progress.stage(cells[0], "x")
+        progress.end_cell(cells[0])
+        progress.start_cell(cells[1])
+        progress.stage(cells[1], MAPS)
+        progress.end_cell(cells[1])  # a failed cell: what its stages left is counted too
+        assert progress.bar.n == pytest.approx(estimate.total_seconds)
+
+
+def test_seconds_read_as_a_person_writes_them():
+    assert format_seconds(12.34) == "12.3 s"
+    assert format_seconds(200) == "3 min 20 s"
+    assert format_seconds(3720) == "1 h 02 min"
+
+
+def test_the_estimate_is_within_a_factor_of_two_of_the_run(tmp_path):
+    config = _config(seeds=[0], eval_examples=8)
+    plan = plan_run(config, RunFolder(tmp_path / "run"), None)
+    inputs = prepare_inputs(config, plan.todo, torch.device("cpu"))
+    estimate = estimate_run(config, plan, inputs, torch.device("cpu"))
+    started = time.perf_counter()
+    folder = run(config, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)
+    measured = time.perf_counter() - started
+    assert folder.failed == []
+    ratio = estimate.total_seconds / measured
+    assert 0.5 <= ratio <= 2.0, (estimate.describe(), measured)
+    assert math.isfinite(ratio)
