@@ -11,6 +11,8 @@ reference on small models.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -299,3 +301,91 @@ def test_score_cam_volumes_equal_the_one_image_every_channel_path():
     maps = torch.from_numpy(np.concatenate(expected))
     maps = F.interpolate(maps[:, None], (8, 8, 8), mode="trilinear", align_corners=False)
     torch.testing.assert_close(raw[:, 0], maps[:, 0], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- DeepSHAP
+
+
+class _SmallResNet(nn.Module):
+    """A ResNet in miniature: conv-BN-ReLU stem, an overlapping max pool, one residual block
+    (an addition of two input-dependent paths), global average pool and a linear head."""
+
+    def __init__(self, num_classes: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+        )
+        self.branch = nn.Sequential(
+            nn.Conv2d(4, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.Conv2d(4, 4, 3, padding=1),
+        )
+        self.after = nn.ReLU()
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        stem = self.stem(x)
+        return self.head(self.after(stem + self.branch(stem)))
+
+
+@functools.cache
+def _small_resnet() -> nn.Module:
+    torch.manual_seed(11)
+    model = _SmallResNet()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def _shap_per_sample(model: nn.Module, background: Tensor, x: Tensor, targets: Tensor) -> Tensor:
+    """shap's DeepExplainer as users call it (every output, one sample at a time inside),
+    on the copy DeepSHAP prepares (the overlapping max pool as ReLUs), target column kept."""
+    import numpy as np
+    import shap
+
+    from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
+    from captum_ifim._baselines._rescale_modules import register_rescale_rule
+    from captum_ifim._optional_imports import import_optional
+
+    register_rescale_rule(import_optional("shap.explainers._deep.deep_pytorch", "DeepSHAP"))
+    explainer = shap.DeepExplainer(prepare_model_for_deepshap(model), background)
+    values = torch.from_numpy(np.asarray(explainer.shap_values(x, check_additivity=False)))
+    return torch.stack([values[n, ..., int(t)] for n, t in enumerate(targets)]).float()
+
+
+@pytest.mark.parametrize("model_name", ["shallow-cnn", "small-resnet"])
+def test_batched_deepshap_equals_shaps_deep_explainer(model_name):
+    from captum_ifim import DeepSHAP
+    from comparisons.models import build_model
+
+    if model_name == "shallow-cnn":
+        model = build_model("shallow-cnn", 1, 3, (16, 16), seed=5).eval()
+    else:
+        model = _small_resnet()
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 1, 16, 16, generator=generator)
+    background = torch.randn(4, 1, 16, 16, generator=generator)
+    targets = torch.tensor([0, 2, 1, 1, 2])
+    expected = _shap_per_sample(model, background, x, targets)
+    scale = float(expected.abs().max())
+    for batch_size in (None, 1, 3):  # every input in one pass; one by one; uneven chunks
+        got = DeepSHAP(model, background, batch_size=batch_size).attribute(x, target=targets)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_batched_deepshap_makes_one_backward_pass_per_chunk():
+    from captum_ifim import DeepSHAP
+
+    model = _small_resnet()
+    x = torch.randn(5, 1, 16, 16)
+    background = torch.randn(4, 1, 16, 16)
+    for batch_size, passes in ((None, 1), (2, 3), (1, 5)):
+        with BackwardCounter() as counter:
+            DeepSHAP(model, background, batch_size=batch_size).attribute(x, target=[0] * 5)
+        assert counter.count == passes
+    with pytest.raises(ValueError, match="batch_size"):
+        DeepSHAP(model, background, batch_size=0)

@@ -67,3 +67,15 @@ def bind_sample_forward(
         return forward_func(x, *args)
 
     return forward
+
+
+def rows_arguments(
+    additional_forward_args: tuple[Any, ...], samples: Tensor, num_samples: int
+) -> tuple[Any, ...]:
+    """The extra arguments of a call whose rows belong to several samples of a batch of N:
+    each tensor of shape (N, ...) indexed by ``samples`` (the sample of each row, (R,));
+    every other argument is passed unchanged."""
+    return tuple(
+        arg.index_select(0, samples.to(arg.device)) if _per_sample(arg, num_samples) else arg
+        for arg in additional_forward_args
+    )

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
+from captum_ifim._baselines._sample_forward import rows_arguments
 from captum_ifim._baselines._target_layers import CAMTarget
 from captum_ifim._validation import check_positive_int
 
@@ -74,7 +75,7 @@ class ScoreCAM(CAMAttribution):
         extra: tuple[Any, ...],
     ) -> np.ndarray:
         def forward(masked: Tensor, images: Tensor) -> Tensor:
-            return self.model(masked, *_row_arguments(extra, images, x.shape[0]))
+            return self.model(masked, *rows_arguments(extra, images, x.shape[0]))
 
         weights, self.rows_forwarded = score_cam_batch_weights(
             forward, x, torch.from_numpy(activations), targets, self.batch_size
@@ -82,17 +83,6 @@ class ScoreCAM(CAMAttribution):
         # pytorch-grad-cam's get_cam_image: the weighted activations summed over channels.
         shape = (*weights.shape, *([1] * (activations.ndim - 2)))
         return (weights.numpy().reshape(shape) * activations).sum(axis=1)
-
-
-def _row_arguments(extra: tuple[Any, ...], images: Tensor, num_samples: int) -> tuple[Any, ...]:
-    """The extra arguments of rows belonging to ``images``: per-sample tensors (first
-    dimension N) indexed by image, every other argument unchanged."""
-    return tuple(
-        arg.index_select(0, images.to(arg.device))
-        if isinstance(arg, Tensor) and arg.dim() > 0 and arg.shape[0] == num_samples
-        else arg
-        for arg in extra
-    )
 
 
 def score_cam_masks(x: Tensor, activations: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ IFIM_CONSTRUCTOR_OPTIONS = frozenset(
 IFIM_ATTRIBUTE_OPTIONS = frozenset({"energy", "internal_batch_size"})
 CAM_OPTIONS = frozenset({"reshape_transform", "normalization"})
 SCORE_CAM_OPTIONS = CAM_OPTIONS | {"batch_size"}
-DEEPSHAP_OPTIONS = frozenset({"check_additivity", "additivity_tolerance"})
+DEEPSHAP_OPTIONS = frozenset({"check_additivity", "additivity_tolerance", "batch_size"})
 SALIENCY_ATTRIBUTE_OPTIONS = frozenset({"abs"})
 INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS = frozenset({"multiply_by_inputs"})
 INTEGRATED_GRADIENTS_ATTRIBUTE_OPTIONS = frozenset(
@@ -98,7 +98,7 @@ def deepshap_factory(
 
 
 def check_deepshap_options(options: Mapping[str, Any]) -> None:
-    """DeepSHAP's own checks: a bool ``check_additivity``, a tolerance > 0."""
+    """DeepSHAP's own checks: a bool ``check_additivity``, a tolerance > 0, a batch size."""
     check_deepshap_settings(**_given(options, DEEPSHAP_OPTIONS))
 
 
