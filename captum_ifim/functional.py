@@ -17,7 +17,7 @@ Pipeline for one batch (what :class:`captum_ifim.IFIMDecomposition` runs):
 from captum_ifim._ifim._decomposition import FlatDecomposition, decompose_flat
 from captum_ifim._ifim._gradients import per_sample_row_gradients
 from captum_ifim._ifim._input_shares import InputShares, input_shares
-from captum_ifim._ifim._location_scores import signed_location_norms
+from captum_ifim._ifim._location_scores import location_projections, signed_location_norms
 from captum_ifim._ifim._output_heads import OUTPUT_HEADS, FisherFactor, OutputHead, fisher_factor
 from captum_ifim._ifim._projection import project_sensitive
 from captum_ifim._ifim._spectrum import (
@@ -41,6 +41,7 @@ __all__ = [
     "gram_matrix",
     "input_shares",
     "lift_eigenvectors",
+    "location_projections",
     "per_sample_row_gradients",
     "project_sensitive",
     "psd_sqrt",

@@ -117,6 +117,25 @@ def test_spatial_map_is_captum_interpolate_of_the_location_scores():
     torch.testing.assert_close(result.spatial_map, expected, rtol=0, atol=0)
 
 
+def test_projection_summary_sums_to_the_sensitive_energy():
+    """<s_l, a_l> per location sums to ||a_sens||^2 = a^T U_K U_K^T a; maps and tokens."""
+    model = _conv_net(3)
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    result = LayerIFIMDecomposition(model, model[1], location_summary="projection").decompose(x)
+    torch.testing.assert_close(
+        result.location_scores.sum(dim=(1, 2)), result.sensitive.square().sum(dim=(1, 2, 3))
+    )
+    torch.testing.assert_close(result.spatial_map[:, 0], result.location_scores, **TIGHT)
+    ids, mask = _padded_batch()
+    tokens = TokenIFIMDecomposition(_token_model(), pad_token_id=0, location_summary="projection")
+    scored = tokens.decompose(ids, additional_forward_args=(mask,))
+    expected = (scored.sensitive * scored.activation).sum(dim=-1)
+    torch.testing.assert_close(scored.location_scores, expected, rtol=0, atol=0)
+    assert torch.all(scored.location_scores[ids == 0] == 0)
+    with pytest.raises(ValueError, match="expected location_summary to be one of"):
+        LayerIFIMDecomposition(model, model[1], location_summary="norm")  # type: ignore[arg-type]
+
+
 def test_identity_layer_at_the_input_equals_input_space_ifim():
     net = _conv_net(4)
     model = nn.Sequential(nn.Identity(), net).eval()

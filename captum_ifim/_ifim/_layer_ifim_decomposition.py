@@ -31,7 +31,11 @@ from captum_ifim._ifim._ifim_decomposition import (
 )
 from captum_ifim._ifim._input_shares import InputShares, input_shares
 from captum_ifim._ifim._layer_substitution import LayerSubstitution
-from captum_ifim._ifim._location_scores import signed_location_norms
+from captum_ifim._ifim._location_scores import (
+    LOCATION_SUMMARIES,
+    LocationSummary,
+    location_scores,
+)
 from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import (
     check_bool,
@@ -65,9 +69,10 @@ class LayerIFIMResult(Generic[InputsT]):
         activation: a, the layer's output (or input), detached.
         sensitive: a_sens = U_K U_K^T a (eqs. 14-16 at the layer).
         insensitive: a - a_sens (eq. 17).
-        location_scores: per location (pixel of a map, token of a sequence), the signed
-            norm of a_sens over the feature dimension (see
-            :func:`~captum_ifim.functional.signed_location_norms`): shape the activation's
+        location_scores: one score per location (pixel of a map, token of a sequence)
+            from a_sens and a over the feature dimension, by the ``location_summary``
+            chosen (:func:`~captum_ifim.functional.signed_location_norms` or
+            :func:`~captum_ifim.functional.location_projections`): the activation's shape
             without that dimension; ``None`` for a tuple activation.
         spatial_map: ``location_scores`` of a channels-first 2-D or 3-D map upsampled to
             the first input's size, (N, 1, *input spatial shape), as Captum's
@@ -196,6 +201,11 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
         class_mass: As :class:`~captum_ifim.IFIMDecomposition`.
         feature_dim: The activation's feature dimension, summed over by
             ``location_scores``: 1 for channels-first maps, -1 for (N, T, D) sequences.
+        location_summary: How ``location_scores`` and ``spatial_map`` reduce a_sens at
+            a location t: ``"signed_norm"``, ``sign(<s_t, a_t>) ||s_t||`` (how much of the
+            leading subspace lies at t), or ``"projection"``, ``<s_t, a_t>`` (t's term of
+            ``||a_sens||^2``, weighted by the activation there; it follows the content of
+            the input more closely, see docs/theory.md).
 
     Example:
         >>> import torch
@@ -221,6 +231,7 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
         eigenvalue_atol: float = 0.0,
         class_mass: float | None = None,
         feature_dim: int = 1,
+        location_summary: LocationSummary = "signed_norm",
     ) -> None:
         if not callable(forward_func):
             raise TypeError(f"expected a callable forward_func, got {type(forward_func)}")
@@ -235,12 +246,14 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
         if isinstance(feature_dim, bool) or not isinstance(feature_dim, int):
             raise TypeError(f"expected feature_dim to be an int, got {feature_dim!r}")
         check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass)
+        check_choice("location_summary", location_summary, LOCATION_SUMMARIES)
         LayerAttribution.__init__(self, forward_func, layer)
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
         self.eigenvalue_atol = eigenvalue_atol
         self.class_mass = class_mass
         self.feature_dim = feature_dim
+        self.location_summary: LocationSummary = location_summary
 
     @log_usage()
     def attribute(
@@ -287,11 +300,15 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
     ) -> LayerIFIMResult[Any]:
         """The full decomposition at the layer: spectrum, eigenvectors and components.
 
-        Args: as :meth:`attribute`, and
-            activation_mask: Optional, broadcastable to the (single) activation with N
-                rows: where it is 0 the activation is held fixed, so those entries do not
-                enter the iFIM (its eigenvectors and a_sens are zero there), e.g. padded
-                tokens.
+        Args:
+            inputs: As :meth:`attribute`.
+            additional_forward_args: As :meth:`attribute`.
+            energy: As :meth:`attribute`.
+            attribute_to_layer_input: As :meth:`attribute`.
+            internal_batch_size: As :meth:`attribute`.
+            activation_mask: Optional, N rows broadcastable to the (single) activation:
+                where it is 0 the activation is held fixed, so those entries do not enter
+                the iFIM (its eigenvectors and a_sens are zero there), e.g. padded tokens.
 
         Returns:
             A :class:`LayerIFIMResult`.
@@ -412,7 +429,9 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
         sensitive = _split(flat.sensitive, activations, lead)
         scores = spatial = None
         if not is_tuple:
-            scores = signed_location_norms(sensitive[0], activations[0], self.feature_dim)
+            scores = location_scores(
+                sensitive[0], activations[0], self.feature_dim, self.location_summary
+            )
             spatial = self._spatial_map(scores, activations[0], first_input)
         return LayerIFIMResult(
             eigenvalues=flat.eigenvalues,

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from captum_ifim._captum_compat import TargetType, log_usage
 from captum_ifim._ifim._layer_ifim_decomposition import LayerIFIMDecomposition, LayerIFIMResult
+from captum_ifim._ifim._location_scores import LocationSummary
 from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import owning_module
 
@@ -71,6 +72,9 @@ class TokenIFIMDecomposition(LayerIFIMDecomposition):
         pad_token_id: Tokens with this id are padding (unless ``token_mask`` is given).
         output, eigenvalue_rtol, eigenvalue_atol, class_mass: As
             :class:`~captum_ifim.IFIMDecomposition`.
+        location_summary: The token score: ``"signed_norm"`` (above) or
+            ``"projection"``, ``<s_t, e_t>`` (token t's term of
+            ``||e_sens||^2``; see :class:`LayerIFIMDecomposition`).
 
     Example:
         >>> import torch
@@ -97,6 +101,7 @@ class TokenIFIMDecomposition(LayerIFIMDecomposition):
         eigenvalue_rtol: float | None = None,
         eigenvalue_atol: float = 0.0,
         class_mass: float | None = None,
+        location_summary: LocationSummary = "signed_norm",
     ) -> None:
         if embedding is None:
             model = owning_module(forward_func)
@@ -118,6 +123,7 @@ class TokenIFIMDecomposition(LayerIFIMDecomposition):
             eigenvalue_atol,
             class_mass,
             feature_dim=-1,
+            location_summary=location_summary,
         )
         self.pad_token_id = pad_token_id
 
