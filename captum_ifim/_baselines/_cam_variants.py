@@ -241,7 +241,7 @@ class FEM(CAMAttribution):
                 f"the target layer's map of {positions} positions (it needs more than "
                 f"1 + k**2), so every channel weighs 0 and the map is zero: use larger inputs, "
                 "an earlier target_layer= or a smaller k=",
-                stacklevel=4,
+                stacklevel=2,
             )
         cam.k = self.k
         return super()._cam_image(cam, x, targets, activations, grads, extra)
