@@ -16,7 +16,7 @@ image, not an explanation of a model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from captum.attr import Attribution
@@ -175,17 +175,19 @@ def takes_volumes(name: str) -> bool:
     return bool(getattr(CAM_CLASSES[name], "takes_volumes", True))
 
 
-def cam_variant_rows() -> list[tuple[str, str, str, str]]:
+def cam_variant_rows(spec_of: Callable[[str], MethodSpec]) -> list[tuple[str, str, str, str]]:
     """The CAM table of ``docs/baselines.md``: (name, pytorch-grad-cam class, uses target,
-    3-D), one row per registered CAM in :data:`CAM_CLASSES` order."""
-    from captum_ifim._methods._registry import get_method_spec  # the registry imports us
+    3-D), one row per registered CAM in :data:`CAM_CLASSES` order.
 
+    Args:
+        spec_of: The registry's ``get_method_spec`` (the registry imports this module).
+    """
     yes_no = {True: "yes", False: "no"}
     return [
         (
             f"`{name}`",
             f"`{cam_class._library[1]}`",
-            yes_no[get_method_spec(name).uses_target],
+            yes_no[spec_of(name).uses_target],
             yes_no[takes_volumes(name)],
         )
         for name, cam_class in CAM_CLASSES.items()
