@@ -205,6 +205,7 @@ class LogitsModel(nn.Module):
     """
 
     wrapped: Callable[..., Any]
+    output_key: OutputKey
 
     def __init__(self, model: Callable[..., Any], output_key: OutputKey = None) -> None:
         super().__init__()
@@ -215,7 +216,7 @@ class LogitsModel(nn.Module):
             )
         check_output_key(output_key)
         object.__setattr__(self, "wrapped", model)
-        self.output_key = output_key
+        object.__setattr__(self, "output_key", output_key)  # a callable module stays no child
         owner = _owner(model)
         if owner is not None:
             for name in ("_parameters", "_buffers", "_non_persistent_buffers_set", "_modules"):

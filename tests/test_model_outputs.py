@@ -171,6 +171,17 @@ def test_the_adapter_is_transparent_to_names_state_and_flags() -> None:
     assert as_logits_model(adapter, "features").output_key == "features"
 
 
+def test_torch_fx_traces_through_the_adapter() -> None:
+    """DeepSHAP's preparation traces models with torch.fx: inside a traced network the
+    adapter runs the model's own forward, so the graph calls the model's layers by name."""
+    network = TensorCNN(DictCNN()).eval()
+    traced = torch.fx.symbolic_trace(nn.Sequential(LogitsModel(network)))
+    called = [node.target for node in traced.graph.nodes if node.op == "call_module"]
+    assert called[0] == "0.features.0" and called[-1] == "0.head.2"
+    x = _images(2)
+    assert torch.equal(traced(x), network(x))
+
+
 # 2. Every method and the metrics' forward ----------------------------------------------------
 
 
