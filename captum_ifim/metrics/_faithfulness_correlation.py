@@ -49,8 +49,13 @@ def random_subsets(
     locations drawn uniformly without replacement, from a CPU generator seeded with ``seed``
     (the same draws on every device)."""
     generator = torch.Generator().manual_seed(seed)
-    keys = torch.rand(num_examples, nr_runs, num_locations, generator=generator)
-    return keys.topk(subset_size, dim=2).indices
+    # One example at a time: (nr_runs, L) keys at once, not (N, nr_runs, L).
+    return torch.stack(
+        [
+            torch.rand(nr_runs, num_locations, generator=generator).topk(subset_size).indices
+            for _ in range(num_examples)
+        ]
+    )
 
 
 def faithfulness_correlation(

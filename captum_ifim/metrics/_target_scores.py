@@ -41,8 +41,9 @@ class TargetScorer:
         target: (N,) long, on the inputs' device.
         score_chunk: ``score_chunk(x, start, stop)`` gives ``(scores, predictions)`` of
             inputs ``x`` that stand for examples ``start:stop`` (their target and extra
-            forward args), float64 and long, both ``(len(x),)``; ``x`` may repeat the slice
-            several times (rows ``start:stop`` then again), see ``repeats``.
+            forward args), float64 and long, both ``(len(x),)``; ``x`` may hold the slice
+            several times over (rows ``start:stop``, then the same examples again), each
+            copy a different perturbation, scored in one forward pass.
     """
 
     clean: Tensor
