@@ -332,6 +332,9 @@ def test_irof_relative_curve_on_a_grid(spatial):
     assert got.num_segments.tolist() == [count] * 3
     steps = torch.arange(count + 1, dtype=F64) / count
     _close(got.aoc, 1 - torch.trapezoid(curve, steps, dim=1))
+    if len(spatial) == 3:  # a volume's default segmentation is the grid
+        default = M.irof(model, x, contributions, 1, grid_size=2, baseline=0.0, score="output")
+        _close(default.aoc, got.aoc, atol=0)
 
 
 def test_irof_takes_your_own_segments_and_renumbers_them():
