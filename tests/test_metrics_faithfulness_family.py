@@ -58,8 +58,7 @@ def _reference() -> dict:
     model = build_model()
     model.load_state_dict({k: torch.tensor(v, dtype=F64) for k, v in data["state_dict"].items()})
     quantus = {
-        k: v if k == "slic_segments" else torch.tensor(v, dtype=F64)
-        for k, v in data["quantus"].items()
+        k: v if "segments" in k else torch.tensor(v, dtype=F64) for k, v in data["quantus"].items()
     }
     return {
         "model": model.eval(),
@@ -70,6 +69,7 @@ def _reference() -> dict:
         "subsets": torch.tensor(data["faithfulness_subsets"]),
         "draws": torch.tensor(data["monotonicity_uniform_draws"], dtype=F64),
         "imputations": data["imputations"],
+        "colour": torch.tensor(data["colour_image"], dtype=F64),
         "quantus": quantus,
     }
 
@@ -139,6 +139,13 @@ def test_irof_agrees_with_quantus_for_a_fixed_mean():
         area = torch.trapezoid(got.curves[n, : s + 1], torch.arange(s + 1, dtype=F64) / s)
         _close(got.aoc[n], 1 - area)
         assert torch.isnan(got.curves[n, s + 1 :]).all()
+
+
+def test_slic_segments_are_quantus_segments_on_a_colour_image():
+    ref = _reference()
+    got = M.slic_segments(ref["colour"][None])  # SLIC in Lab, as Quantus for 3 channels
+    expected = torch.tensor(ref["quantus"]["slic_colour_segments"])
+    assert torch.equal(got[0], expected) and expected.unique().numel() == 79
 
 
 def test_monotonicity_correlation_agrees_with_quantus(monkeypatch):

@@ -134,6 +134,11 @@ def main() -> None:
         quantus.helpers.utils.get_superpixel_segments(np.moveaxis(xn[n], 0, -1), "slic").tolist()
         for n in range(N)
     ]
+    # On 10 x 10 images SLIC's 100 segments are the pixels; a larger colour image shows more.
+    colour = torch.rand(3, 24, 24, generator=generator).numpy()
+    results["slic_colour_segments"] = quantus.helpers.utils.get_superpixel_segments(
+        np.moveaxis(colour, 0, -1), "slic"
+    ).tolist()
 
     mc = SETTINGS["monotonicity_correlation"]
     results["monotonicity_black"] = quantus.MonotonicityCorrelation(
@@ -181,13 +186,14 @@ def main() -> None:
         "faithfulness_subsets": subsets.tolist(),
         "monotonicity_uniform_draws": draws.tolist(),
         "imputations": imputations,
+        "colour_image": colour.tolist(),
         "quantus": {
-            k: v if k == "slic_segments" else np.asarray(v, dtype=np.float64).tolist()
+            k: v if "segments" in k else np.asarray(v, dtype=np.float64).tolist()
             for k, v in results.items()
         },
     }
     OUT.write_text(json.dumps(fixture, separators=(",", ":")) + "\n", encoding="utf-8")
-    print({k: v for k, v in fixture["quantus"].items() if k != "slic_segments"})
+    print({k: v for k, v in fixture["quantus"].items() if "segments" not in k})
 
 
 if __name__ == "__main__":
