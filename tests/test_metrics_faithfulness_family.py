@@ -54,6 +54,9 @@ F64 = torch.float64
 
 @functools.cache
 def _reference() -> dict:
+    """The Quantus fixture. Every test that reads it compares with Quantus 0.6; regenerate it
+    with ``tests/reference_fixtures/make_quantus_faithfulness.py`` run in a venv with
+    ``numpy<2.4 quantus==0.6.0 torch`` (the commands are in that script's docstring)."""
     data = json.loads(FIXTURE.read_text(encoding="utf-8"))
     model = build_model()
     model.load_state_dict({k: torch.tensor(v, dtype=F64) for k, v in data["state_dict"].items()})
