@@ -28,7 +28,8 @@ from comparisons.models._model_layers import cam_options
 from comparisons.run._group_data import GroupData
 from comparisons.run._group_models import GroupModel
 from comparisons.run._model_pairs import evaluated_maps
-from comparisons.run._spectrum_maps import shares_decomposition, spectrum_maps
+from comparisons.run._partial_cell import PartialCell
+from comparisons.run._spectrum_maps import SpectrumMaps, shares_decomposition, spectrum_maps
 from comparisons.run_folder import CellKey, ExampleBlock, GroupKey, ResultRow, per_example_table
 
 logger = logging.getLogger(__name__)
@@ -77,21 +78,16 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_cell(
+def _maps_stage(
     config: HarnessConfig,
     cell: CellKey,
     data: GroupData,
     device: torch.device,
-    on_stage: Callable[[str], None] | None = None,
-) -> CellRecord:
-    """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
-
-    ``on_stage`` is called with ``"maps"`` once the maps are done, then with each metric's
-    name once it is done (the progress bar moves within a cell)."""
-    stage_done = on_stage if on_stage is not None else (lambda stage: None)
+    explainer: Any,
+) -> tuple[Tensor, Tensor | None, float, SpectrumMaps | None]:
+    """The cell's maps of the evaluated images (timed after a warm-up on one image), its low
+    maps (the contrastive test's), the maps' seconds, and an iFIM method's decomposition."""
     spec = config.method_spec(cell.method)
-    factory = _method_factory(config, cell.method, data.background, cell.group.model)
-    explainer = factory(data.model)
     # Warm-up on one image (lazy imports, allocator, kernels), then time the whole set.
     compute_maps(explainer, data.inputs[:1], data.targets[:1], None, 1)
     _synchronize(device)
@@ -115,7 +111,32 @@ def run_cell(
             low_maps = spectrum.other
         else:
             low_maps = compute_maps(low, data.inputs, data.targets, None, config.batch_size)
+    return maps, low_maps, seconds, spectrum
 
+
+def run_cell(
+    config: HarnessConfig,
+    cell: CellKey,
+    data: GroupData,
+    device: torch.device,
+    on_stage: Callable[[str], None] | None = None,
+    partial: PartialCell | None = None,
+) -> CellRecord:
+    """Compute one cell: the method's maps of the evaluated images, timed, then every metric.
+
+    ``on_stage`` is called with ``"maps"`` once the maps are done, then with each metric's
+    name once it is done (the progress bar moves within a cell). With ``partial``, what a
+    killed run saved of this cell is reused, and each stage is saved as it ends."""
+    stage_done = on_stage if on_stage is not None else (lambda stage: None)
+    factory = _method_factory(config, cell.method, data.background, cell.group.model)
+    explainer = factory(data.model)
+    if partial is not None and partial.load() and partial.has_maps:
+        maps, low_maps, seconds, spectrum = partial.maps(data.inputs.device)
+        logger.info("%s: resumed after its maps", cell.key)
+    else:
+        maps, low_maps, seconds, spectrum = _maps_stage(config, cell, data, device, explainer)
+        if partial is not None:
+            partial.save_maps(maps, low_maps, seconds, spectrum)
     stage_done("maps")
     cell_data = CellData(
         method=cell.method,
@@ -138,12 +159,21 @@ def run_cell(
     count = len(data.inputs)
     values = [MetricValue(SECONDS_PER_IMAGE_ROW.name, seconds / count, "", count)]
     for metric in config.metrics:
+        saved = partial.metric(metric) if partial is not None else None
+        if saved is not None:
+            values += saved
+            stage_done(metric)
+            continue
         started = time.perf_counter()
         produced = run_metric(metric, cell_data, config.metric_options.get(metric, {}))
         elapsed = time.perf_counter() - started
-        values += produced
         if produced:  # what the metric cost on this cell (a metric that does not apply: none)
-            values.append(MetricValue(METRIC_SECONDS_ROW.name, elapsed, f"metric={metric}", count))
+            produced.append(
+                MetricValue(METRIC_SECONDS_ROW.name, elapsed, f"metric={metric}", count)
+            )
+        values += produced
+        if partial is not None:
+            partial.save_metric(metric, produced)
         logger.debug("%s: %s in %.2f s", cell.key, metric, elapsed)
         stage_done(metric)
     rows = [_row(cell.group, cell.method, v.metric, v.value, v.setting, v.n) for v in values]

@@ -3,10 +3,12 @@ metric on it, and write each cell to the run folder as it finishes.
 
 Nothing is lost when a run is killed: every cell is written to the run folder
 (:class:`comparisons.run_folder.RunFolder`) the moment it is done, and a restarted run skips
-the cells it finds. A run folder belongs to one config: restarting with another is refused
-once a cell finished. Nothing is done twice: the run holds the folder's lock from start to
-end (a second run into it refuses), and the checkpoint cache trains each model once.
-Nothing fails late: the device and every option are checked before the first training step.
+the cells it finds; a cell in progress saves its maps and each metric as they end
+(``partial/<cell>.pt``), so a restarted run redoes at most the stage that was running. A run
+folder belongs to one config: restarting with another is refused once a cell finished.
+Nothing is done twice: the run holds the folder's lock from start to end (a second run into
+it refuses), and the checkpoint cache trains each model once. Nothing fails late: the device
+and every option are checked before the first training step.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from comparisons.run._group_data import GroupData, prepare_group_data
 from comparisons.run._group_models import group_model
 from comparisons.run._inputs import RunInputs, check_given_identities, prepare_inputs
 from comparisons.run._model_pairs import compare_model_pairs
+from comparisons.run._partial_cell import PartialCell
 from comparisons.run._plan import RunPlan, plan_run
 from comparisons.run._progress import RunProgress
 from comparisons.run_folder import CellKey, RunFolder, RunLayout, RunLock, check_not_locked
@@ -141,8 +144,9 @@ def _run_and_write_cell(
 ) -> None:
     """One cell, computed then written; a failure of either is recorded, never raised."""
     started = time.perf_counter()
+    partial = PartialCell(folder.layout.partial(cell.key), config.fingerprint(), data.test_indices)
     try:
-        record = run_cell(config, cell, data, device, on_stage)
+        record = run_cell(config, cell, data, device, on_stage, partial)
     except Exception as error:  # a failed cell must not lose the others
         logger.exception("cell %s failed", cell.key)
         folder.record_failure(cell.key, error)
@@ -153,4 +157,5 @@ def _run_and_write_cell(
         logger.error("cell %s not written, retried on the next run: %s", cell.key, one_line(error))
         folder.record_failure(cell.key, error)
         return
+    partial.remove()
     logger.info("%s done in %.1f s", cell.key, time.perf_counter() - started)

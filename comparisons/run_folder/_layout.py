@@ -12,6 +12,8 @@ Layout::
                                a method with a spectrum, its iFIM eigenspace U_K
     pairs/<pair>.json          rows of one pair of models compared on the same images (the
                                model-pair stage), with their per-example values
+    partial/<cell>.pt          a cell in progress: its maps and the metrics done so far (a
+                               killed run resumes the cell from there; removed once it is done)
     cells/<cell>.json          rows of one finished cell, written last: its marker of completion
     failed/<cell>.txt          the traceback of a cell that failed (retried on resume)
     quarantine/<dir>/<file>.<time>   an unreadable file moved aside (recomputed on resume),
@@ -87,6 +89,10 @@ class RunLayout:
         return self.root / "pairs"
 
     @property
+    def partial_dir(self) -> Path:
+        return self.root / "partial"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.root / "quarantine"
 
@@ -129,6 +135,10 @@ class RunLayout:
     def maps(self, key: str) -> Path:
         """``maps/<key>.pt``: a cell's maps of every evaluated image (and its U_K)."""
         return self.maps_dir / f"{key}.pt"
+
+    def partial(self, key: str) -> Path:
+        """``partial/<key>.pt``: a cell in progress, its maps and the metrics done so far."""
+        return self.partial_dir / f"{key}.pt"
 
     def pair(self, key: str) -> Path:
         """``pairs/<key>.json``: the rows of a compared pair of models."""
