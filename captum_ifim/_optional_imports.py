@@ -9,6 +9,7 @@ from types import ModuleType
 _DISTRIBUTIONS: dict[str, str] = {
     "pytorch_grad_cam": "grad-cam",
     "shap": "shap",
+    "skimage": "scikit-image",
     "torchvision": "torchvision",
 }
 

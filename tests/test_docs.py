@@ -27,6 +27,7 @@ PAGES = (
     "theory",
     "captum",
     "baselines",
+    "captum-methods",
     "metrics",
     "harness",
     "own-model",

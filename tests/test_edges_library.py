@@ -11,21 +11,35 @@ import torch
 from torch import nn
 
 from captum_ifim import RegisteredMethod, available_methods, build_method, get_method_spec
+from captum_ifim._methods._captum_specs import CAPTUM_ENTRIES
 from tests._baseline_models import assert_same_state, images, model_state, small_cnn
 
 pytest.importorskip("pytorch_grad_cam")
 pytest.importorskip("shap")
 
 SIDE = 16
+#: Captum's classes with few samples, steps and windows (tests/test_methods_captum_classes.py
+#: checks their defaults), and those whose maps multiply by the inputs (Captum's flag).
+CAPTUM_FAST = {
+    "n_samples": 2,
+    "n_steps": 2,
+    "grid_cells": 2,
+    "window_fraction": 0.25,
+    "stride_fraction": 0.25,
+}
+MULTIPLYING = {entry.name for entry in CAPTUM_ENTRIES if entry.multiplies_by_inputs}
 
 
 def _build(name: str, model: nn.Module) -> RegisteredMethod:
     options: dict[str, Any] = {}
     if name == "integrated-gradients":
         options["n_steps"] = 2
-    if get_method_spec(name).needs_background:
+    spec = get_method_spec(name)
+    options.update({k: v for k, v in CAPTUM_FAST.items() if k in spec.options})
+    if spec.needs_background:
         options["background"] = images(1, 1, side=SIDE, seed=7)
-        options["additivity_tolerance"] = 1e-4
+        if "additivity_tolerance" in spec.options:  # DeepSHAP's
+            options["additivity_tolerance"] = 1e-4
     return build_method(name, model, **options)
 
 
@@ -49,7 +63,7 @@ def test_noise_tunnel_smooths_every_registered_method_with_its_fixed_options(nam
     scale = float(own.abs().amax())
     assert scale > 0
     tunnel = NoiseTunnel(method)
-    assert tunnel.multiplies_by_inputs == (name == "integrated-gradients")
+    assert tunnel.multiplies_by_inputs == (name == "integrated-gradients" or name in MULTIPLYING)
 
     still = tunnel.attribute(x, nt_samples=3, stdevs=0.0, target=targets)
     assert type(still) is torch.Tensor and still.shape == x.shape and still.dtype == x.dtype

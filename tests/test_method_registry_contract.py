@@ -35,6 +35,7 @@ from captum_ifim import (
     get_method_spec,
 )
 from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS
+from captum_ifim._methods._captum_specs import CAPTUM_SPECS
 from captum_ifim._validation import UnknownOptionError
 from tests._baseline_models import (
     NUM_CLASSES,
@@ -63,6 +64,17 @@ EXPECTED_METHODS = [
     "saliency",
     "integrated-gradients",
 ] + [spec.name for spec in CAM_VARIANT_SPECS]
+#: Captum's classes (tests/test_methods_captum_classes.py compares each with Captum).
+CAPTUM_METHODS = [spec.name for spec in CAPTUM_SPECS]
+EXPECTED_METHODS += CAPTUM_METHODS
+#: Fewer samples and steps for Captum's classes (their defaults: docs/captum-methods.md).
+CAPTUM_FAST = {
+    "n_samples": 4,
+    "n_steps": 2,
+    "grid_cells": 2,
+    "window_fraction": 0.25,
+    "stride_fraction": 0.25,
+}
 #: The CAMs that make one forward pass per channel and image (see the module docstring).
 SLOW_CAMS = ("scorecam", "ablationcam")
 
@@ -106,6 +118,7 @@ def _build(name: str, model_key: str, model: nn.Module) -> RegisteredMethod:
     options: dict[str, Any] = {}
     if name == "integrated-gradients":
         options["n_steps"] = 2
+    options.update({k: v for k, v in CAPTUM_FAST.items() if k in spec.options})
     if name in SLOW_CAMS:
         options["batch_size"] = 64
         family = model_key.split("-")[0]
@@ -114,7 +127,8 @@ def _build(name: str, model_key: str, model: nn.Module) -> RegisteredMethod:
     if spec.needs_background:
         side = _side(model_key, name)
         options["background"] = images(1, _channels(model_key), side=side, seed=7)
-        options["additivity_tolerance"] = 1e-4  # shap's 1e-2 is loose for these outputs
+        if "additivity_tolerance" in spec.options:  # DeepSHAP's; shap's 1e-2 is loose here
+            options["additivity_tolerance"] = 1e-4
     return build_method(name, model, **options)
 
 
@@ -131,6 +145,12 @@ def test_the_registry_lists_the_paper_methods_and_references():
         "xgradcam",
         "eigencam",
         *(spec.name for spec in CAM_VARIANT_SPECS if spec.name != "fullgrad"),
+        "guided-gradcam",
+        "layer-gradcam",
+        "layer-gradient-x-activation",
+        "layer-deeplift",
+        "layer-integrated-gradients",
+        "layer-conductance",
     }
     assert [n for n in EXPECTED_METHODS if not get_method_spec(n).uses_target] == [
         "ifim-sensitive",
@@ -143,13 +163,17 @@ def test_the_registry_lists_the_paper_methods_and_references():
     with pytest.raises(ValueError, match="gradcam\\+\\+"):
         get_method_spec("grad-cam")
     with pytest.raises(ValueError, match="expected a method name"):
-        build_method("lime", small_cnn(1))
+        build_method("lime-rbf", small_cnn(1))
 
 
 #: pytorch-grad-cam's other CAMs run on the plain CNNs only (about 15 s each on the
 #: torchvision models); tests/test_method_zoo_contract.py runs them on ResNet18, ViT, Swin
 #: and a 3-D CNN.
 CNN_ONLY = {spec.name for spec in CAM_VARIANT_SPECS}
+#: Captum's classes run on the plain CNNs only (ResNet18 and VGG16 would add minutes: the
+#: sampling methods make hundreds of forward passes per image); the zoo contract runs every
+#: one on tv-resnet18, timm-vit and monai-resnet-3d.
+CNN_ONLY |= set(CAPTUM_METHODS)
 
 
 @pytest.mark.parametrize(
@@ -315,6 +339,16 @@ VALID_OPTIONS: dict[str, Any] = {
     "seed": 3,
     "alpha": 0.5,
     "comparison_categories": [1],
+    "window_fraction": 0.25,
+    "stride_fraction": 0.25,
+    "feature_mask": "grid",
+    "grid_cells": 2,
+    "slic_segments": 4,
+    "n_samples": 4,
+    "perturbations_per_eval": 4,
+    "stdevs": 0.0,
+    "relu_attributions": True,
+    "noise_tunnel": {"nt_samples": 2, "stdevs": 0.1},
 }
 
 #: (method, options, error, message): values every method itself would refuse.

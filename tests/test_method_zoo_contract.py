@@ -32,7 +32,10 @@ two that refuse volumes not on the 3-D CNN). Integrated gradients uses 2 steps, 
 background of one input. The Hugging Face models run the paper's methods only
 (:data:`HF_METHODS`: the ModelOutput rule and their default layers are what they add;
 Score-CAM on the ViT), so that the methods other entries register do not multiply their
-cost.
+cost. Captum's classes run on tv-resnet18, timm-vit and monai-resnet-3d (``CAPTUM_ZOO``,
+with 2 samples or steps and coarse windows and grids); where a class has no rule for a
+module (LRP and DeepLift on the ViT, LRP in 3-D) or needs channels-first maps (Layer
+Grad-CAM, Guided Grad-CAM on tokens), the error names the module (``CAPTUM_REFUSALS``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from captum_ifim import PAPER_METHODS, available_methods, build_method, get_meth
 from captum_ifim._baselines._deepshap_support import UnsupportedModelError
 from captum_ifim._baselines._target_layers import default_cam_target
 from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS, takes_volumes
+from captum_ifim._methods._captum_factories import CaptumUnsupportedModelError
+from captum_ifim._methods._captum_specs import CAPTUM_SPECS
 from tests._baseline_models import assert_same_state, model_state
 from tests._zoo_models import ZOO, ZooModel
 
@@ -143,6 +148,7 @@ def _cases() -> list[Any]:
         if (name != "scorecam" or zoo.name in SCORE_CAM_MODELS)
         and (name not in CAM_VARIANTS or _variant_case(zoo, name))
         and (zoo.package != "transformers" or name in HF_METHODS)
+        and (name not in CAPTUM_METHODS or zoo.name in CAPTUM_ZOO)
     ]
 
 
@@ -158,7 +164,38 @@ def _options(name: str, background: torch.Tensor) -> dict[str, Any]:
         "scorecam": {"batch_size": 64},
         "ablationcam": {"batch_size": 64},
         "deepshap": {"background": background, "additivity_tolerance": 1e-3},
-    }.get(name, {})
+    }.get(name, _captum_options(name, background))
+
+
+#: Captum's classes run on a CNN, a ViT and a 3-D CNN only (the sampling methods make
+#: hundreds of forward passes per image), with few samples, steps and windows.
+CAPTUM_ZOO = ("tv-resnet18", "timm-vit", "monai-resnet-3d")
+CAPTUM_METHODS = {spec.name: spec for spec in CAPTUM_SPECS}
+CAPTUM_FAST = {
+    "n_samples": 2,
+    "n_steps": 2,
+    "grid_cells": 2,
+    "window_fraction": 0.5,
+    "stride_fraction": 0.5,
+}
+#: What a Captum class has no rule for, named in its error: (zoo model, method) -> module.
+CAPTUM_REFUSALS = {
+    ("timm-vit", "lrp"): "LayerNorm at 'blocks.0.norm1'",
+    ("timm-vit", "deeplift"): "layer_norm at 'blocks.0.norm1'",
+    ("timm-vit", "deeplift-shap"): "layer_norm at 'blocks.0.norm1'",
+    ("timm-vit", "layer-deeplift"): "layer_norm at 'blocks.0.norm1'",
+    ("timm-vit", "layer-gradcam"): "a token or channels-last layer at 'blocks.1.norm1'",
+    ("timm-vit", "guided-gradcam"): "a token or channels-last layer at 'blocks.1.norm1'",
+    ("monai-resnet-3d", "lrp"): "Conv3d at 'conv1'",
+}
+
+
+def _captum_options(name: str, background: torch.Tensor) -> dict[str, Any]:
+    spec = CAPTUM_METHODS.get(name)
+    if spec is None:
+        return {}
+    options = {k: v for k, v in CAPTUM_FAST.items() if k in spec.options}
+    return {**options, "background": background} if spec.needs_background else options
 
 
 @pytest.mark.parametrize(("zoo", "name"), _cases())
@@ -177,6 +214,13 @@ def test_contract(zoo: ZooModel, name: str) -> None:
         others = [n for n in available_methods() if n != "deepshap"]
         assert f"Methods that work on this model: {', '.join(others)}." in message
         assert isinstance(caught.value, ValueError)
+        _assert_untouched(zoo)
+        return
+    if (zoo.name, name) in CAPTUM_REFUSALS:
+        with pytest.raises(CaptumUnsupportedModelError) as refused:
+            method.attribute(inputs, target=TARGETS)
+        assert f"got one with {CAPTUM_REFUSALS[zoo.name, name]} (" in str(refused.value)
+        assert "Methods that work on this model: " in str(refused.value)
         _assert_untouched(zoo)
         return
     with warnings.catch_warnings():

@@ -20,6 +20,7 @@ from captum_ifim._baselines._cam_variants import EigenCAM, GradCAM, GradCAMPlusP
 from captum_ifim._baselines._score_cam import ScoreCAM
 from captum_ifim._baselines._target_layers import cam_target
 from captum_ifim._methods._cam_specs import CAM_VARIANT_SPECS
+from captum_ifim._methods._captum_specs import CAPTUM_SPECS
 from captum_ifim._methods._factories import (
     CAM_OPTIONS,
     DEEPSHAP_OPTIONS,
@@ -146,6 +147,7 @@ _SPECS = (
         needs_module=False,
     ),
     *CAM_VARIANT_SPECS,
+    *CAPTUM_SPECS,
 )
 
 #: The paper's comparison: the iFIM maps, the references it compares against (Grad-CAM,
