@@ -138,6 +138,11 @@ def monotonicity_correlation(
     sums = torch.zeros(num_examples, steps, dtype=torch.float64, device=values.device)
     sums.scatter_add_(1, group.flatten(1), values.flatten(1))
 
+    names = ("uniform", "black", "white", "mean")
+    if isinstance(baseline, str) and baseline not in names:
+        raise ValueError(
+            f"expected baseline to be a number, a tensor or one of {names}, got {baseline!r}"
+        )
     uniform = isinstance(baseline, str) and baseline == "uniform"
     if uniform:
         low, high = uniform_range
