@@ -588,6 +588,7 @@ def test_bad_options_raise():
         (lambda: M.irof(model, x, a, y, segmentation="felzenszwalb"), "segmentation"),
         (lambda: M.irof(model, x, a, y, segmentation=torch.zeros(4, 6, 5).long()), "labels"),
         (lambda: M.monotonicity_correlation(model, x, a, y, uniform_range=(1, 0)), "uniform"),
+        (lambda: M.monotonicity_correlation(model, x, a, y, baseline="unifrom"), "'uniform'"),
         (lambda: M.road_morf(model, x, a, y, percentages=(0,)), r"percentages in \(0, 100\)"),
         (lambda: M.road_morf(model, x, a, y, percentages=(100,)), r"percentages in \(0, 100\)"),
         (lambda: M.road_morf(model, x, a, y, noise_std=-1.0), "noise_std"),
