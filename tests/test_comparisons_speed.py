@@ -456,7 +456,7 @@ def test_quick_run_end_to_end(tmp_path: Path):
         "naive": 2 * 3,
         "gradcam": 1,
         "scorecam": 0,
-        "deepshap": 2,
+        "deepshap": 1,  # the batch's inputs in one pass (issue 26)
     }
     for name in ("cost_vs_pixels.png", "cost_vs_classes.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -536,3 +536,64 @@ def test_csvs_written_before_the_registry_names_read_with_them(name: str):
         assert statuses["C=100 class_mass"] == ["PASS"]
         assert statuses["C=100 class_mass, logits x4"] == ["PASS"]
         assert statuses["memory at 1024"] == ["PASS"]
+
+
+# ---------------------------------------------------------------- speed-ups (issue 26)
+
+
+def test_speedup_cells_time_variants_interleaved_and_compare_outputs(tmp_path: Path):
+    from comparisons.speed._speedups import (
+        DEFAULT_SPEEDUPS,
+        SpeedupCell,
+        check_speedups,
+        measure_speedup,
+        plan_speedups,
+        speedup_table,
+        write_speedup_rows,
+    )
+
+    assert plan_speedups(("grid",), None, None, None) == []
+    planned = plan_speedups(("targets",), ("shallow-cnn",), None, None, threads=1)
+    assert {c.comparison for c in planned} == {"ifim", "scorecam", "deepshap"}
+    assert len(plan_speedups(("speedups",), None, None, None)) == len(DEFAULT_SPEEDUPS)
+    settings = {"threads": 1, "repeats": 2, "warmup": 1, "cell_budget_s": 60.0}
+    cells = [
+        SpeedupCell("ifim", "shallow-cnn", 3, 16, 2, **settings),
+        SpeedupCell("scorecam", "shallow-cnn", 3, 16, 2, **settings),
+        SpeedupCell("deepshap", "shallow-cnn", 3, 16, 2, background=2, **settings),
+    ]
+    rows = [row for cell in cells for row in measure_speedup(cell)]
+    assert all(r.status == "ok" and r.rounds == 2 and r.median_s > 0 for r in rows), rows
+    variants = {(r.comparison, r.variant): r for r in rows}
+    assert set(variants) == {
+        ("ifim", "floor"),
+        ("ifim", "floor-batched"),
+        ("ifim", "ifim-auto"),
+        ("ifim", "ifim-sequential"),
+        ("ifim", "ifim-batched"),
+        ("scorecam", "pytorch-grad-cam"),
+        ("scorecam", "ours"),
+        ("deepshap", "shap"),
+        ("deepshap", "shap-top-output"),
+        ("deepshap", "ours"),
+    }
+    for key in (("ifim", "floor"), ("scorecam", "pytorch-grad-cam"), ("deepshap", "shap")):
+        assert variants[key].ratio == 1.0
+    for key in (("ifim", "ifim-batched"), ("scorecam", "ours"), ("deepshap", "ours")):
+        assert variants[key].difference is not None and variants[key].difference < 1e-5
+    assert variants[("ifim", "floor")].backward_passes == 2
+    assert variants[("ifim", "ifim-batched")].backward_passes == 2
+    assert variants[("deepshap", "shap")].backward_passes == 2 * 3  # every output
+    assert variants[("deepshap", "ours")].backward_passes == 1
+    assert 0 < variants[("scorecam", "ours")].rows_forwarded <= 2 * 64
+    checks = {c.name: c for c in check_speedups(rows)}
+    assert set(checks) == {
+        "iFIM / floor C=3 shallow-cnn",
+        "Score-CAM / pytorch-grad-cam shallow-cnn 16px",
+        "DeepSHAP / shap shallow-cnn C=3",
+    }
+    assert all(c.status in ("PASS", "FAIL") for c in checks.values())
+    text = "\n".join(speedup_table(rows))
+    assert "| scorecam | shallow-cnn | 3 | 16 | 2 | ours |" in text
+    header = write_speedup_rows(rows, tmp_path / "speedups.csv").read_text().splitlines()[0]
+    assert header.startswith("comparison,model,num_classes")

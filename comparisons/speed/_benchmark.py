@@ -6,7 +6,7 @@ import logging
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,6 +16,13 @@ from comparisons.speed._isolation import run_isolated
 from comparisons.speed._plan import PlanOptions, plan_cells
 from comparisons.speed._plots import plot_costs
 from comparisons.speed._results_csv import write_rows
+from comparisons.speed._speedups import (
+    SpeedupRow,
+    check_speedups,
+    plan_speedups,
+    speedup_table,
+    write_speedup_rows,
+)
 from comparisons.speed._summary import summary_markdown, write_summary
 from comparisons.speed._target_checks import TargetCheck, check_targets
 from comparisons.speed._timed_cell import METHODS, Row
@@ -32,6 +39,8 @@ class BenchmarkResult:
         rows: Every row, measured, skipped and failed, in report order.
         checks: The target checks per device.
         csv: The results CSV. ``summary``: the markdown summary. ``figures``: the PNGs.
+        speedups: The speed-up rows (``speedups.csv``; none unless the targets or
+            speedups suite ran).
     """
 
     rows: list[Row]
@@ -39,6 +48,7 @@ class BenchmarkResult:
     csv: Path
     summary: Path
     figures: list[Path]
+    speedups: list[SpeedupRow] = field(default_factory=list)
 
 
 def add_saliency_ratios(rows: Sequence[Row]) -> None:
@@ -97,9 +107,27 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
     from tqdm import tqdm
 
     cells, skipped = plan_cells(options)
-    logger.info("%d cells to measure, %d skipped by caps", len(cells), len(skipped))
+    speedup_cells = plan_speedups(
+        options.suites,
+        options.models,
+        options.classes,
+        options.sides,
+        device=options.device,
+        threads=options.threads,
+        repeats=options.repeats,
+        warmup=options.warmup,
+        cell_budget_s=options.cell_budget_s,
+        seed=options.seed,
+    )
+    logger.info(
+        "%d cells to measure, %d skipped by caps, %d speed-up comparisons",
+        len(cells),
+        len(skipped),
+        len(speedup_cells),
+    )
     rows: list[Row] = []
-    bar = tqdm(total=len(cells), disable=not progress, unit="cell")
+    speedups: list[SpeedupRow] = []
+    bar = tqdm(total=len(cells) + len(speedup_cells), disable=not progress, unit="cell")
     try:
         measured = run_isolated(cells)
         for cell in cells:
@@ -121,6 +149,14 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
                     row.peak_mib or 0.0,
                 )
             rows.append(row)
+        for speedup_cell, speedup_rows in zip(
+            speedup_cells, run_isolated(speedup_cells), strict=True
+        ):
+            bar.update()
+            for speedup in speedup_rows:
+                if speedup.status == "failed":
+                    logger.warning("speed-up %s failed: %s", speedup_cell, speedup.reason)
+            speedups += speedup_rows
     finally:
         bar.close()
     order = {name: index for index, name in enumerate(METHODS)}
@@ -140,12 +176,16 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
     add_saliency_ratios(rows)
     scaling = [r for r in rows if r.model not in ZOO_NETWORKS]  # the zoo has one size
     checks = check_targets(scaling)
+    for device in sorted({r.device for r in speedups}):
+        on_device = [r for r in speedups if r.device == device]
+        checks.setdefault(device, []).extend(check_speedups(on_device))
     csv = write_rows(rows, output / "speed.csv")
-    summary = write_summary(
-        summary_markdown(rows, checks, environment(options)), output / "summary.md"
-    )
-    figures = plot_costs(scaling, output)
+    if speedups:
+        write_speedup_rows(speedups, output / "speedups.csv")
+    text = summary_markdown(rows, checks, environment(options))
+    summary = write_summary(text + "\n".join(speedup_table(speedups)) + "\n", output / "summary.md")
+    figures = plot_costs(scaling, output) if scaling else []
     for device, device_checks in checks.items():
         for check in device_checks:
             logger.info("[%s] %s %s: %s", device, check.status, check.name, check.measured)
-    return BenchmarkResult(rows, checks, csv, summary, figures)
+    return BenchmarkResult(rows, checks, csv, summary, figures, speedups)

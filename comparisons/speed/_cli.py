@@ -56,7 +56,9 @@ def parser() -> argparse.ArgumentParser:
         "--suite",
         choices=(*SUITES, "all"),
         default="all",
-        help="grid (cost vs size and C), targets (the issue's), zoo (per architecture), or all",
+        help="grid (cost vs size and C), targets (the issue's, with the speed-ups), zoo (per "
+        "architecture), speedups (only the speed-ups: iFIM vs its floor, Score-CAM vs "
+        "pytorch-grad-cam, DeepSHAP vs shap), or all",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument(

@@ -13,7 +13,9 @@ import logging
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
+from comparisons.speed._speedups import SpeedupCell, SpeedupRow
 from comparisons.speed._timed_cell import Row, TimedCell
 
 logger = logging.getLogger(__name__)
@@ -22,21 +24,23 @@ logger = logging.getLogger(__name__)
 _PRELOAD = ["comparisons.speed._measure", "shap", "pytorch_grad_cam"]
 
 
-def _work(cell: TimedCell, connection: Connection) -> None:
+def _work(cell: TimedCell | SpeedupCell, connection: Connection) -> None:
     from comparisons.speed._measure import measure_cell
+    from comparisons.speed._speedups import measure_speedup
 
-    connection.send(measure_cell(cell))
+    connection.send(measure_speedup(cell) if isinstance(cell, SpeedupCell) else measure_cell(cell))
     connection.close()
 
 
-def run_isolated(cells: Sequence[TimedCell]) -> Iterator[Row]:
+def run_isolated(cells: Sequence[TimedCell | SpeedupCell]) -> Iterator[Any]:
     """Measure each cell in its own worker process, in order.
 
     Args:
-        cells: The cells to run.
+        cells: The cells to run: timed cells, or speed-up cells.
 
     Yields:
-        One row per cell, as its worker finishes.
+        Per cell, as its worker finishes: a :class:`Row` for a timed cell, a list of
+        :class:`~comparisons.speed._speedups.SpeedupRow` for a speed-up cell.
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
@@ -57,6 +61,11 @@ def run_isolated(cells: Sequence[TimedCell]) -> Iterator[Row]:
             reason = f"worker exited with code {code}" + (
                 " (killed: out of memory?)" if code is not None and code < 0 else ""
             )
-            logger.warning("%s %s: %s", cell.method, cell.configuration, reason)
-            row = Row.for_cell(cell, "failed", reason)
+            logger.warning("%s: %s", cell, reason)
+            if isinstance(cell, SpeedupCell):
+                failed = SpeedupRow.for_cell(cell, "all", "", "failed")
+                failed.reason = reason
+                row = [failed]
+            else:
+                row = Row.for_cell(cell, "failed", reason)
         yield row

@@ -8,7 +8,11 @@
 * ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
   batch 16 with C = 2 and 3 (``ifim-sensitive``, Saliency, naive), 256 x 256 and
   1024 x 1024 at batch 4 with C = 2 (memory, and linearity in pixels), and C = 100 with and
-  without ``class_mass``, on the fresh network and on a confident one (logits scaled by 4).
+  without ``class_mass``, on the fresh network and on a confident one (logits scaled by 4);
+  and the speed-ups (:mod:`comparisons.speed._speedups`).
+* ``speedups``: only the speed-ups: the iFIM against its floor (auto, sequential and
+  batched backward passes), Score-CAM against pytorch-grad-cam's, DeepSHAP against
+  shap's, each variant interleaved with its reference in one worker.
 
 Saliency, the reference of every ratio, runs in every configuration that runs anything.
 Methods too slow for large images are capped (:data:`DEFAULT_MAX_SIDE`): a cell above its
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from comparisons.speed._timed_cell import METHODS, Row, TimedCell
 from comparisons.speed._zoo import ZOO_NETWORKS
 
-SUITES: tuple[str, ...] = ("grid", "targets", "zoo")
+SUITES: tuple[str, ...] = ("grid", "targets", "zoo", "speedups")
 GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
 GRID_CLASSES: tuple[int, ...] = (2, 3, 10)
 GRID_SIDES: tuple[int, ...] = (64, 256, 1024)
@@ -172,6 +176,8 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
             raise ValueError(f"expected methods among {METHODS}, got {method!r}")
     wanted: dict[Planned, list[str]] = {}
     for suite in options.suites:
+        if suite == "speedups":
+            continue  # planned by comparisons.speed._speedups.plan_speedups
         candidates = {"grid": _grid_cells, "targets": _target_cells, "zoo": _zoo_cells}[suite](
             options
         )
