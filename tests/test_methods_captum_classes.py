@@ -491,6 +491,23 @@ def test_a_model_changed_between_calls_is_attributed_as_it_is_now(name: str) -> 
     )
 
 
+def test_forward_functions_for_the_classes_that_hook_no_module() -> None:
+    """As Captum: the gradient and perturbation classes take any forward function; those
+    that hook modules (or read a layer) refuse one."""
+    model = _net()
+    x = _inputs()
+
+    def function(inputs: Tensor) -> Tensor:
+        return model(inputs)
+
+    for entry in CAPTUM_ENTRIES:
+        assert get_method_spec(entry.name).needs_module == entry.hooks_modules, entry.name
+    for name in ("input-x-gradient", "occlusion", "kernel-shap"):
+        torch.testing.assert_close(_registered(name, function, x), _registered(name, model, x))
+    with pytest.raises(TypeError, match=r"nn\.Module for 'lrp'"):
+        build_method("lrp", function)
+
+
 def test_deeplift_shap_needs_a_background() -> None:
     with pytest.raises(ValueError, match="background"):
         build_method("deeplift-shap", _net())

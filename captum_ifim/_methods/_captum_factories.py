@@ -396,8 +396,8 @@ def prepare_copy(
     if isinstance(inner, nn.Module) and inner is not model and hasattr(model, "output_key"):
         # The registry's logits adapter (same submodules and names): torch.fx cannot trace
         # its forward(*args), so the wrapped model is prepared and wrapped again.
-        prepared_inner, layer, traced = prepare_copy(inner, layer_name, own_storage)
-        return type(model)(prepared_inner, model.output_key), layer, traced
+        prepared_inner, layer, was_traced = prepare_copy(inner, layer_name, own_storage)
+        return type(model)(prepared_inner, model.output_key), layer, was_traced
     prepared = copy.deepcopy(model) if own_storage else _sharing_copy(model)
     prepared.eval()
     for parameter in prepared.parameters():  # the copy's own Parameter objects
@@ -649,7 +649,7 @@ class CaptumMethod(Attribution):
         if self.entry.rules == "lrp":
             for module in forward.modules():
                 if isinstance(module, SHAPE_ONLY_MODULES):
-                    module.rule = IdentityRule()  # type: ignore[assignment]
+                    module.rule = IdentityRule()
         args = (forward, layer) if layer is not None else (forward,)
         fixed = {}
         if self.entry.interpretable_model is not None:

@@ -239,6 +239,7 @@ def _spec(entry: CaptumEntry) -> MethodSpec:
         check_values=check_captum_options,
         needs_target_layer=entry.target_layer,
         needs_background=entry.needs_background,
+        needs_module=entry.hooks_modules,
     )
 
 
