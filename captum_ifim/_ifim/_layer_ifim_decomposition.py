@@ -75,7 +75,7 @@ class LayerIFIMResult(Generic[InputsT]):
             :func:`~captum_ifim.functional.location_projections`): the activation's shape
             without that dimension; ``None`` for a tuple activation.
         spatial_map: ``location_scores`` of a channels-first 2-D or 3-D map upsampled to
-            the first input's size, (N, 1, *input spatial shape), as Captum's
+            the first input's size, ``(N, 1, *input spatial shape)``, as Captum's
             ``LayerAttribution.interpolate`` does (bilinear or trilinear); ``None`` for
             other layers.
     """

@@ -30,11 +30,12 @@ def find_embedding_layer(model: nn.Module) -> nn.Module:
     """
     for module in model.modules():
         base = getattr(module, "base_model", None)
-        if isinstance(base, nn.Module) and callable(getattr(module, "get_input_embeddings", None)):
+        get_input_embeddings = getattr(module, "get_input_embeddings", None)
+        if isinstance(base, nn.Module) and callable(get_input_embeddings):
             embeddings = getattr(base, "embeddings", None)
             if isinstance(embeddings, nn.Module):
                 return embeddings
-            found = module.get_input_embeddings()
+            found = get_input_embeddings()
             if isinstance(found, nn.Module):
                 return found
     named = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Embedding)]
@@ -128,7 +129,7 @@ class TokenIFIMDecomposition(LayerIFIMDecomposition):
         self.pad_token_id = pad_token_id
 
     @log_usage()
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
         inputs: Tensor,
         target: TargetType = None,
