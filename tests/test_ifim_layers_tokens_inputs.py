@@ -404,17 +404,8 @@ def test_hugging_face_classifier_embeddings_found_with_mask_and_padding():
     )
     torch.manual_seed(0)
     bert = transformers.BertForSequenceClassification(config).double().eval()
-
-    class Logits(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
-            return self.bert(input_ids=ids, attention_mask=mask).logits
-
-    model = Logits().eval()
-    ifim = TokenIFIMDecomposition(model, pad_token_id=0)
+    # The model as it comes: forward(input_ids, attention_mask) -> SequenceClassifierOutput.
+    ifim = TokenIFIMDecomposition(bert, pad_token_id=0)
     assert ifim.layer is bert.bert.embeddings
     ids = torch.tensor([[2, 5, 7, 3], [2, 9, 0, 0]])
     mask = (ids != 0).long()

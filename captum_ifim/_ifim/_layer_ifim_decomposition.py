@@ -37,6 +37,7 @@ from captum_ifim._ifim._location_scores import (
     location_scores,
 )
 from captum_ifim._ifim._output_heads import OutputHead
+from captum_ifim._model_outputs import as_logits_model
 from captum_ifim._validation import (
     check_bool,
     check_choice,
@@ -191,8 +192,9 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
     is :class:`~captum_ifim.IFIMDecomposition`.
 
     Args:
-        forward_func: The model or a function returning outputs of shape (N, C); samples
-            must not interact (eval mode).
+        forward_func: The model or a function returning outputs of shape (N, C), or an
+            output holding them (a Hugging Face ``ModelOutput``: see
+            :func:`~captum_ifim.logits_of`); samples must not interact (eval mode).
         layer: The module whose output (or input) is decomposed. It must run once per
             forward pass and return a tensor or a tuple of tensors.
         output: The output head, as :class:`~captum_ifim.IFIMDecomposition`.
@@ -247,7 +249,8 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
             raise TypeError(f"expected feature_dim to be an int, got {feature_dim!r}")
         check_ifim_settings(output, eigenvalue_rtol, eigenvalue_atol, class_mass)
         check_choice("location_summary", location_summary, LOCATION_SUMMARIES)
-        LayerAttribution.__init__(self, forward_func, layer)
+        # Outputs holding the logits (a ModelOutput, a dict, a tuple) give them: logits_of.
+        LayerAttribution.__init__(self, as_logits_model(forward_func), layer)
         self.output: OutputHead = output
         self.eigenvalue_rtol = eigenvalue_rtol
         self.eigenvalue_atol = eigenvalue_atol
