@@ -387,7 +387,11 @@ class LayerIFIMDecomposition(LayerAttribution, GradientAttribution):
                     f"expected the layer's {where} to have the batch size "
                     f"{inputs[0].shape[0]} first, got shape {tuple(leaf.shape)}"
                 )
-        if not isinstance(outputs, Tensor) or not _reaches(outputs, leaves):
+        if not isinstance(outputs, Tensor):
+            raise TypeError(
+                f"expected the model output to be a tensor (N, C), got {type(outputs).__name__}"
+            )
+        if not _reaches(outputs, leaves):
             raise ValueError(
                 f"expected a layer the model's output depends on, got "
                 f"{type(self.layer).__name__} whose {where} does not reach the output"
