@@ -482,3 +482,24 @@ def test_token_inputs_without_an_embedding_layer_or_of_a_wrong_shape_are_refused
         TokenIFIMDecomposition(model, embedding=model.out).attribute(
             ids, additional_forward_args=(mask,)
         )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu_at_a_layer_and_over_tokens():
+    model = _conv_net(4)
+    x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
+    on_cpu = LayerIFIMDecomposition(model, model[1]).decompose(x)
+    gpu_model = _conv_net(4).cuda()
+    on_gpu = LayerIFIMDecomposition(gpu_model, gpu_model[1]).decompose(x.cuda())
+    assert on_gpu.sensitive.device.type == "cuda" and on_gpu.spatial_map.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.eigenvalues.cpu(), on_cpu.eigenvalues, **TIGHT)
+    torch.testing.assert_close(on_gpu.sensitive.cpu(), on_cpu.sensitive, **TIGHT)
+    ids, mask = _padded_batch()
+    tokens_cpu = TokenIFIMDecomposition(_token_model(), pad_token_id=0)
+    scores_cpu = tokens_cpu.attribute(ids, additional_forward_args=(mask,))
+    torch.manual_seed(5)
+    gpu_tokens = _TinyAttention().double().eval().cuda()
+    scores_gpu = TokenIFIMDecomposition(gpu_tokens, pad_token_id=0).attribute(
+        ids.cuda(), additional_forward_args=(mask.cuda(),)
+    )
+    torch.testing.assert_close(scores_gpu.cpu(), scores_cpu, **TIGHT)
