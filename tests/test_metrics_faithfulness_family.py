@@ -41,7 +41,7 @@ from torch import nn
 import captum_ifim.metrics as M
 import captum_ifim.metrics._faithfulness_correlation as fc_module
 import captum_ifim.metrics._monotonicity as monotonicity_module
-from captum_ifim.metrics._registry import AWAITING_HARNESS
+from captum_ifim.metrics._registry import FAMILY_INFOS
 from captum_ifim.metrics._road import _neighbour_kernel
 
 from ._metrics_models import LinearLogit
@@ -618,7 +618,7 @@ FAMILY = {
 
 
 def test_metadata():
-    infos = {info.name: info for info in AWAITING_HARNESS if info.name in FAMILY}
+    infos = {info.name: info for info in FAMILY_INFOS if info.name in FAMILY}
     assert set(infos) == set(FAMILY)
     for name, info in infos.items():
         assert info.category == "faithfulness" and info.per_example, name

@@ -115,12 +115,10 @@ _INFOS = (
 )
 
 #: The complexity, random-logit, rank-localization, local-robustness and faithfulness
-#: metrics (issue 23), described and checked (tests/test_metrics_other_families.py,
-#: tests/test_metrics_faithfulness_family.py) but not yet in ``METRICS``:
-#: ``comparisons.metrics`` refuses at import a library metric without a harness entry, and
-#: the configs' ``names = "all"`` is every registered metric, so they join ``_INFOS`` with
-#: their harness entries.
-AWAITING_HARNESS: tuple[MetricInfo, ...] = (
+#: metrics (issue 23; checked in tests/test_metrics_other_families.py and
+#: tests/test_metrics_faithfulness_family.py), each with its harness entry in
+#: ``comparisons.metrics``.
+FAMILY_INFOS: tuple[MetricInfo, ...] = (
     MetricInfo(
         name="sparseness",
         category="complexity",
@@ -252,7 +250,7 @@ AWAITING_HARNESS: tuple[MetricInfo, ...] = (
     ),
 )
 
-_METRICS: dict[str, MetricInfo] = {info.name: info for info in _INFOS}
+_METRICS: dict[str, MetricInfo] = {info.name: info for info in (*_INFOS, *FAMILY_INFOS)}
 #: Every metric by name, read-only (a view: registered metrics join it).
 METRICS: Mapping[str, MetricInfo] = MappingProxyType(_METRICS)
 

@@ -11,12 +11,26 @@ from captum_ifim.metrics import METRICS
 from comparisons.metrics._adversarial import ADVERSARIAL_CORRELATION
 from comparisons.metrics._captum_metrics import INFIDELITY, SENSITIVITY_MAX
 from comparisons.metrics._cell_data import CellData, MetricValue, missing_data
+from comparisons.metrics._complexity import COMPLEXITY, EFFECTIVE_COMPLEXITY, SPARSENESS
 from comparisons.metrics._contrastive import CONTRASTIVE_PERTURBATION
 from comparisons.metrics._entry import HarnessMetric
+from comparisons.metrics._faithfulness import (
+    FAITHFULNESS_CORRELATION,
+    IROF,
+    MONOTONICITY_CORRELATION,
+    PIXEL_FLIPPING,
+    REGION_PERTURBATION,
+    ROAD_COMBINED,
+    ROAD_LERF,
+    ROAD_MORF,
+)
 from comparisons.metrics._kl_fidelity import KL_FIDELITY
+from comparisons.metrics._local_robustness import AVG_SENSITIVITY, LOCAL_LIPSCHITZ_ESTIMATE
 from comparisons.metrics._localization import ENERGY_IN_MASK, POINTING_GAME
 from comparisons.metrics._perturbation_curves import DELETION_AUC, INSERTION_AUC
+from comparisons.metrics._random_logit import RANDOM_LOGIT
 from comparisons.metrics._randomization import MODEL_PARAMETER_RANDOMIZATION
+from comparisons.metrics._rank_localization import MASK_ROC_AUC, RELEVANCE_RANK_ACCURACY
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +45,22 @@ _ENTRIES = (
     MODEL_PARAMETER_RANDOMIZATION,
     INFIDELITY,
     SENSITIVITY_MAX,
+    SPARSENESS,
+    COMPLEXITY,
+    EFFECTIVE_COMPLEXITY,
+    RANDOM_LOGIT,
+    RELEVANCE_RANK_ACCURACY,
+    MASK_ROC_AUC,
+    AVG_SENSITIVITY,
+    LOCAL_LIPSCHITZ_ESTIMATE,
+    ROAD_MORF,
+    ROAD_LERF,
+    ROAD_COMBINED,
+    FAITHFULNESS_CORRELATION,
+    PIXEL_FLIPPING,
+    REGION_PERTURBATION,
+    IROF,
+    MONOTONICITY_CORRELATION,
 )
 
 _HARNESS_METRICS: dict[str, HarnessMetric] = {
