@@ -61,6 +61,9 @@ IFIM_FLOOR_RATIO = 1.05
 SCORECAM_RATIO = 1.0
 DEEPSHAP_RATIO = 0.25
 RELATIVE_TOLERANCE = 1e-4
+#: Rounds timed at least (up to ``repeats``), whatever the budget: a ratio from one round
+#: on a shared machine is one sample of its load.
+MIN_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -327,7 +330,8 @@ def _measure(cell: SpeedupCell) -> list[SpeedupRow]:
             times[name].append(time.perf_counter() - start)
         if len(times[reference]) == 1:
             first_round = sum(t[0] for t in times.values())
-            rounds = max(1, min(cell.repeats, int(cell.cell_budget_s // max(first_round, 1e-9))))
+            fitting = int(cell.cell_budget_s // max(first_round, 1e-9))
+            rounds = min(cell.repeats, max(MIN_ROUNDS, fitting))
     compared = _compared_output(cell.comparison, reference, outputs)
     rows = []
     for name, variant in variants.items():
