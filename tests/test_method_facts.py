@@ -15,7 +15,8 @@ from comparisons.config import parse_config
 from comparisons.reporting._run_description import methods_markdown
 from comparisons.run_folder import RunFolder, method_facts
 
-CAMS = [name for name in available_methods() if get_method_spec(name).needs_target_layer]
+#: The methods whose maps the ``normalization`` option rescales (pytorch-grad-cam's CAMs).
+CAMS = [name for name in available_methods() if "normalization" in get_method_spec(name).options]
 
 
 def _config(method_options: dict[str, dict[str, object]]):

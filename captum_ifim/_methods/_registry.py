@@ -42,6 +42,7 @@ from captum_ifim._methods._factories import (
     integrated_gradients_factory,
     saliency_factory,
 )
+from captum_ifim._methods._layer_ifim_spec import LAYER_IFIM_SPEC
 from captum_ifim._methods._method_spec import MethodSpec
 from captum_ifim._methods._registered_method import RegisteredMethod
 from captum_ifim._model_outputs import OutputKey, as_logits_model, check_output_key
@@ -148,6 +149,7 @@ _SPECS = (
     ),
     *CAM_VARIANT_SPECS,
     *CAPTUM_SPECS,
+    LAYER_IFIM_SPEC,
 )
 
 #: The paper's comparison: the iFIM maps, the references it compares against (Grad-CAM,
