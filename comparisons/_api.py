@@ -247,7 +247,7 @@ def compare(
     data: Data,
     *,
     methods: str | Sequence[str | tuple[str, Any]] | Mapping[str, Any] = "paper",
-    metrics: str | Sequence[str] = "all",
+    metrics: str | Sequence[str] | Mapping[str, Any] = "all",
     output: str | os.PathLike[str] | None = None,
     seeds: Sequence[int] = (0,),
     eval_examples: int = 64,
@@ -295,7 +295,13 @@ def compare(
             :func:`captum_ifim.methods.custom_method_spec` (options, a factory, declared
             facts). Your methods run after the named ones through every metric, test and
             figure; the run folder records their class and options (docs/own-methods.md).
-        metrics: ``"all"`` or registry names.
+        metrics: ``"all"`` or registry names; with your own metrics, a dict of names to a
+            built-in's options (``{"irof": {"n_segments": 8}}``) or to your metric: a
+            function ``f(*, inputs, targets, model, maps, **options) -> (N,)`` per-example
+            values with a ``direction`` attribute (``"higher"``/``"lower"``; ``needs``,
+            ``family``, ``description`` optional), or ``{"function": f, "direction": ...,
+            "needs": [...]}``. They get intervals, paired tests and ranks like the
+            built-ins (docs/metrics.md, "Your own metric").
         output: A run folder to write (the same files and ``report.md`` as the CLI), or to
             resume when it holds this comparison; ``None``: a temporary folder, removed.
         seeds: Seeds of the metrics' random draws (the model is the same for each).

@@ -505,7 +505,12 @@ def test_every_figure_is_a_png_and_the_report_embeds_it(written_run: Path) -> No
         "seconds_per_image.png",
         # 2 models x 2 seeds = 4 blocks, 4 methods: the ranks' critical-difference diagrams
         "critical_difference.png",
-        "critical_difference_extra.png",
+        # the others: a table of ranks per metric family, one CD diagram per family
+        "family_ranks.png",
+        "critical_difference__faithfulness.png",
+        "critical_difference__localization.png",
+        "critical_difference__randomization.png",
+        "critical_difference__robustness.png",
     }
     assert {p.name for p in figures.glob("*.png")} == names
     for name in names:
@@ -561,7 +566,10 @@ def test_one_seed_no_masks_no_timing(tmp_path: Path) -> None:
         "adversarial_correlation.png",
         "eigenvalue_spectrum.png",
         "critical_difference.png",  # two models: two blocks of one seed each
-        "critical_difference_extra.png",
+        "family_ranks.png",  # the other metrics, per family
+        "critical_difference__faithfulness.png",
+        "critical_difference__randomization.png",
+        "critical_difference__robustness.png",
     }
     for name in figures:
         _assert_png(run / "figures" / name)

@@ -10,6 +10,7 @@ from typing import Any
 from captum_ifim import MethodSpec, get_method_spec
 from comparisons.config._custom_methods import CustomMethodEntry
 from comparisons.config._entries import DatasetEntry, ModelEntry
+from comparisons.metrics._custom_metric import CustomMetric
 
 MAP_TARGETS = ("label", "prediction")
 RUN_KEYS = {
@@ -60,6 +61,8 @@ class HarnessConfig:
         metrics: Registry names of ``captum_ifim.metrics.available_metrics()``.
         metric_options: Per metric, options of the harness's metric runner.
         custom_methods: Your own methods (``[[methods.custom]]``).
+        custom_metrics: Your own metrics (``[[metrics.custom]]``), installed in the
+            registries when the config is parsed.
     """
 
     name: str
@@ -78,6 +81,7 @@ class HarnessConfig:
     map_target: str = "label"
     num_threads: int = 0
     custom_methods: tuple[CustomMethodEntry, ...] = ()
+    custom_metrics: tuple[CustomMetric, ...] = ()
 
     def method_spec(self, name: str) -> MethodSpec:
         """The spec of method ``name``: the config's own (``[[methods.custom]]``) or the
@@ -89,7 +93,7 @@ class HarnessConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout of this config (``parse_config(c.to_dict()) == c``)."""
-        data = asdict(replace(self, custom_methods=()))  # its specs are not data
+        data = asdict(replace(self, custom_methods=(), custom_metrics=()))  # not data
         run = {key: data[key] for key in RUN_KEYS}
         models = [
             {
@@ -102,12 +106,15 @@ class HarnessConfig:
         methods: dict[str, Any] = {"names": list(self.methods), "options": data["method_options"]}
         if self.custom_methods:
             methods["custom"] = [entry.to_dict() for entry in self.custom_methods]
+        metrics: dict[str, Any] = {"names": list(self.metrics), "options": data["metric_options"]}
+        if self.custom_metrics:
+            metrics["custom"] = [entry.to_dict() for entry in self.custom_metrics]
         return {
             "run": run,
             "datasets": data["datasets"],
             "models": models,
             "methods": methods,
-            "metrics": {"names": list(self.metrics), "options": data["metric_options"]},
+            "metrics": metrics,
         }
 
     def fingerprint(self) -> str:

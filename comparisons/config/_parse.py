@@ -20,11 +20,15 @@ from typing import Any
 from captum_ifim import available_methods, get_method_spec, method_set
 from captum_ifim._methods._registry import METHOD_SETS
 from captum_ifim._registry_names import check_plain_name
-from captum_ifim.metrics import available_metrics
 from comparisons.config._custom_methods import (
     check_custom_method_options,
     parse_custom_methods,
     with_custom_methods,
+)
+from comparisons.config._custom_metrics import (
+    parse_custom_metrics,
+    valid_metric_names,
+    with_custom_metrics,
 )
 from comparisons.config._device import check_device_name
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
@@ -287,8 +291,10 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     )
     methods = with_custom_methods(methods, custom)
     metrics_section = _table("metrics", data.get("metrics", {}))
-    _check_keys("metrics", metrics_section, ("names", "options"))
-    metrics = _names("metrics", metrics_section, available_metrics())
+    _check_keys("metrics", metrics_section, ("names", "options", "custom"))
+    custom_metrics = parse_custom_metrics(metrics_section.get("custom"))
+    metrics = _names("metrics", metrics_section, valid_metric_names(custom_metrics))
+    metrics = with_custom_metrics(metrics, custom_metrics)
     metric_options = _parse_metric_options(metrics_section, metrics, valid_methods)
     check_custom_method_options(
         custom, _table("methods.options", methods_section.get("options", {}))
@@ -305,6 +311,7 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
         method_options=method_options,
         metric_options=metric_options,
         custom_methods=custom,
+        custom_metrics=custom_metrics,
         **{k: run[k] for k in RUN_KEYS if k in run and k not in ("name", "seeds")},
     )
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from comparisons.config._custom_methods import split_python_methods
+from comparisons.config._custom_metrics import split_python_metrics
 from comparisons.config._entries import PYTHON_DATASET
 from comparisons.config._harness_config import HarnessConfig
 from comparisons.config._parse import parse_config
@@ -22,7 +23,7 @@ def python_config(
     model_fingerprint: str,
     preprocessing: Mapping[str, Any] | None,
     methods: Any,
-    metrics: str | Sequence[str],
+    metrics: Any,
     method_options: Mapping[str, Mapping[str, Any]] | None,
     metric_options: Mapping[str, Mapping[str, Any]] | None,
     seeds: Sequence[int],
@@ -55,6 +56,11 @@ def python_config(
     twice = sorted(set(split.options) & set(given_options))
     if twice:
         raise ValueError(f"expected the options of {twice} in methods or method_options, not both")
+    metric_names, builtin_metric_options, custom_metrics = split_python_metrics(metrics)
+    given_metric_options = {k: dict(v) for k, v in (metric_options or {}).items()}
+    twice = sorted(set(builtin_metric_options) & set(given_metric_options))
+    if twice:
+        raise ValueError(f"expected the options of {twice} in metrics or metric_options, not both")
     config = parse_config(
         {
             "run": {**run, "seeds": list(seeds), "device": device, "eval_examples": eval_examples},
@@ -78,8 +84,9 @@ def python_config(
                 **({"custom": split.custom} if split.custom else {}),
             },
             "metrics": {
-                "names": metrics if isinstance(metrics, str) else list(metrics),
-                "options": {k: dict(v) for k, v in (metric_options or {}).items()},
+                "names": metric_names,
+                "options": {**given_metric_options, **builtin_metric_options},
+                **({"custom": custom_metrics} if custom_metrics else {}),
             },
         }
     )

@@ -15,6 +15,10 @@ from comparisons.reporting._bar_figures import (
 )
 from comparisons.reporting._cost_figure import write_cost
 from comparisons.reporting._critical_difference_figure import write_critical_difference
+from comparisons.reporting._family_ranks import (
+    write_family_critical_differences,
+    write_family_ranks_figure,
+)
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._map_grid_figure import write_map_grid
 from comparisons.reporting._model_pairs_report import PairRow
@@ -39,7 +43,8 @@ class ReportFigures:
         timing: The attribution time per image.
         cost: Seconds per method and metric.
         model_pairs: One matrix figure per dataset with model-pair rows.
-        ranks: The critical-difference diagrams: the paper's metrics, then the others.
+        ranks: The method x family rank figure, the critical-difference diagrams of the
+            paper's metrics, then one per metric family of the others.
     """
 
     map_grids: tuple[FigureResult, ...]
@@ -117,12 +122,12 @@ def draw_report_figures(
         cost=write_cost(run.rows, directory / "metric_seconds.png"),
         model_pairs=tuple(write_overlap_matrices(pairs, directory, model_order)),
         ranks=(
+            write_family_ranks_figure(statistics.analyses, directory / "family_ranks.png"),
             write_critical_difference(
                 statistics.analyses, directory / "critical_difference.png", RANKED_METRICS
             ),
-            write_critical_difference(
-                [a for a in statistics.analyses if a.metric not in RANKED_METRICS],
-                directory / "critical_difference_extra.png",
+            *write_family_critical_differences(
+                [a for a in statistics.analyses if a.metric not in RANKED_METRICS], directory
             ),
         ),
     )

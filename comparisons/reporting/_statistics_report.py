@@ -13,6 +13,7 @@ from pathlib import Path
 
 from comparisons._atomic import write_text
 from comparisons.paper import ALPHA, CLAIMS, REFERENCE
+from comparisons.reporting._family_ranks import family_ranks_table
 from comparisons.reporting._figure_output import FigureResult
 from comparisons.reporting._statistics_tables import (
     contrast_report_tables,
@@ -180,6 +181,15 @@ def ranks_section(
     ]
     table = ranks_table(statistics.analyses)
     lines += [table.markdown(), ""] if table is not None else ["_Nothing could be ranked._", ""]
+    families = family_ranks_table(statistics.analyses)
+    if families is not None:
+        lines += [
+            "Per metric family (the mean of the family's mean ranks; in brackets how many "
+            "metrics and settings it ranks; `tables/family_ranks.tex`):",
+            "",
+            families.markdown(),
+            "",
+        ]
     for result in figures:
         lines += embed(result, "critical-difference diagram")
     return lines

@@ -176,5 +176,7 @@ def statistics_tables(statistics: RunStatistics) -> list[ReportTable]:
     """The report tables of the statistics: verdicts, contrasts with the reference, ranks."""
     tables = [t for t in (verdicts_table(statistics.verdicts),) if t is not None]
     tables += [t for _, _, t in contrast_report_tables(statistics)]
-    ranks = ranks_table(statistics.analyses)
-    return tables + ([ranks] if ranks is not None else [])
+    from comparisons.reporting._family_ranks import family_ranks_table
+
+    ranked = [ranks_table(statistics.analyses), family_ranks_table(statistics.analyses)]
+    return tables + [t for t in ranked if t is not None]
