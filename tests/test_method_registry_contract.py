@@ -67,6 +67,7 @@ EXPECTED_METHODS = [
 #: Captum's classes (tests/test_methods_captum_classes.py compares each with Captum).
 CAPTUM_METHODS = [spec.name for spec in CAPTUM_SPECS]
 EXPECTED_METHODS += CAPTUM_METHODS
+EXPECTED_METHODS += ["layer-ifim"]
 #: Fewer samples and steps for Captum's classes (their defaults: docs/captum-methods.md).
 CAPTUM_FAST = {
     "n_samples": 4,
@@ -156,6 +157,7 @@ def test_the_registry_lists_the_paper_methods_and_references():
         "layer-deeplift",
         "layer-integrated-gradients",
         "layer-conductance",
+        "layer-ifim",
     }
     assert [n for n in EXPECTED_METHODS if not get_method_spec(n).uses_target] == [
         "ifim-sensitive",
@@ -164,6 +166,7 @@ def test_the_registry_lists_the_paper_methods_and_references():
         "kpca-cam",
         "fem",
         "randomcam",
+        "layer-ifim",
     ]
     with pytest.raises(ValueError, match="gradcam\\+\\+"):
         get_method_spec("grad-cam")
@@ -354,6 +357,7 @@ VALID_OPTIONS: dict[str, Any] = {
     "stdevs": 0.0,
     "relu_attributions": True,
     "noise_tunnel": {"nt_samples": 2, "stdevs": 0.1},
+    "location_summary": "projection",
 }
 
 #: (method, options, error, message): values every method itself would refuse.
