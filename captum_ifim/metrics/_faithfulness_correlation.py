@@ -18,10 +18,8 @@ from torch import Tensor
 from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_positive_int
 from captum_ifim.metrics._correlation import _pearson
-from captum_ifim.metrics._forward import chunk_bounds
-from captum_ifim.metrics._pixel_selection import expand_to_input
 from captum_ifim.metrics._replacement_values import Replacement, replacement_values
-from captum_ifim.metrics._segment_removal import location_attributions
+from captum_ifim.metrics._segment_removal import location_attributions, replacement_scores
 from captum_ifim.metrics._target_scores import Score, target_scorer
 from captum_ifim.metrics._validation import check_map, resolve_spatial_dims
 
@@ -135,23 +133,21 @@ def faithfulness_correlation(
     subsets = random_subsets(num_examples, num_locations, subset_size, nr_runs, seed)
     subsets = subsets.to(values.device)
     sums = values.gather(1, subsets.flatten(1)).view(num_examples, nr_runs, -1).sum(dim=2)
-    perturbed_scores = torch.empty(num_examples, nr_runs, dtype=torch.float64)
-    bound = max_examples_per_batch or num_examples
     spatial_shape = inputs.shape[inputs.dim() - spatial :]
-    for start, stop in chunk_bounds(num_examples, bound):
-        count = stop - start
-        x, b = inputs[start:stop], base[start:stop]
-        per_pass = max(1, bound // count)
-        for first in range(0, nr_runs, per_pass):
-            last = min(first + per_pass, nr_runs)
-            chosen = subsets[start:stop, first:last].transpose(0, 1).flatten(0, 1)
-            removed = torch.zeros(chosen.shape[0], num_locations, dtype=torch.bool)
-            removed = removed.to(inputs.device).scatter_(1, chosen, True)
-            removed = expand_to_input(removed.view(-1, *spatial_shape), inputs.dim())
-            tiles = (last - first, *([1] * (x.dim() - 1)))
-            perturbed = torch.where(removed, b.repeat(tiles), x.repeat(tiles))
-            scores, _ = scorer.score_chunk(perturbed, start, stop)
-            perturbed_scores[start:stop, first:last] = scores.view(last - first, count).T.cpu()
+
+    def removed(start: int, stop: int, first: int, last: int) -> Tensor:
+        """Subsets ``first:last`` of examples ``start:stop``."""
+        chosen = subsets[start:stop, first:last].transpose(0, 1).flatten(0, 1)
+        gone = torch.zeros(chosen.shape[0], num_locations, dtype=torch.bool)
+        gone = gone.to(inputs.device).scatter_(1, chosen, True)
+        return gone.view(-1, *spatial_shape)
+
+    def fill(start: int, stop: int, first: int, last: int) -> Tensor:
+        return base[start:stop].repeat(last - first, *([1] * (inputs.dim() - 1)))
+
+    perturbed_scores, _ = replacement_scores(
+        scorer, inputs, nr_runs, removed, fill, max_examples_per_batch
+    )
     drops = scorer.clean.cpu().unsqueeze(1) - perturbed_scores
     sums = sums.cpu()
     return FaithfulnessCorrelationResult(

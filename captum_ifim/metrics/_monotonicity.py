@@ -24,10 +24,14 @@ from torch import Tensor
 from captum_ifim._ifim._output_heads import OutputHead
 from captum_ifim._validation import check_positive_int
 from captum_ifim.metrics._correlation import _pearson, average_ranks
-from captum_ifim.metrics._forward import chunk_bounds
-from captum_ifim.metrics._pixel_selection import expand_to_input
 from captum_ifim.metrics._replacement_values import Replacement, replacement_values
-from captum_ifim.metrics._segment_removal import descending_ranks, location_attributions
+from captum_ifim.metrics._segment_removal import (
+    descending_ranks,
+    location_attributions,
+    location_steps,
+    replacement_scores,
+    segment_sums,
+)
 from captum_ifim.metrics._target_scores import Score, target_scorer
 from captum_ifim.metrics._validation import check_map, check_nonnegative, resolve_spatial_dims
 
@@ -128,15 +132,9 @@ def monotonicity_correlation(
         raise TypeError(f"expected seed to be an int, got {type(seed).__name__}")
     values = location_attributions(attributions, spatial, absolute)
     num_examples = values.shape[0]
-    num_locations = values[0].numel()
-    if features_in_step > num_locations:
-        raise ValueError(
-            f"expected features_in_step <= the {num_locations} locations, got {features_in_step}"
-        )
-    steps = math.ceil(num_locations / features_in_step)
+    steps = location_steps(values[0].numel(), features_in_step)
     group = descending_ranks(values, descending=False) // features_in_step
-    sums = torch.zeros(num_examples, steps, dtype=torch.float64, device=values.device)
-    sums.scatter_add_(1, group.flatten(1), values.flatten(1))
+    sums = segment_sums(values, group, steps)
 
     names = ("uniform", "black", "white", "mean")
     if isinstance(baseline, str) and baseline not in names:
@@ -157,31 +155,26 @@ def monotonicity_correlation(
         samples = 1  # a fixed replacement gives the same score at every draw
         base = replacement_values(inputs, baseline)  # type: ignore[arg-type]
 
-    squared = torch.empty(num_examples, steps, samples, dtype=torch.float64)
-    bound = max_examples_per_batch or num_examples
     group = group.to(inputs.device)
+    pairs = torch.arange(steps).repeat_interleave(samples).tolist()  # column s * samples + j
+
+    def removed(start: int, stop: int, first: int, last: int) -> Tensor:
+        """Group ``s`` of examples ``start:stop`` for each column ``(s, j)`` of the block."""
+        step_ids = torch.tensor(pairs[first:last], device=inputs.device)
+        gone = group[start:stop].unsqueeze(0) == step_ids.view(-1, *([1] * group.dim()))
+        return gone.flatten(0, 1)
+
+    def fill(start: int, stop: int, first: int, last: int) -> Tensor:
+        if uniform:
+            drawn = draws.flatten(1)[start:stop, first:last].T.flatten()
+            return drawn.view(-1, *([1] * (inputs.dim() - 1)))
+        return base[start:stop].repeat(last - first, *([1] * (inputs.dim() - 1)))
+
+    scores, _ = replacement_scores(
+        scorer, inputs, steps * samples, removed, fill, max_examples_per_batch
+    )
     clean = scorer.clean
-    for start, stop in chunk_bounds(num_examples, bound):
-        count = stop - start
-        x = inputs[start:stop]
-        per_pass = max(1, bound // count)
-        pairs = [(s, j) for s in range(steps) for j in range(samples)]
-        for first in range(0, len(pairs), per_pass):
-            block = pairs[first : first + per_pass]
-            step_ids = torch.tensor([s for s, _ in block], device=inputs.device)
-            removed = group[start:stop].unsqueeze(0) == step_ids.view(-1, *([1] * group.dim()))
-            removed = expand_to_input(removed.flatten(0, 1), inputs.dim())
-            tiles = (len(block), *([1] * (x.dim() - 1)))
-            if uniform:
-                fill = torch.stack([draws[start:stop, s, j] for s, j in block])
-                fill = fill.flatten().view(-1, *([1] * (x.dim() - 1)))
-            else:
-                fill = base[start:stop].repeat(tiles)
-            perturbed = torch.where(removed, fill, x.repeat(tiles))
-            scores, _ = scorer.score_chunk(perturbed, start, stop)
-            change = (scores.view(len(block), count) - clean[start:stop]).square().T.cpu()
-            for column, (s, j) in enumerate(block):
-                squared[start:stop, s, j] = change[:, column]
+    squared = (scores - clean.cpu().unsqueeze(1)).square().view(num_examples, steps, samples)
     magnitude = clean.abs().cpu()
     inverse = torch.where(magnitude >= eps, 1.0 / magnitude, torch.ones_like(magnitude))
     variances = squared.mean(dim=2) * inverse.square().unsqueeze(1)

@@ -11,7 +11,6 @@ probabilities, and the curves hold what Quantus's do (see each result's docstrin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,7 +24,9 @@ from captum_ifim.metrics._replacement_values import Replacement, replacement_val
 from captum_ifim.metrics._segment_removal import (
     descending_ranks,
     location_attributions,
+    location_steps,
     removal_curve,
+    segment_sums,
 )
 from captum_ifim.metrics._target_scores import Score, target_scorer
 from captum_ifim.metrics._validation import check_map, resolve_spatial_dims
@@ -137,11 +138,7 @@ def pixel_flipping(
     base = replacement_values(inputs, baseline)
     values = location_attributions(attributions, spatial, absolute)
     num_locations = values[0].numel()
-    if features_in_step > num_locations:
-        raise ValueError(
-            f"expected features_in_step <= the {num_locations} locations, got {features_in_step}"
-        )
-    steps = math.ceil(num_locations / features_in_step)
+    steps = location_steps(num_locations, features_in_step)
     removal_step = descending_ranks(values) // features_in_step
     scores, _ = removal_curve(scorer, inputs, base, removal_step, steps, max_examples_per_batch)
     counts = torch.clamp(torch.arange(steps + 1) * features_in_step, max=num_locations)
@@ -239,8 +236,7 @@ def region_perturbation(
     segments = grid_segments(spatial_shape, patch_size).to(values.device)
     num_regions = int(segments.max()) + 1
     flat_ids = segments.flatten().expand(values.shape[0], -1)
-    sums = torch.zeros(values.shape[0], num_regions, dtype=torch.float64, device=values.device)
-    sums.scatter_add_(1, flat_ids, values.flatten(1))
+    sums = segment_sums(values, segments, num_regions)
     if order == "random":
         generator = torch.Generator().manual_seed(seed)
         keys = torch.rand(values.shape[0], num_regions, generator=generator, dtype=torch.float64)
