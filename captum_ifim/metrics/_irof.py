@@ -26,6 +26,7 @@ from captum_ifim.metrics._segment_removal import (
     descending_ranks,
     location_attributions,
     removal_curve,
+    segment_sums,
 )
 from captum_ifim.metrics._target_scores import Score, target_scorer
 from captum_ifim.metrics._validation import check_map, check_nonnegative, resolve_spatial_dims
@@ -168,12 +169,10 @@ def irof(
         inputs, segmentation, spatial, spatial_shape, n_segments, compactness, grid_size
     )
     segments = segments.to(values.device)
-    num_examples = values.shape[0]
     counts = segments.flatten(1).amax(dim=1) + 1
     most = int(counts.max())
     flat = segments.flatten(1)
-    sums = torch.zeros(num_examples, most, dtype=torch.float64, device=values.device)
-    sums.scatter_add_(1, flat, values.flatten(1))
+    sums = segment_sums(values, segments, most)
     sizes = torch.zeros_like(sums).scatter_add_(1, flat, torch.ones_like(values.flatten(1)))
     means = torch.where(sizes > 0, sums / sizes.clamp(min=1), torch.full_like(sums, -torch.inf))
     removal_step = descending_ranks(means).gather(1, flat).view_as(values)

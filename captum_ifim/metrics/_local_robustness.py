@@ -178,15 +178,9 @@ def local_lipschitz_estimate(
     explainer returns them. A zero perturbation is skipped.
 
     Args:
-        explainer: Anything with ``attribute(inputs, target=...)`` or such a callable.
-        inputs: (N, ...) finite floating inputs.
-        target: Passed to the explainer, as in :func:`compute_maps`.
         std: Standard deviation of the Gaussian noise, finite and >= 0.
-        n_samples: S, the number of perturbations (each one explainer call per input).
-        perturbations: (S, N, ...) the ``delta_s`` to use instead of drawing them.
-        generator: Draws the noise; ``None``: a CPU generator seeded with 0.
-        additional_forward_args: Passed to the explainer, as in Captum.
-        max_examples_per_batch: At most this many inputs per explainer call.
+
+    The other arguments are those of :func:`avg_sensitivity`.
 
     Returns:
         (N,) float64 >= 0; ``nan`` (with a warning) where every perturbation is zero.
