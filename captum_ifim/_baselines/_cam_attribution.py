@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
 import numpy as np
 import torch
@@ -65,6 +65,27 @@ def check_cam_settings(
             f"expected reshape_transform to be a callable or None, got {type(reshape_transform)}"
         )
     check_choice("normalization", normalization, NORMALIZATIONS)
+
+
+class RecordedPass(NamedTuple):
+    """What the template's hooked pass gives a variant's :meth:`CAMAttribution._cam_image`.
+
+    Attributes:
+        x: The inputs (N, C, *spatial), detached.
+        outputs: The model's outputs (N, classes), detached.
+        targets: (N,) long, one class per image.
+        activations: The target layer's map (N, K, *spatial_k), after the reshape.
+        grads: Its gradient for the target score, the same shape, or ``None`` for the
+            variants that use no gradient.
+        extra: The extra forward arguments, a tuple.
+    """
+
+    x: Tensor
+    outputs: Tensor
+    targets: Tensor
+    activations: np.ndarray
+    grads: np.ndarray | None
+    extra: tuple[Any, ...]
 
 
 class CAMAttribution(Attribution):
@@ -113,16 +134,20 @@ class CAMAttribution(Attribution):
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
         check_cam_settings(reshape_transform, normalization)
+        self._bind_library(model)
+        self.target = cam_target(model, target_layer, reshape_transform)
+        self.target_layer = self.target.layer
+        self.reshape_transform = self.target.reshape_transform
+        self.normalization: Normalization = normalization
+
+    def _bind_library(self, model: nn.Module) -> None:
+        """Import the library's class and helpers and keep the (checked) model."""
         module_name, class_name = self._library
         self._cam_class = getattr(import_optional(module_name, type(self).__name__), class_name)
         self._image = import_optional("pytorch_grad_cam.utils.image", type(self).__name__)
         self._targets = import_optional("pytorch_grad_cam.utils.model_targets", "CAMs")
         Attribution.__init__(self, model)
         self.model = model
-        self.target = cam_target(model, target_layer, reshape_transform)
-        self.target_layer = self.target.layer
-        self.reshape_transform = self.target.reshape_transform
-        self.normalization: Normalization = normalization
 
     @log_usage()
     def attribute(
@@ -172,12 +197,12 @@ class CAMAttribution(Attribution):
                     targets = resolve_targets(target, outputs)
                     grads = None
                     if self.uses_gradients:
-                        score = outputs.gather(1, targets[:, None]).sum()
-                        torch.autograd.grad(score, x_in)
+                        torch.autograd.grad(self._target_score(outputs, targets), x_in)
                         grads = capture.gradient().numpy()
             activations = capture.activation().numpy()
             self._check_map_size(activations, x)
-            raw = self._cam_image(cam, x, targets, activations, grads, extra)
+            recorded = RecordedPass(x, outputs.detach(), targets, activations, grads, extra)
+            raw = self._cam_image(cam, recorded)
             if self.normalization == "none":
                 return self._upsample(torch.from_numpy(np.ascontiguousarray(raw)), x.shape[2:])
             size = tuple(reversed(x.shape[2:]))  # pytorch-grad-cam's (W, H) or (W, H, D)
@@ -203,17 +228,18 @@ class CAMAttribution(Attribution):
                 stacklevel=2,
             )
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
+    def _target_score(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """The score whose gradient the template records: the sum of the targets' outputs."""
+        return outputs.gather(1, targets[:, None]).sum()
+
+    def _library_targets(self, recorded: RecordedPass) -> list[Any]:
+        """The library's target of each image: its ``ClassifierOutputTarget``."""
+        return [self._targets.ClassifierOutputTarget(int(t)) for t in recorded.targets]
+
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
         """The library's signed map at the layer's resolution, (N, *spatial)."""
-        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
+        x, activations, grads = recorded.x, recorded.activations, recorded.grads
+        library_targets = self._library_targets(recorded)
         return cam.get_cam_image(x, self.target_layer, library_targets, activations, grads, False)
 
     @staticmethod

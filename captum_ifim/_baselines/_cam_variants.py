@@ -3,10 +3,11 @@
 The template, :class:`~captum_ifim.CAMAttribution`, does the rest: one hooked pass, one
 target per image, the library's map from the recorded map and gradient, nothing left on
 the model. A variant overrides ``_cam_image`` only where the library needs more: options
-(KPCA-CAM, FEM), a seeded draw (RandomCAM), its own pass (ShapleyCAM's second derivative,
-Finer-CAM's weighted target), per-image ablation (Ablation-CAM); FullGrad reads every bias
-layer rather than one. Score-CAM is in ``_score_cam.py``. ``takes_volumes`` is False for
-the two that refuse (N, C, D, H, W) volumes.
+(KPCA-CAM, FEM), a seeded draw (RandomCAM), its own pass (ShapleyCAM's second derivative),
+per-image ablation (Ablation-CAM); Finer-CAM only changes the score the template
+differentiates and the library's targets; FullGrad reads every bias layer rather than one.
+Score-CAM is in ``_score_cam.py``. ``takes_volumes`` is False for the two that refuse
+(N, C, D, H, W) volumes.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from captum.attr import Attribution
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
-from captum_ifim._baselines._layer_capture import LayerCapture
+from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization, RecordedPass
 from captum_ifim._baselines._sample_forward import bind_forward, bind_sample_forward
 from captum_ifim._baselines._score_cam import _quiet_progress_bar
 from captum_ifim._baselines._target_layers import CAMTarget
@@ -168,21 +167,13 @@ class KPCACAM(CAMAttribution):
         self.kernel = kernel
         self.gamma = gamma
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
         # pytorch-grad-cam's get_2d_projection_kernel, with the solver's start fixed: above
         # 200 positions scikit-learn's ARPACK starts from a vector drawn from NumPy's global
         # generator (random_state=None), and the map would change from call to call.
         kernel_pca = import_optional("sklearn.decomposition", type(self).__name__).KernelPCA
         projections = []
-        for activation in activations:
+        for activation in recorded.activations:
             positions = activation.reshape(activation.shape[0], -1).T
             positions = positions - positions.mean(axis=0)
             decomposition = kernel_pca(
@@ -225,16 +216,8 @@ class FEM(CAMAttribution):
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.k = k
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
-        positions = math.prod(activations.shape[2:])
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
+        positions = math.prod(recorded.activations.shape[2:])
         if positions - 1 <= self.k**2:  # no z-score exceeds sqrt(positions - 1)
             warnings.warn(
                 f"fem's threshold, mean + {self.k} standard deviations, cannot be exceeded on "
@@ -244,7 +227,7 @@ class FEM(CAMAttribution):
                 stacklevel=2,
             )
         cam.k = self.k
-        return super()._cam_image(cam, x, targets, activations, grads, extra)
+        return super()._cam_image(cam, recorded)
 
 
 def check_random_cam_settings(seed: int = 0) -> None:
@@ -285,17 +268,10 @@ class RandomCAM(CAMAttribution):
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.seed = seed
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
-        weights = np.random.RandomState(self.seed).uniform(-1, 1, size=activations.shape[1])
-        return np.einsum("k,nk...->n...", weights, activations)
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
+        channels = recorded.activations.shape[1]
+        weights = np.random.RandomState(self.seed).uniform(-1, 1, size=channels)
+        return np.einsum("k,nk...->n...", weights, recorded.activations)
 
 
 class ShapleyCAM(CAMAttribution):
@@ -310,22 +286,15 @@ class ShapleyCAM(CAMAttribution):
     _library = ("pytorch_grad_cam.shapley_cam", "ShapleyCAM")
     uses_gradients = False  # its own pass below keeps the graph for the second derivative
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
+        x, targets = recorded.x, recorded.targets
         # Attention's fused kernels have no second derivative: the math kernel has.
         math_attention = sdpa_kernel([SDPBackend.MATH])
-        with torch.enable_grad(), math_attention, _raw_outputs([self.target]) as (recorded,):
+        with torch.enable_grad(), math_attention, _raw_outputs([self.target]) as (raw,):
             x_in = x.clone().requires_grad_()
-            outputs = bind_forward(self.model, extra)(x_in)
-            _check_ran_once(self.target, recorded)
-            layer_output = recorded[0]
+            outputs = bind_forward(self.model, recorded.extra)(x_in)
+            _check_ran_once(self.target, raw)
+            layer_output = raw[0]
             score = outputs.gather(1, targets[:, None].to(outputs.device)).sum()
             (gradient,) = torch.autograd.grad(score, layer_output, create_graph=True)
             hvp = None
@@ -337,7 +306,7 @@ class ShapleyCAM(CAMAttribution):
         if self.reshape_transform is not None:
             combined = self.reshape_transform(combined)
         weights = combined.flatten(2).mean(2).cpu().numpy()
-        return np.einsum("nk,nk...->n...", weights, activations)
+        return np.einsum("nk,nk...->n...", weights, recorded.activations)
 
 
 #: FinerCAM's comparison classes by default: the 1st to 3rd most similar to the target.
@@ -373,8 +342,7 @@ class FinerCAM(CAMAttribution):
     classes of each image are those whose logits are closest to its target's, at the
     similarity ranks ``comparison_categories`` (1 the closest; ranks beyond the number of
     other classes are dropped), as the library chooses them for its predicted class; here
-    for whatever ``target`` is given. One extra forward and backward pass (the template's
-    runs without gradients).
+    for whatever ``target`` is given. The template's one pass differentiates that score.
 
     Args:
         alpha: The comparison strength (library default 1; 0 gives Grad-CAM of ``y_t``).
@@ -386,7 +354,6 @@ class FinerCAM(CAMAttribution):
     """
 
     _library = ("pytorch_grad_cam.finer_cam", "FinerCAM")
-    uses_gradients = False  # its own pass below differentiates the weighted target
 
     def __init__(
         self,
@@ -427,26 +394,13 @@ class FinerCAM(CAMAttribution):
             library_targets.append(finer_weighted_target(target, others, self.alpha))
         return library_targets
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
-        with torch.enable_grad(), LayerCapture(self.target, gradients=True) as capture:
-            x_in = x.clone().requires_grad_()
-            outputs = bind_forward(self.model, extra)(x_in)
-            capture.check_ran_once()
-            library_targets = self.finer_targets(outputs, targets)
-            score = sum(t(o) for t, o in zip(library_targets, outputs, strict=True))
-            torch.autograd.grad(score, x_in)
-        gradient = capture.gradient().numpy()
-        return cam.get_cam_image(
-            x, self.target_layer, library_targets, activations, gradient, False
-        )
+    def _target_score(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """The sum of the images' ``FinerWeightedTarget`` scores."""
+        finer = self.finer_targets(outputs, targets)
+        return sum(t(o) for t, o in zip(finer, outputs, strict=True))
+
+    def _library_targets(self, recorded: RecordedPass) -> list[Any]:
+        return self.finer_targets(recorded.outputs, recorded.targets)
 
 
 class AblationCAM(CAMAttribution):
@@ -488,26 +442,19 @@ class AblationCAM(CAMAttribution):
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.batch_size = batch_size
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
+        x, activations = recorded.x, recorded.activations
         _refuse_volumes("ablationcam", x, "its ablation batches tile (C, H, W) images")
         layers = import_optional("pytorch_grad_cam.ablation_layer", type(self).__name__)
         cam.batch_size = self.batch_size
         reshaped = self.reshape_transform is not None
         cam.ablation_layer = layers.AblationLayerVit() if reshaped else layers.AblationLayer()
-        library_targets = [self._targets.ClassifierOutputTarget(int(t)) for t in targets]
+        library_targets = self._library_targets(recorded)
         maps = []
         with _quiet_progress_bar(import_optional(self._library[0], type(self).__name__)):
             for index in range(x.shape[0]):
                 # One image at a time, so per-sample extra arguments match the copies.
-                cam.model = _SampleModel(self.model, extra, index, x.shape[0])
+                cam.model = _SampleModel(self.model, recorded.extra, index, x.shape[0])
                 try:
                     maps.append(
                         cam.get_cam_image(
@@ -549,11 +496,7 @@ class FullGrad(CAMAttribution):
     def __init__(self, model: nn.Module) -> None:  # no target layer: every bias layer
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected model to be an nn.Module, got {type(model)}")
-        module_name, class_name = self._library
-        self._cam_class = getattr(import_optional(module_name, type(self).__name__), class_name)
-        self._targets = import_optional("pytorch_grad_cam.utils.model_targets", "CAMs")
-        Attribution.__init__(self, model)
-        self.model = model
+        self._bind_library(model)
         self.normalization: Normalization = "relu-minmax"
 
     def _maps(self, x: Tensor, target: TargetType, extra: tuple[Any, ...]) -> Tensor:

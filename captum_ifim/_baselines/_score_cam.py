@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization
+from captum_ifim._baselines._cam_attribution import CAMAttribution, Normalization, RecordedPass
 from captum_ifim._baselines._sample_forward import rows_arguments
 from captum_ifim._baselines._target_layers import CAMTarget
 from captum_ifim._validation import check_positive_int
@@ -65,20 +65,14 @@ class ScoreCAM(CAMAttribution):
         #: Rows (masked inputs) forwarded by the last call, for the tests and the benchmark.
         self.rows_forwarded = 0
 
-    def _cam_image(
-        self,
-        cam: Any,
-        x: Tensor,
-        targets: Tensor,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        extra: tuple[Any, ...],
-    ) -> np.ndarray:
+    def _cam_image(self, cam: Any, recorded: RecordedPass) -> np.ndarray:
+        x, activations = recorded.x, recorded.activations
+
         def forward(masked: Tensor, images: Tensor) -> Tensor:
-            return self.model(masked, *rows_arguments(extra, images, x.shape[0]))
+            return self.model(masked, *rows_arguments(recorded.extra, images, x.shape[0]))
 
         weights, self.rows_forwarded = score_cam_batch_weights(
-            forward, x, torch.from_numpy(activations), targets, self.batch_size
+            forward, x, torch.from_numpy(activations), recorded.targets, self.batch_size
         )
         # pytorch-grad-cam's get_cam_image: the weighted activations summed over channels.
         shape = (*weights.shape, *([1] * (activations.ndim - 2)))
