@@ -333,10 +333,19 @@ def build_method(
     )
 
 
+#: The methods that attribute through a rule per module (DeepLIFT's multipliers, LRP's
+#: rules, DeepSHAP's): where one has no rule for a module of a model, the others are not
+#: expected to work on it either, so none of them is offered in its place.
+_RULE_BASED = frozenset({"deepshap", "deeplift", "deeplift-shap", "layer-deeplift", "lrp"})
+
+
 def working_methods(model: nn.Module | Callable[..., Any], exclude: str | None = None) -> list[str]:
     """Registry methods expected to work on ``model``: every method but ``exclude`` (the
-    one that could not), the CAMs only when a target layer can be chosen for the model,
-    only those without ``needs_module`` for a forward function."""
+    one that could not, and the other rule-based methods when it is one), the CAMs only
+    when a target layer can be chosen for the model, only those without ``needs_module``
+    for a forward function."""
+    if exclude in _RULE_BASED:
+        return [n for n in working_methods(model) if n not in _RULE_BASED]
     if not isinstance(model, nn.Module):
         return [n for n in available_methods() if n != exclude and not _REGISTRY[n].needs_module]
     try:
