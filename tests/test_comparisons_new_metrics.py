@@ -29,6 +29,7 @@ from comparisons.metrics import (
     row_direction,
     run_metric,
 )
+from comparisons.metrics._custom_metric import installed_custom_metrics, uninstall_custom_metric
 from comparisons.reporting import write_report
 from comparisons.reporting._family_ranks import family_ranks, family_ranks_table, row_family
 from comparisons.run import run
@@ -93,6 +94,16 @@ def _config_data(**metrics_change):
     }
     data["metrics"].update(metrics_change)
     return data
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _custom_metrics_removed_after():
+    """The custom metrics these tests install leave the registries with them, so the other
+    test files see the built-in metrics only."""
+    yield
+    for name in installed_custom_metrics():
+        uninstall_custom_metric(name)
+    assert CUSTOM not in METRICS and CUSTOM not in HARNESS_METRICS
 
 
 @pytest.fixture(scope="module")

@@ -214,6 +214,12 @@ def install_custom_metric(metric: CustomMetric) -> None:
     _INSTALLED[metric.name] = metric
 
 
+def uninstall_custom_metric(name: str) -> None:
+    """Remove an installed custom metric from the registries (nothing for another name)."""
+    if name in _INSTALLED:
+        _uninstall(name)
+
+
 def _uninstall(name: str) -> None:
     library_registry._METRICS.pop(name, None)
     harness_registry._HARNESS_METRICS.pop(name, None)
