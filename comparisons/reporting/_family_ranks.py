@@ -111,14 +111,17 @@ def write_family_ranks_figure(analyses: Sequence[RankAnalysis], path: Path) -> F
         layout="constrained",
     )
     ax = figure.subplots()
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis_r", aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(frame.columns)), list(frame.columns), rotation=30, ha="right")
     ax.set_yticks(range(len(frame.index)), list(frame.index))
+    finite = values[~np.isnan(values)]
+    middle = float(finite.min() + finite.max()) / 2 if finite.size else 0.0
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if not math.isnan(values[i, j]):
+                color = "white" if values[i, j] <= middle else "black"  # dark cells: white
                 ax.text(
-                    j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white"
+                    j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7, color=color
                 )
     figure.colorbar(image, ax=ax, label="mean rank (1 = best)")
     save_figure(figure, path)
