@@ -352,6 +352,11 @@ def test_steps_and_patches_beyond_the_images_are_refused_before_training():
         with pytest.raises(ValueError, match="expected"):
             entry.check_images(entry.resolved_options(options), (1, 16, 16))
         entry.check_images(entry.resolved_options({}), (1, 16, 16))  # defaults fit 16 px
+    # region perturbation's default patch is 8 x 8, at most the smallest side
+    region = get_harness_metric("region-perturbation")
+    region.check_images(region.resolved_options({}), (1, 5, 5))
+    with pytest.raises(ValueError, match="patch_size"):
+        region.resolved_options({"patch_size": 0})
 
 
 def test_compare_refuses_a_function_without_a_direction_before_anything_runs():

@@ -172,8 +172,14 @@ PIXEL_FLIPPING = HarnessMetric(
 )
 
 
+def _patch_size(options: Mapping[str, Any], shape: tuple[int, ...]) -> int:
+    """``patch_size``, or for ``None`` 8 (Quantus's) but at most the smallest side."""
+    size = options["patch_size"]
+    return min(8, min(shape[1:])) if size is None else int(size)
+
+
 def _region(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
-    patch = options["patch_size"]
+    patch = _patch_size(options, tuple(cell.inputs.shape[1:]))
     curve = region_perturbation(
         *_args(cell, options["max_examples"]),
         patch_size=patch,
@@ -186,14 +192,15 @@ def _region(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
 
 
 def _check_region(options: Mapping[str, Any]) -> None:
-    check_count(options, "patch_size")
+    if options["patch_size"] is not None:
+        check_count(options, "patch_size")
     check_count(options, "regions_evaluation")
     _check_baseline(options, region_perturbation)
     check_max_examples(options)
 
 
 def _check_patch(options: Mapping[str, Any], shape: tuple[int, ...]) -> None:
-    if options["patch_size"] > min(shape[1:]):
+    if options["patch_size"] is not None and options["patch_size"] > min(shape[1:]):
         raise ValueError(
             f"expected patch_size <= the images' smallest side {min(shape[1:])}, "
             f"got {options['patch_size']}"
@@ -205,7 +212,7 @@ REGION_PERTURBATION = HarnessMetric(
     check=_check_region,
     check_images=_check_patch,
     runner=_region,
-    defaults={"patch_size": 8, "regions_evaluation": 16, "baseline": "black", "max_examples": 2},
+    defaults={"patch_size": None, "regions_evaluation": 16, "baseline": "black", "max_examples": 2},
     rows=(RowSpec("region-perturbation", statistic=mean_of("region-perturbation")),),
 )
 
