@@ -408,7 +408,7 @@ def test_plan_filters_apply_to_every_suite():
     assert {(c.model, c.num_classes) for c in cells} == {("shallow-cnn", 3)}
     assert {c.method for c in cells} == {"ifim-sensitive", "saliency"}
     with pytest.raises(ValueError, match="expected methods"):
-        plan_cells(PlanOptions(methods=("lime",)))
+        plan_cells(PlanOptions(methods=("lime-rbf",)))
 
 
 def test_time_calls_repeats_within_the_budget():
@@ -478,7 +478,7 @@ def test_command_line_options():
     assert full.suites == ("targets",) and full.max_side == {"scorecam": 512}
     assert full.threads == 2 and full.classes is None and full.repeats == 5
     with pytest.raises(SystemExit):
-        parser().parse_args(["--max-side", "lime=64"])
+        parser().parse_args(["--max-side", "lime-rbf=64"])
 
 
 # ---------------------------------------------------------------- the registry's names

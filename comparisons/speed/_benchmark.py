@@ -25,7 +25,7 @@ from comparisons.speed._speedups import (
 )
 from comparisons.speed._summary import summary_markdown, write_summary
 from comparisons.speed._target_checks import TargetCheck, check_targets
-from comparisons.speed._timed_cell import METHODS, Row
+from comparisons.speed._timed_cell import Row, timed_methods
 from comparisons.speed._zoo import ZOO_NETWORKS
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
             speedups += speedup_rows
     finally:
         bar.close()
-    order = {name: index for index, name in enumerate(METHODS)}
+    order = {name: index for index, name in enumerate(timed_methods())}
     rows = sorted(
         rows + skipped,
         key=lambda r: (

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from comparisons.speed._plan import SUITES, PlanOptions
-from comparisons.speed._timed_cell import METHODS
+from comparisons.speed._timed_cell import timed_methods
 
 logger = logging.getLogger("comparisons.speed")
 
@@ -37,9 +37,9 @@ def _machine_cores() -> int:
 
 def _max_side(text: str) -> tuple[str, int]:
     method, _, side = text.partition("=")
-    if method not in METHODS or not side.isdigit():
+    if method not in timed_methods() or not side.isdigit():
         raise argparse.ArgumentTypeError(
-            f"expected METHOD=SIDE with METHOD in {METHODS}, got {text!r}"
+            f"expected METHOD=SIDE with METHOD in {timed_methods()}, got {text!r}"
         )
     return method, int(side)
 
@@ -81,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--classes", nargs="+", type=int, help="values of C")
     parser.add_argument("--sides", nargs="+", type=int, help="image sides")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, help="methods to time")
+    parser.add_argument("--methods", nargs="+", choices=timed_methods(), help="methods to time")
     parser.add_argument("--batch", type=int, help="the grid's batch size (default 4)")
     parser.add_argument("--zoo-batch", type=int, help="the zoo suite's batch size (default 1)")
     parser.add_argument("--background", type=int, help="DeepSHAP background samples (default 4)")

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from captum_ifim import build_method, get_method_spec
 from comparisons.speed._naive import naive_ifim_map
-from comparisons.speed._timed_cell import METHODS, NAIVE
+from comparisons.speed._timed_cell import NAIVE, timed_methods
 
 
 def method_call(
@@ -31,7 +31,7 @@ def method_call(
     * ``naive``: :func:`comparisons.speed.naive_ifim_map`.
 
     Args:
-        method: One of :data:`comparisons.speed.METHODS`.
+        method: One of :func:`~comparisons.speed._timed_cell.timed_methods`.
         model: A classifier in eval mode.
         inputs: The batch (N, channels, H, W) or (N, channels, D, H, W).
         targets: (N,) classes, e.g. the predicted ones.
@@ -47,8 +47,8 @@ def method_call(
         ValueError: An unknown method, or a ``class_mass`` or ``backward`` for a method
             without the option.
     """
-    if method not in METHODS:
-        raise ValueError(f"expected a method among {METHODS}, got {method!r}")
+    if method not in timed_methods():
+        raise ValueError(f"expected a method among {timed_methods()}, got {method!r}")
     if method == NAIVE:
         return lambda: naive_ifim_map(model, inputs)
     spec = get_method_spec(method)

@@ -4,7 +4,9 @@
   input size and against C).
 * ``zoo``: every network of :data:`comparisons.speed.ZOO_NETWORKS` (torchvision, timm,
   MONAI) at its one size (64 px images, 32^3 volumes), C = 10, batch 1, for
-  :data:`ZOO_METHODS`: what each method costs per image on the architectures users bring.
+  :data:`ZOO_METHODS`, and every registered method on a CNN and a ViT
+  (:data:`ZOO_EVERY_METHOD_NETWORKS`): what each method costs per image on the
+  architectures users bring.
 * ``targets``: the configurations the issue's targets name: ResNet18 at 128 x 128 and
   batch 16 with C = 2 and 3 (``ifim-sensitive``, Saliency, naive), 256 x 256 and
   1024 x 1024 at batch 4 with C = 2 (memory, and linearity in pixels), and C = 100 with and
@@ -24,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from comparisons.speed._timed_cell import METHODS, Row, TimedCell
+from comparisons.speed._timed_cell import NAIVE, Row, TimedCell, timed_methods
 from comparisons.speed._zoo import ZOO_NETWORKS
 
 SUITES: tuple[str, ...] = ("grid", "targets", "zoo", "speedups")
@@ -39,8 +41,12 @@ GRID_METHODS: tuple[str, ...] = (
     "scorecam",
     "deepshap",
 )
-#: The zoo suite's methods: the registry's (the naive loop is the grid's reference only).
+#: The zoo suite's methods on every network (the naive loop is the grid's reference only).
 ZOO_METHODS: tuple[str, ...] = ("saliency", "ifim-sensitive", "gradcam", "scorecam", "deepshap")
+#: The networks on which the zoo suite also times every other registered method, with its
+#: default options (a row each: a method's price before choosing it): a CNN and a ViT,
+#: the two layouts the other networks' rows resemble.
+ZOO_EVERY_METHOD_NETWORKS: tuple[str, ...] = ("tv-resnet50", "tv-vit_b_16")
 ZOO_CLASSES: tuple[int, ...] = (10,)
 
 #: Largest image side per method and model (``"*"``: any model). Score-CAM runs one forward
@@ -135,12 +141,20 @@ def _grid_cells(options: PlanOptions) -> list[Planned]:
     ]
 
 
+def zoo_methods(network: str) -> tuple[str, ...]:
+    """The methods the zoo suite times on ``network``: :data:`ZOO_METHODS`, and on
+    :data:`ZOO_EVERY_METHOD_NETWORKS` every registered method."""
+    if network not in ZOO_EVERY_METHOD_NETWORKS:
+        return ZOO_METHODS
+    return ZOO_METHODS + tuple(m for m in timed_methods() if m not in ZOO_METHODS and m != NAIVE)
+
+
 def _zoo_cells(options: PlanOptions) -> list[Planned]:
     return [
         (name, c, network.side, options.zoo_batch, 1.0, method, None)
         for name, network in ZOO_NETWORKS.items()
         for c in options.classes or ZOO_CLASSES
-        for method in options.methods or ZOO_METHODS
+        for method in options.methods or zoo_methods(name)
     ]
 
 
@@ -171,9 +185,10 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
     for suite in options.suites:
         if suite not in SUITES:
             raise ValueError(f"expected suites among {SUITES}, got {suite!r}")
+    known = timed_methods()
     for method in options.methods or ():
-        if method not in METHODS:
-            raise ValueError(f"expected methods among {METHODS}, got {method!r}")
+        if method not in known:
+            raise ValueError(f"expected methods among {known}, got {method!r}")
     wanted: dict[Planned, list[str]] = {}
     for suite in options.suites:
         if suite == "speedups":
@@ -221,7 +236,7 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
             skipped.append(Row.for_cell(replace(cell), "skipped", reason))
         else:
             cells.append(cell)
-    order = {name: index for index, name in enumerate(METHODS)}
+    order = {name: index for index, name in enumerate(known)}
     cells.sort(
         key=lambda cell: (cell.configuration, order[cell.method], cell.class_mass is not None)
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from comparisons.speed._plan import ZOO_METHODS
 from comparisons.speed._target_checks import TargetCheck
-from comparisons.speed._timed_cell import METHODS, Row, method_label
+from comparisons.speed._timed_cell import Row, method_label, timed_methods
 from comparisons.speed._zoo import ZOO_NETWORKS
 
 
@@ -70,14 +71,26 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _seconds_cell(row: Row | None) -> str:
+    """A zoo table's cell: seconds per image, or why there are none in one word."""
+    if row is None:
+        return ""
+    if row.status == "ok" and row.median_s is not None:
+        return _number(row.median_s / row.batch, 3)
+    if row.status == "skipped" and "no exact rule" in row.reason:
+        return "unsupported"
+    return row.status
+
+
 def zoo_table(rows: Sequence[Row]) -> list[str]:
     """Seconds per image of each method on each zoo network (markdown lines; none without
-    zoo rows). A cell that was not measured shows why in one word (``unsupported`` for
-    DeepSHAP where shap has no exact rule, ``failed``)."""
+    zoo rows): :data:`ZOO_METHODS` on every network, then every other method on the
+    networks that time them (a row a method). A cell that was not measured shows why in
+    one word (``unsupported`` where a method has no exact rule for a module, ``failed``)."""
     zoo = [r for r in rows if r.model in ZOO_NETWORKS]
     if not zoo:
         return []
-    methods = [m for m in METHODS if any(r.method == m for r in zoo)]
+    methods = [m for m in ZOO_METHODS if any(r.method == m for r in zoo)]
     lines = ["", "## Seconds per image, per architecture (zoo suite)", ""]
     lines += ["| network | input | C | " + " | ".join(methods) + " |"]
     lines += ["|---|---|---|" + "---|" * len(methods)]
@@ -87,22 +100,24 @@ def zoo_table(rows: Sequence[Row]) -> list[str]:
             continue
         first = next(iter(of_network.values()))
         size = " x ".join([str(first.side)] * network.spatial_dims)
-        cells = []
-        for method in methods:
-            row = of_network.get(method)
-            if row is None:
-                cells.append("")
-            elif row.status == "ok" and row.median_s is not None:
-                cells.append(_number(row.median_s / row.batch, 3))
-            elif row.status == "skipped" and "no exact rule" in row.reason:
-                cells.append("unsupported")
-            else:
-                cells.append(row.status)
+        cells = [_seconds_cell(of_network.get(method)) for method in methods]
         lines.append(
             f"| {name} | {network.channels} x {size} | {first.num_classes} | "
             + " | ".join(cells)
             + " |"
         )
+    others = [
+        m for m in timed_methods() if m not in ZOO_METHODS and any(r.method == m for r in zoo)
+    ]
+    networks = [n for n in ZOO_NETWORKS if any(r.model == n and r.method in others for r in zoo)]
+    if others:
+        lines += ["", "## Seconds per image, every method (zoo suite)", ""]
+        lines += ["| method | " + " | ".join(networks) + " |"]
+        lines += ["|---|" + "---|" * len(networks)]
+        for method in others:
+            of_method = {r.model: r for r in zoo if r.method == method}
+            cells = [_seconds_cell(of_method.get(name)) for name in networks]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -7,12 +7,22 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Literal, get_args
 
+from captum_ifim import available_methods
+
 MethodName = Literal["saliency", "ifim-sensitive", "naive", "gradcam", "scorecam", "deepshap"]
-#: Every method the benchmark knows, in report order: the registry's names
+#: The methods of the grid and the targets, in report order: registry names
 #: (:func:`captum_ifim.available_methods`), and ``naive``, the benchmark's own reference
 #: (:func:`comparisons.speed.naive_ifim_map`, no registered method). The iFIM restricted
 #: with ``class_mass`` is ``ifim-sensitive`` with its ``class_mass`` set.
 METHODS: tuple[str, ...] = get_args(MethodName)
+
+
+def timed_methods() -> tuple[str, ...]:
+    """Every method the benchmark can time, in report order: :data:`METHODS`, then every
+    other registered method (yours included, once registered)."""
+    return tuple(dict.fromkeys([*METHODS, *available_methods()]))
+
+
 #: The iFIM's map S(x) (eq. 16), whose cost the targets are about.
 IFIM = "ifim-sensitive"
 #: The one method of :data:`METHODS` that the registry does not hold.
