@@ -17,27 +17,22 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from captum_ifim.metrics import MetricCategory
 from comparisons.metrics import HARNESS_METRICS, row_role
 from comparisons.reporting._critical_difference_figure import write_critical_difference
 from comparisons.reporting._exports import ReportTable
 from comparisons.reporting._figure_output import FigureResult, save_figure
 from comparisons.statistics import RankAnalysis, format_significant, order_methods
 
-#: The families in the order of the table's columns (others follow, sorted).
-FAMILY_ORDER = (
-    "faithfulness",
-    "robustness",
-    "localization",
-    "randomization",
-    "complexity",
-    "fidelity",
-    "custom",
-)
+#: The families in the order of the table's columns: the library's metric categories,
+#: then your own metrics' (others follow, sorted).
+FAMILY_ORDER = (*get_args(MetricCategory), "custom")
 OTHER_FAMILY = "other"
 COST_FAMILY = "cost"
 
