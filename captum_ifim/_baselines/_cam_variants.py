@@ -80,7 +80,7 @@ class EigenCAM(CAMAttribution):
     uses_gradients = False
 
 
-# pytorch-grad-cam's other CAMs (issue 22) ---------------------------------------------------
+# pytorch-grad-cam's other CAMs ------------------------------------------------------------
 
 
 class HiResCAM(CAMAttribution):

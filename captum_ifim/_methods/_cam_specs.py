@@ -1,4 +1,4 @@
-"""The registry entries of pytorch-grad-cam's other CAM variants (issue 22).
+"""The registry entries of pytorch-grad-cam's other CAM variants.
 
 Each entry is a :class:`MethodSpec` built like the paper's CAMs (``cam_factory``, the
 zoo's default target layer and reshape, ``normalization`` and ``reshape_transform``), with

@@ -115,7 +115,7 @@ _INFOS = (
 )
 
 #: The complexity, random-logit, rank-localization, local-robustness and faithfulness
-#: metrics (issue 23; checked in tests/test_metrics_other_families.py and
+#: metrics (checked in tests/test_metrics_other_families.py and
 #: tests/test_metrics_faithfulness_family.py), each with its harness entry in
 #: ``comparisons.metrics``.
 FAMILY_INFOS: tuple[MetricInfo, ...] = (

@@ -1,5 +1,5 @@
 """ROAD, faithfulness correlation, pixel flipping, region perturbation, IROF and the
-monotonicity correlation (the faithfulness family of issue 23) on a cell.
+monotonicity correlation (the faithfulness family) on a cell.
 
 Each calls the model many times per image, so each runs on the first ``max_examples``
 evaluated images with fewer steps than the library's defaults (Quantus's): the defaults

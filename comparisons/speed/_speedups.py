@@ -1,4 +1,5 @@
-"""The speed-ups of issue 26, each a ratio measured in one worker with interleaved repeats.
+"""The exact speed-ups (Score-CAM, DeepSHAP, the batched backward), each a ratio measured
+in one worker with interleaved repeats.
 
 A :class:`SpeedupCell` times a method's variants on one model and batch, round after round
 (every variant once per round, in the same order), so that the load of a shared machine
