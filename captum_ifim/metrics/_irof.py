@@ -39,7 +39,7 @@ class IROFResult:
     """IROF per example.
 
     Attributes:
-        segments: (N, *spatial dims) long, each location's segment, 0..S_n - 1.
+        segments: ``(N, *spatial dims)`` long, each location's segment, 0..S_n - 1.
         num_segments: (N,) long, S_n.
         curves: (N, max S_n + 1) float64, ``c_k`` for k = 0..S_n (``c_0 = 1``), ``nan``
             after S_n. Quantus's curve is ``curves[n, 1:S_n + 1]``.
@@ -122,7 +122,7 @@ def irof(
         target: (N,) labels, an int, or ``None`` for the clean prediction.
         segmentation: ``"slic"`` (:func:`slic_segments`, images only), ``"grid"``
             (``grid_size``-sided squares or cubes, centred as in region perturbation), your
-            own (N, *spatial dims) integer labels, or ``None``: SLIC for images, the grid
+            own ``(N, *spatial dims)`` integer labels, or ``None``: SLIC for images, the grid
             for volumes.
         n_segments: SLIC's target number of segments (scikit-image's default 100).
         compactness: SLIC's compactness (scikit-image's default 10), relative to the

@@ -1,13 +1,14 @@
 """
-Every method side by side on the same images
-============================================
+The paper's methods side by side on the same images
+===================================================
 
 The iFIM's two components and the paper's baselines (Grad-CAM, Grad-CAM++, Score-CAM,
 XGrad-CAM, Eigen-CAM, DeepSHAP, plus saliency and integrated gradients) are registered by
-name. :func:`captum_ifim.build_method` builds any of them for a model and every one is
-called the same way, ``attribute(images, target=...)``, returning maps of the images'
-shape. Here all of them explain the same three brain slices with a signal, for the same
-trained network. :doc:`/baselines` says what each method computes.
+name, beside every Captum class and pytorch-grad-cam CAM. :func:`captum_ifim.build_method`
+builds any of them for a model and every one is called the same way,
+``attribute(images, target=...)``, returning maps of the images' shape. Here the paper's
+set (``method_set("paper")``) explains the same three brain slices with a signal, for the
+same trained network. :doc:`/baselines` says what each method computes.
 
 Needs the ``compare`` extra (``pip install -e ".[compare]"``); then this script runs as it is.
 """
@@ -23,7 +24,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from captum_ifim import available_methods, build_method, get_method_spec
+from captum_ifim import build_method, get_method_spec, method_set
 from comparisons.datasets import load_dataset
 from comparisons.training import TrainingConfig, train_model
 
@@ -63,7 +64,7 @@ target = torch.ones(len(images), dtype=torch.long)
 background = data.train.images[:16]
 
 maps = {}
-for name in available_methods():
+for name in method_set("paper"):
     method = build_method(name, model, background=background)
     started = time.perf_counter()
     maps[name] = method.attribute(images, target=target).detach()
@@ -77,7 +78,7 @@ for name in available_methods():
 # the iFIM components are signed parts of the image, see :doc:`/theory`). The white contour
 # is the ground-truth signal.
 
-names = available_methods()
+names = method_set("paper")
 figure, axes = plt.subplots(
     len(images), len(names) + 1, figsize=(1.6 * (len(names) + 1), 1.75 * len(images))
 )
