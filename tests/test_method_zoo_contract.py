@@ -63,6 +63,8 @@ from tests._zoo_models import ZOO, ZooModel
 pytest.importorskip("pytorch_grad_cam")
 pytest.importorskip("shap")
 
+#: The methods that attribute through a rule per module: a refusal of one offers none of them.
+RULE_BASED = {"deepshap", "deeplift", "deeplift-shap", "layer-deeplift", "lrp"}
 #: Score-CAM's models (see the module docstring).
 SCORE_CAM_MODELS = {
     "tv-vit",
@@ -247,7 +249,7 @@ def test_contract(zoo: ZooModel, name: str) -> None:
             method.attribute(inputs, target=TARGETS)
         message = str(caught.value)
         assert re.search(zoo.deepshap_refuses + ".* at '", message), message
-        others = [n for n in available_methods() if n != "deepshap"]
+        others = [n for n in available_methods() if n not in RULE_BASED]
         assert f"Methods that work on this model: {', '.join(others)}." in message
         assert isinstance(caught.value, ValueError)
         _assert_untouched(zoo)
@@ -288,21 +290,29 @@ def test_a_deepshap_call_failing_inside_shap_leaves_the_model_as_found(monkeypat
     copy (DenseNet121's 700-odd), and the model has none, its weights and flags as found."""
     torchvision = pytest.importorskip("torchvision")
     deep_pytorch = importlib.import_module("shap.explainers._deep.deep_pytorch")
+    from captum_ifim._baselines import _deepshap_attribution
+
     torch.manual_seed(0)
     model = torchvision.models.densenet121(weights=None, num_classes=3).eval()
     x, background = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
     seen: list[int] = []
+    add_hooks = _deepshap_attribution._add_shap_hooks
 
-    def failing_gradient(self: Any, idx: int, inputs: Any) -> Any:
-        seen.append(_hooks(self.model))
+    def counted_hooks(copy: nn.Module, rules: Any) -> list[Any]:
+        handles = add_hooks(copy, rules)
+        seen.append(len(handles))
+        return handles
+
+    def failing_rule(module: nn.Module, grad_input: Any, grad_output: Any) -> Any:
         raise RuntimeError("shap failed midway")
 
-    monkeypatch.setattr(deep_pytorch.PyTorchDeep, "gradient", failing_gradient)
+    monkeypatch.setattr(_deepshap_attribution, "_add_shap_hooks", counted_hooks)
+    monkeypatch.setattr(deep_pytorch, "deeplift_grad", failing_rule)
     method = build_method("deepshap", model, background=background)
     before = model_state(model)
     with pytest.raises(RuntimeError, match="shap failed midway"):
         method.attribute(x, target=1)
-    assert seen and seen[0] > 700  # shap had hooked the copy's leaves
+    assert seen and seen[0] > 700  # shap's two hooks on each of the copy's 374 leaves
     assert _hooks(model) == 0
     assert_same_state(before, model_state(model, copy_tensors=False))
 
