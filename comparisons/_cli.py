@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the config as a run would and print the plan and the expected time, then "
         "exit (writes nothing; the estimate trains each model on 1 and 3 batches and runs "
-        "every method on 1 and 2 images, in a temporary folder)",
+        "every method on 1 and 3 images, in a temporary folder)",
     )
     run.add_argument(
         "--estimate",

@@ -10,7 +10,7 @@ built) is told apart from what it costs per step or per image:
   forward of a batch is counted as a third of a step), for every group whose model the run
   folder does not hold yet (one in the checkpoint cache is loaded instead, so the figure is
   an upper bound there);
-- a cell: every method's maps and metrics on one evaluated image, then on two. Each stage
+- a cell: every method's maps and metrics on one evaluated image, then on three. Each stage
   is fitted as ``a + b x images it sees`` (a metric sees ``min(images, max_examples)``) and
   evaluated at the run's number of images.
 
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: Training batches of the two calibration trainings.
 CALIBRATION_BATCHES = (1, 3)
 #: Evaluated images of the two calibration cells.
-CALIBRATION_IMAGES = (1, 2)
+CALIBRATION_IMAGES = (1, 3)
 #: A cell's stage before its metrics: the maps of the evaluated images.
 MAPS = "maps"
 #: The loggers of the work the calibration repeats (quiet while it runs).
@@ -225,7 +225,7 @@ def estimate_run(
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """The calibration's own logs and warnings (its models' training, a metric's note on
-    two images) are not the run's: kept out of the log."""
+    three images) are not the run's: kept out of the log."""
     loggers = [logging.getLogger(name) for name in _CALIBRATION_LOGGERS]
     levels = [quieted.level for quieted in loggers]
     for quieted in loggers:
@@ -267,7 +267,7 @@ def _calibrate(
     cache: Path,
     device: torch.device,
 ) -> tuple[float, dict[str, dict[str, tuple[float, float]]]]:
-    """(seconds per training step, {method: {stage: (seconds at 1 image, at 2 images)}})."""
+    """(seconds per training step, {method: {stage: (seconds at 1 image, at 3 images)}})."""
     dataset = inputs.datasets[group.dataset]
     if entry.is_given:
         given = inputs.given.get((group.model, group.dataset))
