@@ -19,7 +19,7 @@ from typing import Any
 
 from captum_ifim import MethodSpec, available_methods
 from captum_ifim._methods._custom_method import FACT_NAMES, custom_method_spec
-from captum_ifim._registry_names import check_plain_name
+from comparisons.config._custom_entry import checked_custom_entry
 
 _SOURCES = ("class", "factory", "python_object")
 _KEYS = ("name", *_SOURCES, "options", "attribute_options", "description", *FACT_NAMES)
@@ -87,26 +87,9 @@ def _table(where: str, value: Any) -> dict[str, Any]:
 
 def _entry(table: dict[str, Any], builtin: Sequence[str]) -> CustomMethodEntry:
     """One ``[[methods.custom]]`` table, checked, its class or factory imported."""
-    name = table.get("name")
-    if name is None:
-        raise ValueError(f"expected a name in [[methods.custom]], got the keys {sorted(table)}")
-    check_plain_name("a [[methods.custom]] name", name)
-    where = f"[[methods.custom]] {name!r}"
-    if name in builtin:
-        raise ValueError(
-            f"expected {where} to have a name of its own, got the name of a built-in method "
-            "(python -m comparisons list): choose another"
-        )
-    extra = sorted(set(table) - set(_KEYS))
-    if extra:
-        raise ValueError(f"unknown key(s) {extra} in {where}: expected some of {list(_KEYS)}")
-    sources = [key for key in _SOURCES if key in table]
-    if len(sources) != 1:
-        raise ValueError(f"expected one of class or factory in {where}, got {sources or 'none'}")
-    source = sources[0]
-    target = table[source]
-    if not isinstance(target, str) or not target:
-        raise TypeError(f"expected {source} in {where} to be a non-empty string, got {target!r}")
+    name, where, source, target = checked_custom_entry(
+        table, "methods.custom", "method", builtin, _KEYS, _SOURCES, "one of class or factory"
+    )
     options = _table(f"{where} options", table.get("options", {}))
     attribute_options = _table(f"{where} attribute_options", table.get("attribute_options", {}))
     description = table.get("description", "")

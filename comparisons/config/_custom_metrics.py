@@ -19,6 +19,7 @@ from typing import Any
 
 from captum_ifim._methods._custom_method import import_object
 from captum_ifim._registry_names import check_plain_name
+from comparisons.config._custom_entry import checked_custom_entry
 from comparisons.metrics._custom_metric import (
     CustomMetric,
     builtin_metrics,
@@ -35,26 +36,9 @@ def _entry(table: Any, builtin: Sequence[str]) -> CustomMetric:
     if not isinstance(table, Mapping):
         raise TypeError(f"expected [[metrics.custom]] to be a table, got {type(table).__name__}")
     table = dict(table)
-    name = table.get("name")
-    if name is None:
-        raise ValueError(f"expected a name in [[metrics.custom]], got the keys {sorted(table)}")
-    check_plain_name("a [[metrics.custom]] name", name)
-    where = f"[[metrics.custom]] {name!r}"
-    if name in builtin:
-        raise ValueError(
-            f"expected {where} to have a name of its own, got the name of a built-in metric "
-            "(python -m comparisons list): choose another"
-        )
-    extra = sorted(set(table) - set(_KEYS))
-    if extra:
-        raise ValueError(f"unknown key(s) {extra} in {where}: expected some of {list(_KEYS)}")
-    sources = [key for key in _SOURCES if key in table]
-    if len(sources) != 1:
-        raise ValueError(f"expected a factory in {where}, got {sources or 'none'}")
-    source = sources[0]
-    target = table[source]
-    if not isinstance(target, str) or not target:
-        raise TypeError(f"expected {source} in {where} to be a non-empty string, got {target!r}")
+    name, where, source, target = checked_custom_entry(
+        table, "metrics.custom", "metric", builtin, _KEYS, _SOURCES, "a factory"
+    )
     function = None
     if source == "factory":
         try:
