@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,20 @@ class SmoothConvNet(nn.Module):
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _custom_metrics_stay_in_their_module():
+    """A config or ``compare()`` call with metrics of your own installs them in the metric
+    registries of the process; those a test module installed leave with it, so the next
+    module sees the registries as shipped."""
+    module = sys.modules.get("comparisons.metrics._custom_metric")
+    before = set(module.installed_custom_metrics()) if module is not None else set()
+    yield
+    module = sys.modules.get("comparisons.metrics._custom_metric")
+    if module is not None:
+        for name in set(module.installed_custom_metrics()) - before:
+            module.uninstall_custom_metric(name)
 
 
 @pytest.fixture
