@@ -43,8 +43,10 @@ from comparisons.datasets._registry import (
     register_dataset,
 )
 from comparisons.datasets._simulated_split import SimulatedSplit
+from comparisons.datasets._spurious_cue import CUE_KINDS, SpuriousCue
 
 __all__ = [
+    "CUE_KINDS",
     "DATASETS",
     "KERMANY_CLASSES",
     "MEDMNIST_LABELS",
@@ -52,6 +54,7 @@ __all__ = [
     "ImageDataset",
     "ImageSplit",
     "SimulatedSplit",
+    "SpuriousCue",
     "available_datasets",
     "gaussian_blobs",
     "half_max_masks",

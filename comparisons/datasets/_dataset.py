@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from comparisons.datasets._spurious_cue import SpuriousCue
+
 
 @dataclass(frozen=True)
 class ImageSplit:
@@ -21,11 +23,14 @@ class ImageSplit:
         labels: (N,) int64 in [0, num_classes).
         masks: (N, H, W) or (N, D, H, W) bool ground-truth signal masks (all False where
             no signal), or ``None`` when the dataset has none.
+        cue_present: (N,) bool, which images carry the dataset's spurious cue
+            (:class:`~comparisons.datasets.SpuriousCue`), or ``None`` when it has none.
     """
 
     images: Tensor
     labels: Tensor
     masks: Tensor | None = None
+    cue_present: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.images.dim() not in (4, 5):
@@ -41,6 +46,13 @@ class ImageSplit:
                 f"expected masks of shape {(n, *self.images.shape[2:])}, "
                 f"got {tuple(self.masks.shape)}"
             )
+        if self.cue_present is not None and (
+            self.cue_present.shape != (n,) or self.cue_present.dtype != torch.bool
+        ):
+            raise ValueError(
+                f"expected cue_present of shape ({n},) and dtype bool, got "
+                f"{tuple(self.cue_present.shape)} {self.cue_present.dtype}"
+            )
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -48,7 +60,8 @@ class ImageSplit:
     def subset(self, indices: Tensor | slice) -> ImageSplit:
         """The examples at ``indices`` (a slice or an index tensor)."""
         masks = None if self.masks is None else self.masks[indices]
-        return ImageSplit(self.images[indices], self.labels[indices], masks)
+        cue = None if self.cue_present is None else self.cue_present[indices]
+        return ImageSplit(self.images[indices], self.labels[indices], masks, cue)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class ImageDataset:
         value_range: (low, high) of valid pixel values when the data declare one (FGSM
             clamps to it), else ``None``.
         description: One line for reports.
+        cue: The spurious cue its images may carry (the shortcut task), else ``None``.
     """
 
     name: str
@@ -74,6 +88,7 @@ class ImageDataset:
     pixel_std: float
     value_range: tuple[float, float] | None = None
     description: str = ""
+    cue: SpuriousCue | None = None
 
     @property
     def num_classes(self) -> int:
