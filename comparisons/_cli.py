@@ -48,9 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         default="default",
-        help="a TOML file, or 'default', 'quick', 'paper' or '3d' (embedded)",
+        help="a TOML file, or 'default', 'quick', 'paper', '3d', 'shortcut' or 'robust' (embedded)",
     )
-    run.add_argument("--quick", action="store_true", help="the embedded smoke config")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="the embedded smoke config: with --config shortcut or robust its quick variant "
+        "(shortcut-quick, robust-quick), otherwise 'quick'",
+    )
     run.add_argument("--output", type=Path, help="run folder (default: runs/<config name>)")
     run.add_argument("--shard", help="i/n: run only the i-th of n shares (SLURM arrays)")
     run.add_argument("--cache-dir", type=Path, help="trained-model cache (default: runs/.cache)")
@@ -85,9 +90,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from comparisons.config import load_config
+    from comparisons.config._parse import quick_config_name
     from comparisons.run import parse_shard, run
 
-    config = load_config("quick" if args.quick else args.config, device=args.device)
+    name = quick_config_name(str(args.config)) if args.quick else args.config
+    config = load_config(name, device=args.device)
     shard = parse_shard(args.shard) if args.shard else None
     output = args.output or Path("runs") / config.name
     if args.check:

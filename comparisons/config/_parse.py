@@ -34,7 +34,24 @@ from comparisons.config._device import check_device_name
 from comparisons.config._entries import PYTHON_DATASET, DatasetEntry, ModelEntry
 from comparisons.config._harness_config import MAP_TARGETS, RUN_KEYS, HarnessConfig
 
-EMBEDDED_CONFIGS = ("default", "quick", "paper", "3d")
+EMBEDDED_CONFIGS = (
+    "default",
+    "quick",
+    "paper",
+    "3d",
+    "shortcut",
+    "shortcut-quick",
+    "robust",
+    "robust-quick",
+)
+
+
+def quick_config_name(name: str) -> str:
+    """The embedded config ``run --config NAME --quick`` loads: ``NAME-quick`` where one is
+    embedded (``shortcut`` -> ``shortcut-quick``), else the ``quick`` smoke config."""
+    return f"{name}-quick" if f"{name}-quick" in EMBEDDED_CONFIGS else "quick"
+
+
 _TOP_KEYS = ("run", "datasets", "models", "methods", "metrics")
 _MODEL_KEYS = (
     "name",
@@ -50,6 +67,7 @@ _MODEL_KEYS = (
     "output_key",
     "target_layer",
     "reshape",
+    "architecture",
 )
 
 
@@ -124,9 +142,10 @@ def _entries(
 
 
 def _free_model_name(entry: dict[str, Any]) -> bool:
-    """A model whose name is its own (not a registry name): from a factory, a zoo, Python,
-    or a whole model in a trusted weights file."""
-    return any(entry.get(k) is not None for k in ("factory", "zoo", "python_object")) or (
+    """A model whose name is its own (not a registry name): a registry ``architecture``,
+    from a factory, a zoo, Python, or a whole model in a trusted weights file."""
+    sources = ("architecture", "factory", "zoo", "python_object")
+    return any(entry.get(k) is not None for k in sources) or (
         entry.get("weights") is not None and entry.get("trust_pickle") is True
     )
 
@@ -160,6 +179,7 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
         check_zoo_name(entry["zoo"])
     if "factory" in entry or "zoo" in entry:
         check_no_download(options, where)
+    _check_architecture(entry, where)
     if "python_object" in entry and "weights" in entry:
         raise ValueError(f"expected weights or python_object in {where}, not both")
     training = dict(_table("models.training", entry.get("training", {})))
@@ -188,7 +208,37 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
         output_key=entry.get("output_key"),
         target_layer=entry.get("target_layer"),
         reshape=entry.get("reshape"),
+        architecture=entry.get("architecture"),
     )
+
+
+def _check_architecture(entry: dict[str, Any], where: str) -> None:
+    """``architecture``: a registry model's name, only for a model the registry builds.
+
+    Raises:
+        TypeError: Not a string.
+        ValueError: With factory, zoo or python_object, or not a registry name (the
+            message lists them).
+    """
+    from comparisons.models import available_models
+
+    if "architecture" not in entry:
+        return
+    architecture = entry["architecture"]
+    if not isinstance(architecture, str):
+        raise TypeError(
+            f"expected architecture in {where} to be a model name, got {architecture!r}"
+        )
+    others = [k for k in ("factory", "zoo", "python_object") if entry.get(k) is not None]
+    if others:
+        raise ValueError(
+            f"expected architecture (a registry model) or {others[0]} in {where}, not both"
+        )
+    if architecture not in available_models():
+        raise ValueError(
+            f"unknown architecture {architecture!r} in {where}: expected one of "
+            f"{sorted(available_models())}"
+        )
 
 
 def _check_model_layers(entry: dict[str, Any], where: str) -> None:
@@ -246,11 +296,13 @@ def _check_model_option_names(entry: ModelEntry) -> None:
 
     if entry.source != "registry":  # a factory's or zoo model's options are its own
         return
-    valid = get_model_spec(entry.name).options
+    valid = get_model_spec(entry.registry_name).options
     unknown = sorted(set(entry.options) - set(valid))
     if unknown:
+        built = "" if entry.architecture is None else f" ({entry.architecture})"
         raise ValueError(
-            f"unknown option(s) {unknown} of model {entry.name!r}: expected some of {sorted(valid)}"
+            f"unknown option(s) {unknown} of model {entry.name!r}{built}: expected some of "
+            f"{sorted(valid)}"
         )
 
 
@@ -380,8 +432,8 @@ def _parse_models(value: Any, labels: list[str]) -> tuple[ModelEntry, ...]:
         _MODEL_KEYS,
         free=_free_model_name,
         hint=(
-            " (or a name of your own with factory = 'package.module:callable' or zoo = "
-            "'torchvision:resnet50')"
+            " (or a name of your own with architecture = 'shallow-cnn', factory = "
+            "'package.module:callable' or zoo = 'torchvision:resnet50')"
         ),
     )
     entries = tuple(_model_entry(m, labels) for m in tables)
