@@ -389,3 +389,23 @@ def test_batched_deepshap_makes_one_backward_pass_per_chunk():
         assert counter.count == passes
     with pytest.raises(ValueError, match="batch_size"):
         DeepSHAP(model, background, batch_size=0)
+
+
+def test_score_cam_bfloat16_is_opt_in_and_close_to_float32():
+    from captum_ifim import ScoreCAM, build_method
+
+    model = _cam_net()
+    x = torch.randn(4, 1, 16, 16)
+    targets = [0, 2, 1, 1]
+    exact = ScoreCAM(model, model[4], batch_size=8).attribute(x, target=targets)
+    rounded = ScoreCAM(model, model[4], batch_size=8, precision="bfloat16").attribute(
+        x, target=targets
+    )
+    assert ScoreCAM(model, model[4]).precision == "float32"
+    assert not torch.equal(exact, rounded)  # the passes did run in bfloat16
+    correlation = torch.corrcoef(torch.stack([exact.flatten(), rounded.flatten()]))[0, 1]
+    assert correlation > 0.99
+    with pytest.raises(ValueError, match="expected precision in"):
+        ScoreCAM(model, model[4], precision="float16")
+    with pytest.raises(ValueError, match="expected precision in"):
+        build_method("scorecam", model, target_layer=model[4], precision="half")

@@ -11,6 +11,11 @@ channels), computed faster with the same numbers:
   ``batch_size`` rows;
 * under ``torch.inference_mode``.
 
+Opt-in, not exact: ``precision="bfloat16"`` runs the masked passes under bfloat16 autocast
+(``torch.autocast``), about twice as fast on CPUs with AVX512-BF16 and on GPUs, slower
+elsewhere; the maps then differ from float32's by the rounding that docs/performance.md
+measures. The default, ``"float32"``, gives pytorch-grad-cam's numbers.
+
 Images and volumes take the same path; ``tests/test_speedups_exact.py`` checks the maps
 against pytorch-grad-cam's ``ScoreCAM`` in 2-D and against :func:`score_cam_weights` (one
 image at a time, every channel forwarded) in 3-D, and counts the rows forwarded.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -35,6 +40,9 @@ from captum_ifim._validation import check_positive_int
 
 #: Seed of the random direction that hashes masks (equal masks, equal hashes).
 _HASH_SEED = 0
+#: The precisions of Score-CAM's masked forward passes.
+PRECISIONS = ("float32", "bfloat16")
+Precision = Literal["float32", "bfloat16"]
 
 
 class ScoreCAM(CAMAttribution):
@@ -45,6 +53,9 @@ class ScoreCAM(CAMAttribution):
 
     Args:
         batch_size: Masked inputs per forward pass (rows of one or several images).
+        precision: ``"float32"`` (exact: pytorch-grad-cam's numbers) or ``"bfloat16"``
+            (the masked passes under bfloat16 autocast; faster where the hardware has
+            bfloat16 arithmetic, not exact).
         Others: see :class:`CAMAttribution`.
     """
 
@@ -58,10 +69,14 @@ class ScoreCAM(CAMAttribution):
         reshape_transform: Callable[[Tensor], Tensor] | None = None,
         normalization: Normalization = "relu-minmax",
         batch_size: int = 16,
+        precision: Precision = "float32",
     ) -> None:
         check_positive_int(batch_size, "batch_size")
+        if precision not in PRECISIONS:
+            raise ValueError(f"expected precision in {PRECISIONS}, got {precision!r}")
         super().__init__(model, target_layer, reshape_transform, normalization)
         self.batch_size = batch_size
+        self.precision = precision
         #: Rows (masked inputs) forwarded by the last call, for the tests and the benchmark.
         self.rows_forwarded = 0
 
@@ -69,7 +84,11 @@ class ScoreCAM(CAMAttribution):
         x, activations = recorded.x, recorded.activations
 
         def forward(masked: Tensor, images: Tensor) -> Tensor:
-            return self.model(masked, *rows_arguments(recorded.extra, images, x.shape[0]))
+            arguments = rows_arguments(recorded.extra, images, x.shape[0])
+            if self.precision == "float32":
+                return self.model(masked, *arguments)
+            with torch.autocast(masked.device.type, dtype=torch.bfloat16):
+                return self.model(masked, *arguments)
 
         weights, self.rows_forwarded = score_cam_batch_weights(
             forward, x, torch.from_numpy(activations), recorded.targets, self.batch_size

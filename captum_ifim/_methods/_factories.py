@@ -30,7 +30,7 @@ IFIM_CONSTRUCTOR_OPTIONS = frozenset(
 )
 IFIM_ATTRIBUTE_OPTIONS = frozenset({"energy", "internal_batch_size"})
 CAM_OPTIONS = frozenset({"reshape_transform", "normalization"})
-SCORE_CAM_OPTIONS = CAM_OPTIONS | {"batch_size"}
+SCORE_CAM_OPTIONS = CAM_OPTIONS | {"batch_size", "precision"}
 DEEPSHAP_OPTIONS = frozenset({"check_additivity", "additivity_tolerance", "batch_size"})
 SALIENCY_ATTRIBUTE_OPTIONS = frozenset({"abs"})
 INTEGRATED_GRADIENTS_CONSTRUCTOR_OPTIONS = frozenset({"multiply_by_inputs"})
@@ -76,10 +76,14 @@ def cam_factory(cam_class: type[CAMAttribution]) -> Factory:
 
 def check_cam_options(options: Mapping[str, Any]) -> None:
     """A CAM's own checks: ``reshape_transform`` callable, a known ``normalization``; and
-    Score-CAM's positive ``batch_size``."""
+    Score-CAM's positive ``batch_size`` and known ``precision``."""
+    from captum_ifim._baselines._score_cam import PRECISIONS
+
     check_cam_settings(**_given(options, CAM_OPTIONS))
     if "batch_size" in options:
         check_positive_int(options["batch_size"], "batch_size")
+    if "precision" in options and options["precision"] not in PRECISIONS:
+        raise ValueError(f"expected precision in {PRECISIONS}, got {options['precision']!r}")
 
 
 def cam_option_facts(options: Mapping[str, Any]) -> dict[str, Any]:

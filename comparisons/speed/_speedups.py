@@ -12,7 +12,8 @@ per-round ratios. The outputs are compared too: a speed-up only counts at equal 
   passes batched (``floor-batched``).
 * ``scorecam``: this project's Score-CAM against pytorch-grad-cam's own ``ScoreCAM`` on the
   same model and target layer (maps compared after the library's scaling); the rows
-  forwarded against the library's N x K.
+  forwarded against the library's N x K; and its opt-in ``precision="bfloat16"``, whose
+  difference is its rounding (reported, not a target).
 * ``deepshap``: this project's DeepSHAP against shap's ``DeepExplainer`` as users call it
   (``shap_values(x)``: every output, one sample at a time) and asked for the top output
   only (``ranked_outputs=1``, which is the target here: the predicted class), on the copy
@@ -234,6 +235,7 @@ def _scorecam_variants(cell: SpeedupCell) -> tuple[str, dict[str, _Variant]]:
 
     model, inputs, _, targets = _network(cell)
     ours = build_method("scorecam", model)
+    bfloat16 = build_method("scorecam", model, precision="bfloat16")
     layer = ours.method.target_layer
     library_targets = [ClassifierOutputTarget(int(t)) for t in targets]
 
@@ -251,6 +253,12 @@ def _scorecam_variants(cell: SpeedupCell) -> tuple[str, dict[str, _Variant]]:
             lambda: ours.attribute(inputs, target=targets),
             output=lambda maps: maps[:, 0].cpu(),
             rows=lambda: ours.method.rows_forwarded,
+        ),
+        # Opt-in and not exact: its difference is the bfloat16 rounding, reported, no target.
+        "ours-bfloat16": _Variant(
+            lambda: bfloat16.attribute(inputs, target=targets),
+            output=lambda maps: maps[:, 0].cpu(),
+            rows=lambda: bfloat16.method.rows_forwarded,
         ),
     }
 
