@@ -37,10 +37,16 @@ def test_registry_lists_every_dataset_and_marks_embedded() -> None:
         "mni-sks-3class",
         "mni-sks-3d",
         "mni-sks-3d-3class",
+        "mni-sks-shortcut",
         "nifti",
     )
     # the 3-D sets have their own tests (tests/test_comparisons_datasets_3d.py)
-    assert available_datasets(embedded_only=True) == (*EMBEDDED, "mni-sks-3d", "mni-sks-3d-3class")
+    assert available_datasets(embedded_only=True) == (
+        *EMBEDDED,
+        "mni-sks-3d",
+        "mni-sks-3d-3class",
+        "mni-sks-shortcut",  # tests/test_comparisons_shortcut_data.py
+    )
     assert DATASETS["kermany-oct"].required == ("root",)
     assert "wm_threshold" in DATASETS["mni-sks"].options
 

@@ -1,7 +1,8 @@
 """Datasets of the comparison harness, by name: ``load_dataset(name, **options)``.
 
 Embedded (simulated, nothing on disk): ``"mni-sks"``, ``"mni-sks-3class"`` (MNI152 template
-slices shipped with nilearn, Gaussian white-matter signals; paper Sec. IV-A), their 3-D
+slices shipped with nilearn, Gaussian white-matter signals; paper Sec. IV-A),
+``"mni-sks-shortcut"`` (``"mni-sks"`` plus a spurious cue outside the brain), their 3-D
 counterparts ``"mni-sks-3d"``, ``"mni-sks-3d-3class"`` (sub-volumes of the same template,
 images (N, 1, D, H, W)) and ``"lumpy-sks"`` (Rolland & Barrett lumpy backgrounds). On the
 user's disk (never downloaded): ``"kermany-oct"`` (Kermany et al. 2018), ``"chestxray8"``
@@ -26,6 +27,7 @@ from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import KERMANY_CLASSES, load_kermany_oct
 from comparisons.datasets._lumpy import lumpy_backgrounds, make_lumpy_sks, simulate_lumpy_sks
 from comparisons.datasets._medmnist import MEDMNIST_LABELS, load_medmnist
+from comparisons.datasets._mni_shortcut import make_mni_sks_shortcut
 from comparisons.datasets._mni_sks import (
     make_mni_sks,
     make_mni_sks_3class,
@@ -73,6 +75,7 @@ __all__ = [
     "make_mni_sks_3class",
     "make_mni_sks_3d",
     "make_mni_sks_3d_3class",
+    "make_mni_sks_shortcut",
     "pixel_statistics",
     "read_dicom_file",
     "read_dicom_series",

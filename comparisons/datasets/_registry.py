@@ -16,6 +16,7 @@ from comparisons.datasets._image_folder import load_image_folder
 from comparisons.datasets._kermany_oct import load_kermany_oct
 from comparisons.datasets._lumpy import make_lumpy_sks
 from comparisons.datasets._medmnist import load_medmnist
+from comparisons.datasets._mni_shortcut import make_mni_sks_shortcut
 from comparisons.datasets._mni_sks import (
     make_mni_sks,
     make_mni_sks_3class,
@@ -65,6 +66,12 @@ _DATASETS: dict[str, DatasetSpec] = {
             "mni-sks-3class",
             make_mni_sks_3class,
             "MNI152 slices, WM signal absent vs image-left vs image-right hemisphere",
+            embedded=True,
+        ),
+        DatasetSpec(
+            "mni-sks-shortcut",
+            make_mni_sks_shortcut,
+            "mni-sks plus a spurious cue outside the brain, label-correlated in training only",
             embedded=True,
         ),
         DatasetSpec(

@@ -74,3 +74,58 @@ class SpuriousCue:
         """(N,) bool: the cue as the training rule sets it for ``labels`` (on for
         ``cue_class``, off otherwise)."""
         return labels == self.cue_class
+
+
+#: Where a marker or texture patch sits: the image corner it is nearest to.
+CUE_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def cue_region(kind: str, image_size: int, size: int, position: str, margin: int) -> Tensor:
+    """(S, S) bool region of a cue on an ``image_size`` square image.
+
+    ``"marker"`` and ``"texture"``: a ``size``-pixel square ``margin`` pixels from the two
+    edges of the corner ``position``. ``"border"``: the ``size`` leftmost and rightmost
+    columns (``position`` and ``margin`` unused).
+
+    >>> cue_region("marker", 6, 2, "bottom-right", 1).nonzero().tolist()
+    [[3, 3], [3, 4], [4, 3], [4, 4]]
+    """
+    region = torch.zeros(image_size, image_size, dtype=torch.bool)
+    if kind == "border":
+        region[:, :size] = True
+        region[:, image_size - size :] = True
+        return region
+    if position not in CUE_POSITIONS:
+        raise ValueError(f"expected a cue position in {CUE_POSITIONS}, got {position!r}")
+    region[margin : margin + size, margin : margin + size] = True
+    if position.startswith("bottom"):
+        region = region.flip(0)
+    if position.endswith("right"):
+        region = region.flip(1)
+    return region
+
+
+def cue_pattern(kind: str, region: Tensor, amplitude: float) -> Tensor:
+    """(1, *spatial) float32 pattern on ``region``: ``+amplitude`` (marker, border) or a
+    one-pixel checkerboard of ``+-amplitude`` (texture: no change of the mean brightness over
+    an even patch), zero elsewhere."""
+    if kind == "texture":
+        grids = torch.meshgrid(*(torch.arange(n) for n in region.shape), indexing="ij")
+        sign = 1.0 - 2.0 * (sum(grids) % 2).to(torch.float32)
+    else:
+        sign = torch.ones(region.shape)
+    return (amplitude * sign * region)[None].to(torch.float32)
+
+
+def draw_cue_present(
+    labels: Tensor, cue_class: int, strength: float, generator: torch.Generator
+) -> Tensor:
+    """(N,) bool: the cue follows ``labels`` (on iff ``cue_class``) with probability
+    ``strength``, else a fair coin, independently per image.
+
+    Both uniform draws are made whatever ``strength``, so two strengths on one generator
+    state differ only in the images whose first draw lies between them.
+    """
+    follow = torch.rand(labels.shape, generator=generator) < strength
+    coin = torch.rand(labels.shape, generator=generator) < 0.5
+    return torch.where(follow, labels == cue_class, coin)
