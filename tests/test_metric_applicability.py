@@ -59,8 +59,10 @@ def test_every_needs_flag_names_the_cell_data_it_asks_for() -> None:
 def test_missing_data_names_what_the_metric_needs_and_the_cell_lacks() -> None:
     without, with_masks = _cell(masks=False), _cell(masks=True)
     for name, info in METRICS.items():
-        assert missing_data(info, with_masks) == [], name
-        assert missing_data(info, without) == (["masks"] if info.needs_mask else []), name
+        spectrum = ["spectrum"] if info.needs_spectrum else []  # a saliency cell has none
+        assert missing_data(info, with_masks) == spectrum, name
+        masks = ["masks"] if info.needs_mask else []
+        assert missing_data(info, without) == masks + spectrum, name
     stripped = dataclasses.replace(without, labels=None, explainer=None)
     assert missing_data(METRICS["adversarial-correlation"], stripped) == ["labels", "explainer"]
 

@@ -169,11 +169,16 @@ def test_nothing_passed_is_modified():
 
 def test_registry_metadata():
     names = M.available_metrics()
-    assert names == sorted(M.METRICS) and len(names) == len(set(names)) == 26
+    assert names == sorted(M.METRICS) and len(names) == len(set(names)) == 28
     for name in names:
         info = M.get_metric_info(name)
         assert info.name == name and callable(info.function)
-        assert info.needs_map or info.needs_explainer or info.name == "kl-fidelity"
+        assert (
+            info.needs_map
+            or info.needs_explainer
+            or info.needs_spectrum
+            or info.name == "kl-fidelity"
+        )
     assert M.METRICS["contrastive-perturbation"].higher_is_better is True
     assert M.METRICS["contrastive-perturbation"].accepts_second_map
     assert not M.METRICS["contrastive-perturbation"].per_example
@@ -201,6 +206,7 @@ _NEEDS_PARAMETERS = {
     "needs_model": {"forward_func", "model"},
     "needs_map": {"attributions", "high_attributions"},
     "needs_explainer": {"explainer", "explainer_factory", "explanation_func"},
+    "needs_spectrum": {"eigenvalues", "eigenvectors"},
 }
 
 

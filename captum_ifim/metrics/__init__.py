@@ -2,7 +2,8 @@
 
 The paper's metrics: the contrastive-perturbation F1 ratio (Sec. IV-E) and the
 adversarial correlation (Sec. IV-F, with FGSM, eq. 27). Beside them: deletion/insertion
-AUC, ground-truth localization, the local KL fidelity of the iFIM (eq. 18), the
+AUC, ground-truth localization, the local KL fidelity of the iFIM (eq. 18), where its
+eigenvectors lie and how its eigenvalues spread (eqs. 8-13), the
 model-parameter randomization test, and Captum's ``infidelity`` and ``sensitivity_max``
 (Captum's functions, unchanged, behind the library's input checks). ``METRICS`` maps names
 to :class:`MetricInfo`.
@@ -28,6 +29,7 @@ from captum_ifim.metrics._deletion_insertion import (
     gaussian_blur,
     insertion_auc,
 )
+from captum_ifim.metrics._eigenvector_energy import eigenvector_energy
 from captum_ifim.metrics._explainer_calls import compute_maps
 from captum_ifim.metrics._faithfulness_correlation import (
     FaithfulnessCorrelationResult,
@@ -72,6 +74,7 @@ from captum_ifim.metrics._road import (
     road_lerf,
     road_morf,
 )
+from captum_ifim.metrics._spectrum_summary import SpectrumSummary, spectrum_summary
 from captum_ifim.metrics._subspace_overlap import (
     SubspaceComparison,
     ifim_subspace_overlap,
@@ -98,6 +101,7 @@ __all__ = [
     "ROADCurve",
     "RandomizationResult",
     "RegionPerturbationCurve",
+    "SpectrumSummary",
     "SubspaceComparison",
     "adversarial_correlation",
     "available_metrics",
@@ -110,6 +114,7 @@ __all__ = [
     "deletion_auc",
     "draw_other_classes",
     "effective_complexity",
+    "eigenvector_energy",
     "energy_in_mask",
     "f1",
     "f1_ratio",
@@ -150,5 +155,6 @@ __all__ = [
     "sparseness",
     "spatial_saliency",
     "spearman_per_sample",
+    "spectrum_summary",
     "subspace_overlap",
 ]

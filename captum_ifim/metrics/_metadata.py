@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MetricCategory = Literal[
-    "faithfulness", "robustness", "localization", "randomization", "complexity", "fidelity"
+    "faithfulness",
+    "robustness",
+    "localization",
+    "randomization",
+    "complexity",
+    "fidelity",
+    "spectrum",
 ]
 
 
@@ -22,8 +28,8 @@ class MetricInfo:
     Attributes:
         name: Registry name, e.g. ``"contrastive-perturbation"``.
         category: ``"faithfulness"``, ``"robustness"``, ``"localization"``,
-            ``"randomization"``, ``"complexity"`` or ``"fidelity"`` (checks of the iFIM
-            itself).
+            ``"randomization"``, ``"complexity"``, ``"fidelity"`` (checks of the iFIM
+            itself) or ``"spectrum"`` (descriptions of the iFIM's eigenvalues, eqs. 8-13).
         higher_is_better: ``True``/``False``, or ``None`` when neither direction is
             better (see ``ideal``) or the reading depends on the question asked.
         ideal: The best value when it is a target rather than an extreme (e.g. 1.0).
@@ -36,6 +42,9 @@ class MetricInfo:
         needs_model: Needs the model (forward function).
         needs_map: Takes a precomputed attribution map.
         needs_explainer: Takes an explainer (or a factory) to compute maps itself.
+        needs_spectrum: Takes an iFIM decomposition of the inputs (eigenvalues, eq. 8, or
+            eigenvectors, eq. 9) instead of a map: it applies to the methods with a
+            spectrum (``MethodSpec.has_spectrum``) only.
         accepts_second_map: Uses a second map when the method has one (iFIM: I(x)).
         function: The metric function.
         description: One line.
@@ -51,6 +60,7 @@ class MetricInfo:
     needs_model: bool = True
     needs_map: bool = True
     needs_explainer: bool = False
+    needs_spectrum: bool = False
     accepts_second_map: bool = False
     function: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
     description: str = ""

@@ -11,6 +11,7 @@ from captum_ifim.metrics._captum_metrics import infidelity, sensitivity_max
 from captum_ifim.metrics._complexity import complexity, effective_complexity, sparseness
 from captum_ifim.metrics._contrastive_perturbation import contrastive_perturbation
 from captum_ifim.metrics._deletion_insertion import deletion_auc, insertion_auc
+from captum_ifim.metrics._eigenvector_energy import eigenvector_energy
 from captum_ifim.metrics._faithfulness_correlation import faithfulness_correlation
 from captum_ifim.metrics._irof import irof
 from captum_ifim.metrics._kl_fidelity import kl_fidelity
@@ -23,6 +24,7 @@ from captum_ifim.metrics._random_logit import random_logit
 from captum_ifim.metrics._randomization import model_parameter_randomization
 from captum_ifim.metrics._rank_localization import mask_roc_auc, relevance_rank_accuracy
 from captum_ifim.metrics._road import road_combined, road_lerf, road_morf
+from captum_ifim.metrics._spectrum_summary import spectrum_summary
 
 _INFOS = (
     MetricInfo(
@@ -250,7 +252,36 @@ FAMILY_INFOS: tuple[MetricInfo, ...] = (
     ),
 )
 
-_METRICS: dict[str, MetricInfo] = {info.name: info for info in (*_INFOS, *FAMILY_INFOS)}
+#: Descriptions of the iFIM itself (issue 24's shortcut and robustness experiments): where
+#: its eigenvectors lie and how its eigenvalues spread. No direction: they say how a model
+#: changed, not which method is better, so nothing ranks by them.
+SPECTRUM_INFOS: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        name="eigenvector-energy",
+        category="localization",
+        higher_is_better=None,
+        needs_mask=True,
+        needs_model=False,
+        needs_map=False,
+        needs_spectrum=True,
+        function=eigenvector_energy,
+        description="Share of each iFIM eigenvector's squared norm inside a mask (eq. 9)",
+    ),
+    MetricInfo(
+        name="ifim-spectrum",
+        category="spectrum",
+        higher_is_better=None,
+        needs_model=False,
+        needs_map=False,
+        needs_spectrum=True,
+        function=spectrum_summary,
+        description="lambda_1, trace, effective rank and K of each iFIM (eqs. 8, 13)",
+    ),
+)
+
+_METRICS: dict[str, MetricInfo] = {
+    info.name: info for info in (*_INFOS, *FAMILY_INFOS, *SPECTRUM_INFOS)
+}
 #: Every metric by name, read-only (a view: registered metrics join it).
 METRICS: Mapping[str, MetricInfo] = MappingProxyType(_METRICS)
 

@@ -6,13 +6,16 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from captum_ifim.metrics import MetricInfo
 from comparisons.datasets import ImageDataset
+
+if TYPE_CHECKING:
+    from comparisons.run._spectrum_maps import SpectrumMaps
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class CellData:
             (:meth:`example_noise`), whatever else is evaluated beside it.
         name: The cell in log lines: its key ``<dataset>__<model>__seed<k>__<method>``
             (``""`` outside a run).
+        spectrum: The one iFIM decomposition of ``inputs`` (eigenvalues, U_K, K) of a
+            method with a spectrum (``MethodSpec.has_spectrum``), else ``None``.
     """
 
     method: str
@@ -93,6 +98,7 @@ class CellData:
     adversarial_inputs: Callable[[float], Tensor]
     example_ids: Tensor | None = None
     name: str = ""
+    spectrum: SpectrumMaps | None = None
 
     def example_noise(self, mean: float | Tensor, std: float | Tensor) -> Tensor:
         """A noise field like ``inputs``: ``mean + std * N(0, 1)``, each image's drawn from
@@ -135,6 +141,7 @@ NEEDED_DATA: Mapping[str, str] = MappingProxyType(
         "needs_model": "model",
         "needs_map": "maps",
         "needs_explainer": "explainer",
+        "needs_spectrum": "spectrum",
     }
 )
 

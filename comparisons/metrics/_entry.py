@@ -52,6 +52,10 @@ class RowSpec:
             a count).
         role: What the row is to the report (:data:`RowRole`): which table it is in, and
             whether the paper's claims read it.
+        descriptive_settings: Parts of a setting (``"region=cue"``) that make the row at
+            that setting descriptive: direction ``"none"``, never ranked, bolded or
+            contrasted, whatever ``direction`` says of its other settings (``reason`` says
+            why).
     """
 
     name: str
@@ -59,10 +63,20 @@ class RowSpec:
     reason: str = ""
     statistic: RowStatistic | None = None
     role: RowRole = "metric"
+    descriptive_settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.role not in ROW_ROLES:
             raise ValueError(f"expected a role among {ROW_ROLES}, got {self.role!r}")
+        if any("," in part or "=" not in part for part in self.descriptive_settings):
+            raise ValueError(
+                "expected descriptive settings of one 'key=value' part each, got "
+                f"{self.descriptive_settings}"
+            )
+
+    def is_descriptive(self, setting: str) -> bool:
+        """Whether the row at ``setting`` (``"region=cue,tolerance=0"``) is descriptive."""
+        return bool(set(setting.split(",")) & set(self.descriptive_settings))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from comparisons.metrics._perturbation_curves import DELETION_AUC, INSERTION_AUC
 from comparisons.metrics._random_logit import RANDOM_LOGIT
 from comparisons.metrics._randomization import MODEL_PARAMETER_RANDOMIZATION
 from comparisons.metrics._rank_localization import MASK_ROC_AUC, RELEVANCE_RANK_ACCURACY
+from comparisons.metrics._spectrum_metrics import EIGENVECTOR_ENERGY, IFIM_SPECTRUM
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ _ENTRIES = (
     REGION_PERTURBATION,
     IROF,
     MONOTONICITY_CORRELATION,
+    EIGENVECTOR_ENERGY,
+    IFIM_SPECTRUM,
 )
 
 _HARNESS_METRICS: dict[str, HarnessMetric] = {

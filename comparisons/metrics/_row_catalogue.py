@@ -128,9 +128,13 @@ def row_statistic(metric: str) -> RowStatistic | None:
     return ROW_STATISTICS.get(metric)
 
 
-def row_direction(metric: str) -> ResolvedDirection:
-    """The direction of a result-row metric; rows no entry declares (rows of older runs) get
-    ``"none"``."""
+def row_direction(metric: str, setting: str = "") -> ResolvedDirection:
+    """The direction of a result-row metric at ``setting``; rows no entry declares (rows of
+    older runs) and a row at one of its declared descriptive settings
+    (:attr:`RowSpec.descriptive_settings`: the cue's ``region=cue``) get ``"none"``."""
+    spec = ROW_SPECS.get(metric)
+    if spec is not None and setting and spec.is_descriptive(setting):
+        return ResolvedDirection(metric, "none")
     return ROW_DIRECTIONS.get(metric, ResolvedDirection(metric, "none"))
 
 

@@ -74,7 +74,7 @@ class Column:
 
     @property
     def header(self) -> str:
-        arrow = direction_label(metric_direction(self.metric))
+        arrow = direction_label(metric_direction(self.metric, self.setting))
         text = self.metric if not self.setting else f"{self.metric} {self.setting}"
         return f"{text} {arrow}".strip()
 
@@ -110,7 +110,7 @@ def _winners(
         if any(o is not None for o in other):
             values = [math.nan if o is None else o.mean for o in other]
             return set(best_indices(values, metric_direction(by))), f" (∞: bold by {by})"
-    return set(best_indices(means, metric_direction(column.metric))), ""
+    return set(best_indices(means, metric_direction(column.metric, column.setting))), ""
 
 
 def grid_report_table(

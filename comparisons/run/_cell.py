@@ -155,6 +155,7 @@ def run_cell(
         adversarial_inputs=lambda eps: data.adversarial_inputs(eps, config.batch_size),
         example_ids=data.test_indices,
         name=cell.key,
+        spectrum=spectrum,
     )
     count = len(data.inputs)
     values = [MetricValue(SECONDS_PER_IMAGE_ROW.name, seconds / count, "", count)]

@@ -11,10 +11,11 @@ from comparisons.metrics import ResolvedDirection, row_direction
 MetricDirection = ResolvedDirection
 
 
-def metric_direction(metric: str) -> MetricDirection:
-    """The direction of a result-row metric, from the harness metric entry that writes it;
-    rows no entry declares (model facts, rows of older runs) get ``"none"``."""
-    return row_direction(metric)
+def metric_direction(metric: str, setting: str = "") -> MetricDirection:
+    """The direction of a result-row metric at ``setting``, from the harness metric entry
+    that writes it; rows no entry declares (model facts, rows of older runs) and rows at a
+    descriptive setting (``region=cue``) get ``"none"``."""
+    return row_direction(metric, setting)
 
 
 def best_indices(values: Sequence[float], direction: MetricDirection) -> list[int]:

@@ -133,8 +133,9 @@ def rank_analysis(rows: Sequence[ResultRow], metric: str, setting: str) -> RankA
 
 
 def ranked_metrics(rows: Sequence[ResultRow]) -> list[tuple[str, str]]:
-    """The (metric, setting) pairs with a direction among the method rows, metrics in first
-    appearance order, settings ordered."""
+    """The (metric, setting) pairs with a direction among the method rows (a descriptive
+    setting such as ``region=cue`` has none), metrics in first appearance order, settings
+    ordered."""
     metrics = unique(
         r.metric
         for r in rows
@@ -144,6 +145,7 @@ def ranked_metrics(rows: Sequence[ResultRow]) -> list[tuple[str, str]]:
         (metric, setting)
         for metric in metrics
         for setting in order_settings(r.setting for r in rows if r.metric == metric)
+        if metric_direction(metric, setting).direction in ("higher", "lower", "ideal")
     ]
 
 

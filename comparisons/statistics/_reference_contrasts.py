@@ -321,6 +321,8 @@ def reference_contrasts(
     for dataset, model in dataset_models(summary):
         for metric in metrics:
             for setting in metric_settings(summary, metric, dataset, model):
+                if metric_direction(metric, setting).direction not in ("higher", "lower"):
+                    continue  # a descriptive setting (region=cue): nothing to favour
                 rows = [
                     s
                     for s in summary
