@@ -15,6 +15,7 @@ import torch
 import comparisons.training._train_model as train_module
 from comparisons.datasets._dataset import ImageDataset, ImageSplit, pixel_statistics
 from comparisons.training import (
+    AdversarialTraining,
     CheckpointFiles,
     TrainingConfig,
     TrainingHistory,
@@ -264,6 +265,7 @@ def test_every_input_of_the_key_changes_it(dataset: ImageDataset) -> None:
         "horizontal_flip": True,
         "standardize_inputs": False,
         "eval_batch_size": 64,
+        "adversarial": AdversarialTraining("pgd", 0.1),
     }
     assert set(changed) == {f.name for f in dataclasses.fields(TrainingConfig)}
     keys = {base}

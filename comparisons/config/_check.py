@@ -116,7 +116,7 @@ def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: An
 
     if model.source != "registry" or model.is_given:
         return  # a factory's, zoo's or given model is built (or loaded) by its own code
-    spec = get_model_spec(model.name)
+    spec = get_model_spec(model.registry_name)
     dataset = probe if probe is not None else _stand_in(config, label, spec.spatial_dims)
     where = f"[[models]] {model.name!r} on dataset {label!r}"
     try:
@@ -124,7 +124,7 @@ def _check_model(config: HarnessConfig, model: ModelEntry, label: str, probe: An
             model.options, TrainingConfig.from_dict(model.training), dataset
         )
         network = build_model(
-            model.name,
+            model.registry_name,
             dataset.in_channels,
             dataset.num_classes,
             dataset.image_size,

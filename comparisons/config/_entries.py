@@ -39,8 +39,9 @@ class ModelEntry:
     (``None``: every dataset of the config).
 
     Attributes:
-        name: A name of ``comparisons.models``, or, for a model from ``factory``, ``zoo``,
-            a whole-model checkpoint or Python, the model's free name in the results.
+        name: The model's name in the results: a name of ``comparisons.models`` (then also
+            the model it builds), or a free name for a model given ``architecture``, or
+            from ``factory``, ``zoo``, a whole-model checkpoint or Python.
         options: Keyword options of the registry builder, the factory or the zoo model.
         training: The training protocol (a model without weights is trained).
         datasets: The dataset labels it runs on, or ``None`` for all.
@@ -62,6 +63,9 @@ class ModelEntry:
         reshape: The CAMs' reshape of that layer's output: a name (``"token-grid"``,
             ``"token-grid:2"``, ``"channels-last"``, ``"none"``) or a
             ``"package.module:callable"`` path; ``None``: the family's.
+        architecture: The name of ``comparisons.models`` to build, so that one registry
+            model can appear under several names (e.g. trained twice, with and without
+            ``[models.training.adversarial]``); ``None``: ``name``.
     """
 
     name: str
@@ -77,6 +81,13 @@ class ModelEntry:
     output_key: str | int | None = None
     target_layer: str | None = None
     reshape: str | None = None
+    architecture: str | None = None
+
+    @property
+    def registry_name(self) -> str:
+        """The ``comparisons.models`` name it builds: ``architecture``, else ``name``
+        (meaningful for a registry model, ``source == "registry"``)."""
+        return self.name if self.architecture is None else self.architecture
 
     @property
     def source(self) -> str:
@@ -88,7 +99,11 @@ class ModelEntry:
             return "factory"
         if self.zoo is not None:
             return "zoo"
-        if self.weights is not None and self.trust_pickle and not _registered_model(self.name):
+        if (
+            self.weights is not None
+            and self.trust_pickle
+            and not _registered_model(self.registry_name)
+        ):
             return "file"
         return "registry"
 

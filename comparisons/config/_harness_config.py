@@ -36,6 +36,7 @@ OPTIONAL_MODEL_FIELDS: dict[str, Any] = {
     "output_key": None,
     "target_layer": None,
     "reshape": None,
+    "architecture": None,
 }
 
 

@@ -94,7 +94,7 @@ def build_architecture(entry: ModelEntry, dataset: ImageDataset, **extra: Any) -
         )
     else:
         model = build_model(
-            entry.name, channels, dataset.num_classes, size, **{**entry.options, **extra}
+            entry.registry_name, channels, dataset.num_classes, size, **{**entry.options, **extra}
         )
     check_model_layers(entry, model)
     return model
@@ -124,6 +124,8 @@ def source_record(entry: ModelEntry) -> dict[str, Any]:
         record["zoo_version"] = zoo_version(entry.zoo.partition(":")[0])
     if entry.output_key is not None:
         record["output_key"] = entry.output_key
+    if entry.architecture is not None:  # only when set: older identities stay as they were
+        record["architecture"] = entry.architecture
     return record
 
 

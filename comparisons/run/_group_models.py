@@ -33,6 +33,7 @@ from comparisons.training import (
     ClassificationMetrics,
     TrainedModel,
     TrainingConfig,
+    check_epsilon,
     classification_metrics,
     evaluate,
     train_model,
@@ -152,8 +153,10 @@ def group_model(
         return GroupModel(given.model, dataset.class_names, metrics, given=given)
     config = TrainingConfig.from_dict(model.training)
     if model.source == "registry":
+        # The architecture names the checkpoint, not the entry's free name: two entries that
+        # build and train alike share one cache entry.
         trained = train_model(
-            model.name,
+            model.registry_name,
             dataset,
             config,
             seed,
@@ -189,7 +192,9 @@ def prepare_models(
     A given model is built, loaded and checked on the dataset's images
     (:func:`comparisons.run._entry_models.given_model`). A model to train needs training and
     validation images; a factory or zoo model is built once and run on two images, so a
-    model that cannot take the images or returns other than (N, C) fails now.
+    model that cannot take the images or returns other than (N, C) fails now. An attack
+    epsilon of ``[models.training.adversarial]`` must be below the width of the data
+    (:func:`comparisons.training.check_epsilon`).
 
     Returns:
         ``{(model name, dataset label): GivenModel}`` for the given models.
@@ -224,4 +229,7 @@ def prepare_models(
                 f"{label!r}, which has no {' and no '.join(empty)} images: give the model's "
                 "weights, or data with training and validation splits"
             )
+        adversarial = TrainingConfig.from_dict(entry.training).adversarial
+        if adversarial is not None:
+            check_epsilon(adversarial, dataset, entry.name, label)
     return prepared

@@ -1,5 +1,12 @@
 """Training the harness's classifiers: the paper's protocol, a fast one, a checkpoint cache."""
 
+from comparisons.training._adversarial_training import (
+    AdversarialTraining,
+    adversarial_examples,
+    check_epsilon,
+    data_width,
+    robust_accuracy,
+)
 from comparisons.training._cache_key import (
     cache_identity,
     cache_key,
@@ -24,15 +31,19 @@ from comparisons.training._train_model import model_build_options, train_model
 from comparisons.training._trained_model import TrainedModel, TrainingHistory
 
 __all__ = [
+    "AdversarialTraining",
     "CheckpointFiles",
     "ClassificationMetrics",
     "FitResult",
     "TrainedModel",
     "TrainingConfig",
     "TrainingHistory",
+    "adversarial_examples",
     "cache_identity",
     "cache_key",
+    "check_epsilon",
     "classification_metrics",
+    "data_width",
     "dataset_fingerprint",
     "evaluate",
     "file_fingerprint",
@@ -40,6 +51,7 @@ __all__ = [
     "given_model_identity",
     "load_checkpoint",
     "model_build_options",
+    "robust_accuracy",
     "save_checkpoint",
     "state_fingerprint",
     "tensor_fingerprint",

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from comparisons.training._adversarial_training import AdversarialTraining
+
 Optimizer = Literal["adam", "adamw"]
 
 
@@ -36,6 +38,10 @@ class TrainingConfig:
             attributions stay in pixel space.
         eval_batch_size: Images per forward pass when evaluating (no effect on weights
             beyond float rounding, but kept in the key for exactness).
+        adversarial: Train on each batch's attack (:class:`AdversarialTraining`; a
+            ``[models.training.adversarial]`` table), or ``None``: clean training. Left out
+            of :meth:`to_dict` when ``None``, so the cache keys of clean configs are those
+            they had before the field existed.
     """
 
     epochs: int = 10
@@ -49,6 +55,7 @@ class TrainingConfig:
     horizontal_flip: bool = False
     standardize_inputs: bool = True
     eval_batch_size: int = 128
+    adversarial: AdversarialTraining | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "step_size", "min_epoch_for_best", "eval_batch_size"):
@@ -71,6 +78,11 @@ class TrainingConfig:
         for name in ("horizontal_flip", "standardize_inputs"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"expected {name} to be a bool, got {getattr(self, name)!r}")
+        if self.adversarial is not None and not isinstance(self.adversarial, AdversarialTraining):
+            raise TypeError(
+                "expected adversarial to be an AdversarialTraining or None, got "
+                f"{self.adversarial!r}"
+            )
 
     @classmethod
     def fast(cls, **overrides: Any) -> TrainingConfig:
@@ -92,7 +104,8 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
         """A config from a mapping: an optional ``preset`` (``"fast"``, the default, or
-        ``"paper"``) and field overrides, e.g. a harness TOML ``training`` table."""
+        ``"paper"``) and field overrides, e.g. a harness TOML ``training`` table; its
+        ``adversarial`` is a table of :class:`AdversarialTraining`'s fields."""
         data = dict(data)
         preset = data.pop("preset", "fast")
         if preset not in ("fast", "paper"):
@@ -101,8 +114,17 @@ class TrainingConfig:
         unknown = sorted(set(data) - fields)
         if unknown:
             raise ValueError(f"expected training keys among {sorted(fields)}, got {unknown}")
+        if isinstance(data.get("adversarial"), Mapping):
+            try:
+                data["adversarial"] = AdversarialTraining.from_dict(data["adversarial"])
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"adversarial: {error}") from error
         return cls.paper(**data) if preset == "paper" else cls.fast(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-serialisable dict (``from_dict(c.to_dict()) == c``)."""
-        return dataclasses.asdict(self)
+        """The fields as a JSON-serialisable dict (``from_dict(c.to_dict()) == c``), without
+        ``adversarial`` when it is ``None``."""
+        data = dataclasses.asdict(self)
+        if self.adversarial is None:
+            del data["adversarial"]
+        return data

@@ -11,6 +11,11 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from comparisons.datasets._dataset import ImageSplit
+from comparisons.training._adversarial_training import (
+    AdversarialTraining,
+    adversarial_examples,
+    robust_accuracy,
+)
 from comparisons.training._config import TrainingConfig
 from comparisons.training._trained_model import TrainingHistory
 
@@ -36,6 +41,8 @@ def fit(
     device: torch.device,
     progress: bool = True,
     description: str = "training",
+    value_range: tuple[float, float] | None = None,
+    attack_generator: torch.Generator | None = None,
 ) -> FitResult:
     """Train ``model`` in place and load the weights of the best validation epoch.
 
@@ -45,6 +52,13 @@ def fit(
     then evaluates the validation split in eval mode. The kept weights are those of the
     lowest validation loss among epochs ``config.min_epoch_for_best, ...`` (Sec. IV-B).
 
+    With ``config.adversarial``, each (flipped) batch is attacked
+    (:func:`~comparisons.training.adversarial_examples`, in eval mode) and the step's loss
+    is ``mix * CE(adversarial) + (1 - mix) * CE(clean)``; for 0 < mix < 1 the clean and
+    adversarial images go through the model as one batch (one BatchNorm update per step).
+    ``train_loss`` records that loss. Validation stays clean (it picks the kept epoch);
+    the validation accuracy under the attack is recorded as ``val_robust_accuracy``.
+
     Args:
         model: On ``device``; trained in place, left in eval mode.
         train, val: Images (N, C, H, W) or volumes (N, C, D, H, W), and labels (N,).
@@ -53,7 +67,13 @@ def fit(
         device: Where the batches go.
         progress: A tqdm bar over epochs.
         description: The bar's label.
+        value_range: The data's ``(low, high)``, which attacked images are clamped to.
+        attack_generator: PGD's random starts (a CPU generator); ``None``: ``generator``.
+            Separate, the shuffles and flips are those of clean training from the same
+            seed.
     """
+    adversarial = config.adversarial
+    attack_generator = generator if attack_generator is None else attack_generator
     images, labels = train.images.to(device), train.labels.to(device)
     optimizer_class = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
     optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -63,6 +83,7 @@ def fit(
         "val_loss": [],
         "val_accuracy": [],
         "lr": [],
+        "val_robust_accuracy": [],
     }
     best_loss, best_epoch, best_state = float("inf"), 0, {}
     bar = tqdm(range(1, config.epochs + 1), desc=description, unit="epoch", disable=not progress)
@@ -80,7 +101,9 @@ def fit(
                 flip = torch.rand(len(batch), generator=generator) < 0.5
                 flip = flip.to(device).reshape(-1, *([1] * (x.dim() - 1)))
                 x = torch.where(flip, x.flip(-1), x)
-            loss = F.cross_entropy(model(x), labels[batch.to(device)])
+            loss = _batch_loss(
+                model, x, labels[batch.to(device)], adversarial, attack_generator, value_range
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -95,6 +118,17 @@ def fit(
             strict=True,
         ):
             curves[name].append(value)
+        if adversarial is not None:
+            robust = robust_accuracy(
+                model,
+                val,
+                adversarial,
+                torch.Generator().manual_seed(0),
+                config.eval_batch_size,
+                device,
+                value_range=value_range,
+            )
+            curves["val_robust_accuracy"].append(robust)
         if epoch >= config.min_epoch_for_best and val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -113,10 +147,30 @@ def fit(
         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
-    history = TrainingHistory(
-        *(tuple(curves[n]) for n in ("train_loss", "val_loss", "val_accuracy", "lr"))
-    )
+    history = TrainingHistory(**{name: tuple(curve) for name, curve in curves.items()})
     return FitResult(history, best_epoch, best_state)
+
+
+def _batch_loss(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    adversarial: AdversarialTraining | None,
+    generator: torch.Generator,
+    value_range: tuple[float, float] | None,
+) -> Tensor:
+    """A training batch's loss: clean CE, or ``mix * CE(attacked) + (1 - mix) * CE(clean)``."""
+    if adversarial is None or adversarial.mix == 0:
+        return F.cross_entropy(model(x), y)
+    attacked = adversarial_examples(
+        model, x, y, adversarial, generator=generator, value_range=value_range
+    )
+    if adversarial.mix == 1:
+        return F.cross_entropy(model(attacked), y)
+    clean_logits, attacked_logits = model(torch.cat([x, attacked])).split(len(x))
+    return adversarial.mix * F.cross_entropy(attacked_logits, y) + (
+        1 - adversarial.mix
+    ) * F.cross_entropy(clean_logits, y)
 
 
 @torch.no_grad()

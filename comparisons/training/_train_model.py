@@ -50,7 +50,8 @@ def train_model(
 
     Deterministic given the seed on one device: the initialisation comes from
     ``build_model(..., seed=seed)``, the shuffles and flips from a ``torch.Generator``
-    seeded from it, dropout from a forked global RNG (the caller's RNG state is left as
+    seeded from it (PGD's random starts from another one, so adversarial training shuffles
+    as clean training does), dropout from a forked global RNG (the caller's RNG state is left as
     found). With ``cache_dir``, a run whose key (model and options, the dataset's
     fingerprint, the config, the seed, torch major.minor; see ``cache_identity``) is
     already stored is loaded instead of trained; a new run is stored atomically. Processes
@@ -155,6 +156,7 @@ def _train(run: _Run, files: CheckpointFiles | None) -> TrainedModel:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(_derived_seed(seed, "dropout"))
         generator = torch.Generator().manual_seed(_derived_seed(seed, "shuffle"))
+        attacks = torch.Generator().manual_seed(_derived_seed(seed, "attack"))
         result = fit(
             model,
             dataset.train,
@@ -164,6 +166,8 @@ def _train(run: _Run, files: CheckpointFiles | None) -> TrainedModel:
             device=device,
             progress=run.progress,
             description=f"{model_name} seed {seed}",
+            value_range=dataset.value_range,
+            attack_generator=attacks,
         )
     seconds = time.perf_counter() - started
     _, predictions = evaluate(model, dataset.test, run.config.eval_batch_size, device=device)

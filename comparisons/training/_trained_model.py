@@ -23,12 +23,16 @@ class TrainingHistory:
         val_loss: Mean cross-entropy on the validation split after the epoch (eval mode).
         val_accuracy: Validation accuracy after the epoch.
         lr: The learning rate used during the epoch.
+        val_robust_accuracy: With adversarial training, the validation accuracy under
+            the training attack after the epoch (random starts from a generator seeded 0
+            every epoch, so epochs compare); else empty.
     """
 
     train_loss: tuple[float, ...]
     val_loss: tuple[float, ...]
     val_accuracy: tuple[float, ...]
     lr: tuple[float, ...]
+    val_robust_accuracy: tuple[float, ...] = ()
 
     @property
     def epochs(self) -> int:
@@ -43,12 +47,16 @@ class TrainingHistory:
         return 1 + min(candidates, key=lambda e: (self.val_loss[e], e))
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {
+        """The curves by name; ``val_robust_accuracy`` only when recorded."""
+        data = {
             "train_loss": list(self.train_loss),
             "val_loss": list(self.val_loss),
             "val_accuracy": list(self.val_accuracy),
             "lr": list(self.lr),
         }
+        if self.val_robust_accuracy:
+            data["val_robust_accuracy"] = list(self.val_robust_accuracy)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingHistory:
@@ -56,7 +64,8 @@ class TrainingHistory:
             **{
                 name: tuple(float(v) for v in data[name])
                 for name in ("train_loss", "val_loss", "val_accuracy", "lr")
-            }
+            },
+            val_robust_accuracy=tuple(float(v) for v in data.get("val_robust_accuracy", ())),
         )
 
 
