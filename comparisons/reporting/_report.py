@@ -27,12 +27,15 @@ from comparisons.reporting._markdown_tables import (
     summary_report_tables,
 )
 from comparisons.reporting._model_pairs_report import (
+    PairRow,
     model_pair_section,
     model_pair_tables,
     split_pair_rows,
 )
 from comparisons.reporting._per_example_export import run_per_example_bytes
 from comparisons.reporting._report_figures import ReportFigures, draw_report_figures
+from comparisons.reporting._report_section import ReportSection
+from comparisons.reporting._robust_report import robust_section
 from comparisons.reporting._run_description import (
     environment_markdown,
     given_weights_markdown,
@@ -40,6 +43,7 @@ from comparisons.reporting._run_description import (
     metrics_without_rows,
     run_markdown,
 )
+from comparisons.reporting._shortcut_report import shortcut_section
 from comparisons.reporting._statistics_report import (
     contrasts_section,
     coverage_banner,
@@ -204,10 +208,13 @@ def _reading_section(summary: Sequence[SummaryRow], coverage: RunCoverage) -> li
 
 
 def _missing_section(
-    run: RunContents, statistics: RunStatistics, figures: ReportFigures
+    run: RunContents,
+    statistics: RunStatistics,
+    figures: ReportFigures,
+    experiments: Sequence[ReportSection] = (),
 ) -> list[str]:
     """What was not drawn, not found or not used, and why."""
-    notes = figures.notes()
+    notes = figures.notes() + [n for section in experiments for n in section.notes]
     notes += [f"`{m}` is not in the run folder." for m in run.missing]
     notes += metrics_without_rows(run.config, run.rows)
     notes += [f"Skipped {s}." for s in run.skipped]
@@ -222,8 +229,10 @@ def _report_markdown(
     statistics: RunStatistics,
     figures: ReportFigures,
     pair_tables: Sequence[ReportTable] = (),
+    experiments: Sequence[ReportSection] = (),
 ) -> str:
-    """The whole ``report.md``, section by section."""
+    """The whole ``report.md``, section by section (``experiments``: the sections an
+    experiment's rows add, after the model pairs)."""
     summary = statistics.summary
 
     def embed(result: FigureResult, alt: str) -> list[str]:
@@ -238,6 +247,7 @@ def _report_markdown(
         *ranks_section(statistics, figures.ranks, embed),
         *_maps_and_spectrum_sections(figures, embed),
         *model_pair_section(pair_tables, figures.model_pairs, embed),
+        *(line for section in experiments for line in section.lines),
         *_extra_metrics_section(summary),
         *_time_sections(figures, embed),
         *_reading_section(summary, statistics.coverage),
@@ -245,7 +255,7 @@ def _report_markdown(
         "## Methods",
         "",
         methods_markdown(run.methods, unique(r.method for r in run.rows)),
-        *_missing_section(run, statistics, figures),
+        *_missing_section(run, statistics, figures, experiments),
     ]
     if run.config_text:
         lines += ["## Appendix: config.toml", "", "```toml", run.config_text.rstrip(), "```", ""]
@@ -260,6 +270,24 @@ def _write_data_files(run: RunContents, statistics: RunStatistics, run_dir: Path
     write_statistics_files(statistics, run_dir)
     if run.per_example:
         write_bytes(run_dir / "per_example.csv.gz", run_per_example_bytes(run))
+
+
+def _experiment_sections(
+    run: RunContents, statistics: RunStatistics, pairs: Sequence[PairRow], run_dir: Path
+) -> list[ReportSection]:
+    """The sections the run's data calls for: the shortcut experiment's (rows with
+    ``cue-reliance``) and the robustness experiment's (a model trained adversarially beside
+    the same architecture trained without)."""
+
+    def embed(result: FigureResult, alt: str) -> list[str]:
+        return _embed(result, run.path, alt)
+
+    figures = run_dir / "figures"
+    sections = (
+        shortcut_section(run, statistics, figures, embed),
+        robust_section(run, statistics, pairs, figures, embed),
+    )
+    return [s for s in sections if s is not None]
 
 
 def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
@@ -311,12 +339,18 @@ def write_report(run_dir: Path, formats: Sequence[str] = TABLE_FORMATS) -> Path:
     statistics = run_statistics(run)
     _write_data_files(run, statistics, run_dir)
     figures = draw_report_figures(run, statistics, pairs, model_order, run_dir / "figures")
+    experiments = _experiment_sections(run, statistics, pairs, run_dir)
     write_tables(
-        [*summary_report_tables(statistics.summary), *statistics_tables(statistics), *pair_tables],
+        [
+            *summary_report_tables(statistics.summary),
+            *statistics_tables(statistics),
+            *pair_tables,
+            *(table for section in experiments for table in section.tables),
+        ],
         run_dir / "tables",
         formats,
     )
     report = run_dir / "report.md"
-    write_text(report, _report_markdown(run, statistics, figures, pair_tables))
+    write_text(report, _report_markdown(run, statistics, figures, pair_tables, experiments))
     logger.info("wrote %s", report)
     return report
