@@ -81,7 +81,14 @@ def test_every_row_has_one_role_and_the_tables_read_them() -> None:
         "adversarial-correlation-std",
         "adversarial-correlation-undefined",
     )
-    assert MODEL_FACTS == ("test-accuracy", "best-epoch", "train-seconds")
+    assert MODEL_FACTS == (
+        "test-accuracy",
+        "best-epoch",
+        "train-seconds",
+        "cue-accuracy-congruent",
+        "cue-accuracy-incongruent",
+        "cue-reliance",
+    )
     assert PRECISION_RECALL == ("test-precision", "test-recall")
     assert {r.role for r in MODEL_ROWS} == {"model-fact"}
     assert {r.role for r in PAIR_ROWS} == {"pair"} and {r.role for r in CELL_ROWS} == {"cost"}

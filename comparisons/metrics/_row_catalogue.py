@@ -35,6 +35,16 @@ TRAIN_SECONDS_ROW = RowSpec("train-seconds", "none", _MODEL_FACT, role="model-fa
 #: Per class (setting ``class=<name>``) and ``class=macro``: the paper's Table II.
 TEST_PRECISION_ROW = RowSpec("test-precision", "none", _MODEL_FACT, role="model-fact")
 TEST_RECALL_ROW = RowSpec("test-recall", "none", _MODEL_FACT, role="model-fact")
+#: Datasets with a spurious cue only (:mod:`comparisons.run._cue_reliance`): test accuracy
+#: with every image's cue set as the training rule gives its label, set against it, and the
+#: difference (0: the model ignores the cue; 1: it reads only the cue).
+CUE_ACCURACY_CONGRUENT_ROW = RowSpec(
+    "cue-accuracy-congruent", "none", _MODEL_FACT, role="model-fact"
+)
+CUE_ACCURACY_INCONGRUENT_ROW = RowSpec(
+    "cue-accuracy-incongruent", "none", _MODEL_FACT, role="model-fact"
+)
+CUE_RELIANCE_ROW = RowSpec("cue-reliance", "none", _MODEL_FACT, role="model-fact")
 
 #: Rows of a group's model (method ``""``), in the order of the models' tables.
 MODEL_ROWS: tuple[RowSpec, ...] = (
@@ -43,6 +53,9 @@ MODEL_ROWS: tuple[RowSpec, ...] = (
     TRAIN_SECONDS_ROW,
     TEST_PRECISION_ROW,
     TEST_RECALL_ROW,
+    CUE_ACCURACY_CONGRUENT_ROW,
+    CUE_ACCURACY_INCONGRUENT_ROW,
+    CUE_RELIANCE_ROW,
 )
 
 SUBSPACE_OVERLAP_ROW = RowSpec(

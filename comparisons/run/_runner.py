@@ -26,6 +26,7 @@ from comparisons._exit_codes import one_line
 from comparisons.config import HarnessConfig, check_config, resolve_device
 from comparisons.datasets import ImageDataset
 from comparisons.run._cell import model_rows, run_cell
+from comparisons.run._cue_reliance import cue_reliance_rows
 from comparisons.run._estimate import RunEstimate, estimate_run
 from comparisons.run._group_data import GroupData, prepare_group_data
 from comparisons.run._group_models import group_model
@@ -124,7 +125,9 @@ def _run_groups(
                 models[group.model], dataset, group.seed, cache, device, progress, given
             )
             bar.trained(group)
-            folder.write_model(group.key, model_rows(group, trained), trained.record())
+            rows = model_rows(group, trained)
+            rows += cue_reliance_rows(group, trained.model, dataset, device)
+            folder.write_model(group.key, rows, trained.record())
             data = prepare_group_data(config, group, dataset, trained, device)
             for cell in cells:
                 bar.start_cell(cell)
