@@ -228,6 +228,20 @@ def test_pgd_raises_every_images_loss_and_leaves_the_model_as_found():
     assert not x.requires_grad
 
 
+def test_the_attack_runs_in_eval_mode_and_puts_every_training_flag_back():
+    model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(16), nn.Linear(16, 2), nn.Dropout(0.5))
+    model.train()
+    model[3].eval()  # a mixed state, as a frozen layer leaves it
+    x = torch.randn(4, 1, 4, 4, generator=torch.Generator().manual_seed(8))
+    y = torch.tensor([0, 1, 0, 1])
+    running = model[1].running_mean.clone()
+    first = adversarial_examples(model, x, y, PGD, generator=torch.Generator().manual_seed(9))
+    again = adversarial_examples(model, x, y, PGD, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(first, again)  # no dropout draw, no batch statistics
+    assert torch.equal(model[1].running_mean, running)  # BatchNorm's statistics untouched
+    assert [m.training for m in model] == [True, True, True, False]
+
+
 def test_the_attack_is_determined_by_the_generator():
     model, (x, y) = _cnn(), _images()
 

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from captum_ifim._baselines._training_flags import training_flags_restored
 from comparisons.datasets._dataset import ImageDataset, ImageSplit
 
 Attack = Literal["fgsm", "pgd"]
@@ -129,10 +130,10 @@ def adversarial_examples(
 ) -> Tensor:
     """The attack's images: ``x + delta``, ``|delta|_inf <= epsilon``, raising CE(f(x), y).
 
-    Generated with the model in eval mode, its training flag restored afterwards: BatchNorm
-    uses its running statistics, so an image's attack does not depend on the rest of the
-    batch, the attack's forward passes leave the running statistics alone, and dropout
-    draws nothing (MadryLab's ``robustness`` library does the same). The model's parameter
+    Generated with the model in eval mode, every module's training flag restored afterwards:
+    BatchNorm uses its running statistics, so an image's attack does not depend on the rest
+    of the batch, the attack's forward passes leave the running statistics alone, and
+    dropout draws nothing (MadryLab's ``robustness`` library does the same). The model's parameter
     gradients are left as found (only the input is differentiated).
 
     Args:
@@ -158,16 +159,13 @@ def adversarial_examples(
     else:
         delta = torch.zeros_like(images)
     delta = _project(images, delta, epsilon, value_range)
-    was_training = model.training
-    model.eval()
-    try:
+    with training_flags_restored(model):
+        model.eval()
         for _ in range(int(attack.steps or 1)):
             delta.requires_grad_(True)
             loss = F.cross_entropy(model(images + delta), labels, reduction="sum")
             (gradient,) = torch.autograd.grad(loss, delta)
             delta = _project(images, delta.detach() + step * gradient.sign(), epsilon, value_range)
-    finally:
-        model.train(was_training)
     return (images + delta).detach()
 
 
@@ -191,7 +189,7 @@ def robust_accuracy(
     *,
     value_range: tuple[float, float] | None = None,
 ) -> float:
-    """Accuracy of ``model`` (in eval mode; its flag restored) on ``split`` under ``attack``.
+    """Accuracy of ``model`` (in eval mode; its flags restored) on ``split`` under ``attack``.
 
     Each batch of ``batch_size`` images is attacked (:func:`adversarial_examples`, random
     starts from ``generator``), then classified; the share of correct classes is returned.
@@ -209,10 +207,9 @@ def robust_accuracy(
     """
     if len(split) == 0:
         raise ValueError("expected a split with images, got an empty one")
-    was_training = model.training
-    model.eval()
     correct = 0
-    try:
+    with training_flags_restored(model):
+        model.eval()
         for start in range(0, len(split), batch_size):
             x = split.images[start : start + batch_size].to(device)
             y = split.labels[start : start + batch_size].to(device)
@@ -221,8 +218,6 @@ def robust_accuracy(
             )
             with torch.no_grad():
                 correct += int((model(adversarial).argmax(dim=1) == y).sum())
-    finally:
-        model.train(was_training)
     return correct / len(split)
 
 
