@@ -51,6 +51,8 @@ def test_registry_lists_the_three_models() -> None:
         "shallow-cnn",
         "resnet18",
         "vgg16",
+        "vit",
+        "hybrid-vit",
         "shallow-cnn-3d",
         "resnet3d-18",
     )

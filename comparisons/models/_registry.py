@@ -15,6 +15,7 @@ from comparisons.models._resnet import resnet18
 from comparisons.models._resnet3d import ResNet3d18
 from comparisons.models._shallow_cnn import ShallowCNN, ShallowCNN3d
 from comparisons.models._vgg import vgg16
+from comparisons.models._vit import hybrid_vit, vit
 
 Builder = Callable[..., nn.Module]
 
@@ -61,6 +62,16 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 "vgg16",
                 "torchvision VGG16 from scratch, first conv adapted, light head below 224 x 224",
                 vgg16,
+            ),
+            ModelSpec(
+                "vit",
+                "Small ViT from scratch (timm): 8 x 8 px patches, pre-norm blocks, class token",
+                vit,
+            ),
+            ModelSpec(
+                "hybrid-vit",
+                "Hybrid ViT from scratch (timm): strided conv/BN/ReLU stem, transformer blocks",
+                hybrid_vit,
             ),
             ModelSpec(
                 "shallow-cnn-3d",
