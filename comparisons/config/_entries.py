@@ -66,6 +66,8 @@ class ModelEntry:
         architecture: The name of ``comparisons.models`` to build, so that one registry
             model can appear under several names (e.g. trained twice, with and without
             ``[models.training.adversarial]``); ``None``: ``name``.
+        seeds: The run's seeds this model is trained and evaluated at (some of
+            ``run.seeds``: a costly model at fewer seeds than the others); ``None``: all.
     """
 
     name: str
@@ -82,6 +84,7 @@ class ModelEntry:
     target_layer: str | None = None
     reshape: str | None = None
     architecture: str | None = None
+    seeds: tuple[int, ...] | None = None
 
     @property
     def registry_name(self) -> str:

@@ -37,6 +37,7 @@ OPTIONAL_MODEL_FIELDS: dict[str, Any] = {
     "target_layer": None,
     "reshape": None,
     "architecture": None,
+    "seeds": None,
 }
 
 
@@ -83,6 +84,10 @@ class HarnessConfig:
     num_threads: int = 0
     custom_methods: tuple[CustomMethodEntry, ...] = ()
     custom_metrics: tuple[CustomMetric, ...] = ()
+
+    def seeds_of(self, model: ModelEntry) -> tuple[int, ...]:
+        """The seeds ``model`` runs at: its own (some of the run's), else the run's."""
+        return self.seeds if model.seeds is None else model.seeds
 
     def method_spec(self, name: str) -> MethodSpec:
         """The spec of method ``name``: the config's own (``[[methods.custom]]``) or the

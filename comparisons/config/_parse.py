@@ -68,6 +68,7 @@ _MODEL_KEYS = (
     "target_layer",
     "reshape",
     "architecture",
+    "seeds",
 )
 
 
@@ -209,7 +210,37 @@ def _model_entry(entry: dict[str, Any], labels: list[str]) -> ModelEntry:
         target_layer=entry.get("target_layer"),
         reshape=entry.get("reshape"),
         architecture=entry.get("architecture"),
+        seeds=_model_seeds(entry, where),
     )
+
+
+def _model_seeds(entry: dict[str, Any], where: str) -> tuple[int, ...] | None:
+    """A model's own ``seeds`` (some of the run's, checked against them once both are
+    parsed), or ``None``: the run's."""
+    if "seeds" not in entry:
+        return None
+    seeds = entry["seeds"]
+    if not (
+        isinstance(seeds, list)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        raise TypeError(f"expected seeds in {where} to be a non-empty list of ints, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"expected distinct seeds in {where}, got {seeds}")
+    return tuple(seeds)
+
+
+def _check_model_seeds(models: Sequence[ModelEntry], run_seeds: Sequence[int]) -> None:
+    """Every model's own seeds are some of the run's: a seed fixes the noise every method and
+    model of it sees, so a model's groups pair with the others' by seed."""
+    for model in models:
+        extra = sorted(set(model.seeds or ()) - set(run_seeds))
+        if extra:
+            raise ValueError(
+                f"expected the seeds of [[models]] {model.name!r} among run.seeds "
+                f"{list(run_seeds)}, got {extra} outside them"
+            )
 
 
 def _check_architecture(entry: dict[str, Any], where: str) -> None:
@@ -353,6 +384,7 @@ def parse_config(data: Mapping[str, Any]) -> HarnessConfig:
     )
     method_options = _parse_method_options(methods_section, methods)
     _check_training(models)
+    _check_model_seeds(models, run.get("seeds", [0]))
     return HarnessConfig(
         name=run.get("name", "run"),
         seeds=tuple(run.get("seeds", [0])),

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-#: The kinds of cue: a small bright square, an intensity shift of the image's border frame,
-#: a checkerboard patch.
+#: The kinds of cue: a small bright square, an intensity shift of the image's left and right
+#: edge columns, a checkerboard patch.
 CUE_KINDS = ("marker", "border", "texture")
 
 

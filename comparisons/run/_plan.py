@@ -23,7 +23,7 @@ def groups_of(config: HarnessConfig) -> list[GroupKey]:
         for dataset in config.datasets
         for model in config.models
         if model.datasets is None or dataset.label in model.datasets
-        for seed in config.seeds
+        for seed in config.seeds_of(model)
     ]
 
 

@@ -35,7 +35,7 @@ def planned_cells(config: HarnessConfig) -> list[CellKey]:
         for dataset in config.datasets
         for model in config.models
         if model.datasets is None or dataset.label in model.datasets
-        for seed in config.seeds
+        for seed in config.seeds_of(model)
         for method in config.methods
     ]
 
