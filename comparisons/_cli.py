@@ -48,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         default="default",
-        help="a TOML file, or 'default', 'quick', 'paper', '3d', 'shortcut' or 'robust' (embedded)",
+        help=(
+            "a TOML file, or 'default', 'full', 'quick', 'paper', '3d', 'shortcut' or "
+            "'robust' (embedded)"
+        ),
     )
     run.add_argument(
         "--quick",

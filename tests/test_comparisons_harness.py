@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import tomllib
@@ -262,13 +263,18 @@ def test_bad_configs_are_clear_errors(change, match):
 
 
 def test_the_embedded_configs_parse_and_round_trip_through_toml():
-    for name in ("default", "quick", "paper"):
+    for name in ("default", "full", "quick", "paper"):
         config = load_config(name)
         assert parse_config(tomllib.loads(dumps(config.to_dict()))) == config
         assert config.methods == PAPER_METHODS
         assert set(config.metrics) == set(available_metrics())
     with pytest.raises(FileNotFoundError, match="default"):
         load_config("no-such-config.toml")
+    # The default is the full run with the ResNet18 at one seed (docs/results.md).
+    default, full = load_config("default"), load_config("full")
+    assert [default.seeds_of(m) for m in default.models] == [(0, 1, 2), (0,)]
+    assert [full.seeds_of(m) for m in full.models] == [(0, 1, 2), (0, 1, 2)]
+    assert dataclasses.replace(default, models=full.models, name="full") == full
 
 
 def test_method_sets_name_the_paper_methods_by_default_or_every_registered_method():

@@ -36,6 +36,7 @@ from comparisons.config._harness_config import MAP_TARGETS, RUN_KEYS, HarnessCon
 
 EMBEDDED_CONFIGS = (
     "default",
+    "full",
     "quick",
     "paper",
     "3d",
