@@ -35,6 +35,8 @@ PAGES = (
     "dicom",
     "results",
     "results-3d",
+    "results-shortcut",
+    "results-robust",
     "performance",
     "architecture",
     "api",

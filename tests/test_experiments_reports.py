@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from comparisons.config import EMBEDDED_CONFIGS
+from comparisons._cli import main
+from comparisons.config import EMBEDDED_CONFIGS, load_config
 from comparisons.config._parse import quick_config_name
 from comparisons.reporting import write_report
 from comparisons.reporting._cell_values import Estimate
@@ -341,3 +342,32 @@ def test_the_experiment_configs_are_embedded_with_their_quick_variants() -> None
             text = resources.files("comparisons").joinpath(f"{variant}.toml").read_text()
             assert tomllib.loads(text)["run"]["name"] == variant
     assert quick_config_name("default") == "quick" and quick_config_name("x.toml") == "quick"
+
+
+def test_the_experiment_configs_load() -> None:
+    for name in ("shortcut", "shortcut-quick", "robust", "robust-quick"):
+        config = load_config(name)
+        assert config.name == name
+    shortcut = load_config("shortcut")
+    assert [d.options["cue_strength"] for d in shortcut.datasets] == [1.0, 0.9, 0.0]
+    robust = load_config("robust")
+    assert find_regimes(robust) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "heading"),
+    [("shortcut", "#### Shortcut verdicts per method"), ("robust", "#### Robustness verdicts")],
+)
+def test_the_quick_variant_runs_and_writes_its_verdict_table(
+    name: str, heading: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "run"
+    argv = ["run", "--config", name, "--quick", "--output", str(output)]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
+    report = (output / "report.md").read_text()
+    assert f'name = "{name}-quick"' in report  # --quick with --config loads the variant
+    assert heading in report
+    tables = {p.name for p in (output / "tables").iterdir()}
+    assert (
+        "shortcut_verdicts.md" if name == "shortcut" else "robust_first_ranked__mni-sks-3class.md"
+    ) in tables

@@ -554,6 +554,9 @@ def spectra_figure(run: RunContents, dataset: str, regimes: Regimes, path: Path)
                     label=label,
                 )
     raw.set_yscale("log")
+    rank = max(v.shape[1] for found in spectra.values() for v in found.values())
+    for ax in (raw, share):
+        ax.set_xticks(np.arange(1, rank + 1) if rank <= 20 else ax.get_xticks())
     for ax, title in (
         (raw, r"mean $\lambda_i$"),
         (share, r"mean $\lambda_i / \Sigma_j \lambda_j$"),

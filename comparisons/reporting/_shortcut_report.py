@@ -191,9 +191,10 @@ def _outcomes(row: ResultRow) -> np.ndarray | None:
 
 def reliance_estimate(rows: Sequence[ResultRow], dataset: str, model: str) -> Estimate:
     """The model's cue-reliance: mean over seeds, with the two-level interval over seeds and
-    test images (each seed's congruent and incongruent outcomes, as their accuracy rows count
-    them, resampled together: the cue is a fair coin per image); over the seeds' values alone
-    when the accuracy rows do not give the outcomes."""
+    test images. The rows hold each seed's two accuracies (k of n correct), not each image's
+    pair of outcomes, so a seed's congruent and incongruent outcomes are resampled as
+    independent samples: conservative when an image's two outcomes go together. Over the
+    seeds' values alone when the accuracy rows do not give the outcomes."""
     reliance = _model_rows(rows, dataset, model, RELIANCE)
     congruent = _model_rows(rows, dataset, model, CONGRUENT)
     incongruent = _model_rows(rows, dataset, model, INCONGRUENT)
