@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,17 @@ def make_net():
 
 
 @pytest.fixture(scope="session")
-def built_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The HTML documentation, built once per session (tests/test_docs*.py share it)."""
-    from tests._docs_build import build_docs
+def built_docs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The HTML documentation, built once per session (tests/test_docs*.py share it).
 
-    return build_docs(tmp_path_factory.mktemp("docs_html"))
+    While it builds, the gallery scripts whose runs alone this session tests run beside it
+    (tests/_run_alone.py): two single-threaded processes on two cores.
+    """
+    from tests._docs_build import build_docs
+    from tests._run_alone import run_gallery_alone_while
+
+    def meanwhile(building: Callable[[], bool]) -> None:
+        run_gallery_alone_while(building, tmp_path_factory.mktemp)
+
+    wanted = any("test_each_gallery_script_runs_alone" in i.nodeid for i in request.session.items)
+    return build_docs(tmp_path_factory.mktemp("docs_html"), meanwhile if wanted else None)

@@ -10,7 +10,9 @@ the block (the script's docstring for the gallery): pyproject.toml's requirement
 extra, then the installed distributions' own requirements. Anything else (a dev-only
 package, a module beside the script) is reported as not installed, as in a fresh
 environment. The gallery scripts run at their reduced size (``CAPTUM_IFIM_GALLERY_QUICK``,
-read by each script); ``tests/test_docs.py`` builds the gallery at full size.
+read by each script); ``tests/test_docs.py`` builds the gallery at full size, and while it
+builds the scripts run alone beside it (``tests/_run_alone.py``: two single-threaded
+processes, so on two cores the runs alone cost no extra time).
 
 The pages of ``docs/`` are read as a whole, their blocks in order in one namespace, and
 ``tests/test_docs.py`` runs them so; here their imports are checked against the
@@ -20,115 +22,28 @@ The pages of ``docs/`` are read as a whole, their blocks in order in one namespa
 from __future__ import annotations
 
 import ast
-import importlib.metadata
-import json
-import os
 import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
-GALLERY = ROOT / "docs" / "gallery"
+from tests._run_alone import (
+    GALLERY,
+    ROOT,
+    docstring_extras,
+    gallery_script_alone,
+    gallery_scripts,
+    installed_by,
+    run_alone,
+    stated_extras,
+)
+
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-#: ``pip install -e .`` or ``pip install -e ".[a,b]"`` as the text says it.
-INSTALL = re.compile(r'pip install -e (?:\.(?=[\s`])|"\.\[([\w,]+)\]")')
-#: What ``python3 -m venv`` puts in a new environment besides the standard library
-#: (Python 3.11 adds setuptools; torch requires it from Python 3.12 on).
-IN_EVERY_VENV = ("pip", "setuptools", "pkg_resources", "_distutils_hack")
-#: A gallery script at its reduced size runs in well under this on two CPU cores.
-SCRIPT_TIMEOUT_S = 300
-
-#: Run in the child before the snippet: a top-level module that would come from the
-#: environment's site-packages is found only if it is in ``allowed`` (argv[1], JSON); the
-#: standard library and the script's own folder are searched as usual. Then the snippet
-#: (argv[2]) runs as ``python snippet.py`` would run it.
-_PRELUDE = """
-import importlib.machinery, json, os, runpy, site, sys
-
-allowed = frozenset(json.loads(sys.argv[1]))
-folders = {*sys.path, *site.getsitepackages(), site.getusersitepackages()}
-installed = tuple(os.path.realpath(f) + os.sep for f in folders if "-packages" in f)
-
-class _FreshEnvironment(importlib.machinery.PathFinder):
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        spec = super().find_spec(name, path, target)
-        if path is None and spec is not None and name not in allowed:
-            where = spec.origin or next(iter(spec.submodule_search_locations or ()), "")
-            if os.path.realpath(where).startswith(installed):
-                return None  # not installed: import raises ModuleNotFoundError
-        return spec
-
-sys.meta_path[:] = [
-    _FreshEnvironment if finder is importlib.machinery.PathFinder else finder
-    for finder in sys.meta_path
-]
-sys.argv = sys.argv[2:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
-def _project_requirements(extras: Iterable[str]) -> list[Requirement]:
-    """The requirements pyproject.toml declares for the package with ``extras``."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    name = canonicalize_name(project["name"])
-    found = [Requirement(line) for line in project["dependencies"]]
-    todo, seen = list(extras), set()
-    while todo:
-        extra = todo.pop()
-        if extra in seen:
-            continue
-        seen.add(extra)
-        for line in project["optional-dependencies"][extra]:
-            requirement = Requirement(line)
-            if canonicalize_name(requirement.name) == name:  # "captum-ifim[compare]"
-                todo.extend(requirement.extras)
-            else:
-                found.append(requirement)
-    return found
-
-
-@cache
-def _installed_by(extras: tuple[str, ...]) -> frozenset[str]:
-    """The top-level modules a fresh ``pip install -e ".[extras]"`` would make importable."""
-    distributions: set[str] = set()
-    todo = [r for r in _project_requirements(extras) if r.marker is None or r.marker.evaluate()]
-    while todo:
-        requirement = todo.pop()
-        name = canonicalize_name(requirement.name)
-        if name in distributions:
-            continue
-        distributions.add(name)
-        try:
-            lines = importlib.metadata.requires(requirement.name) or []
-        except importlib.metadata.PackageNotFoundError:
-            continue  # not installed here: the run will say what is missing
-        for line in lines:
-            child = Requirement(line)
-            wanted = ("", *requirement.extras)
-            if child.marker is None or any(child.marker.evaluate({"extra": e}) for e in wanted):
-                todo.append(child)
-    modules = {"captum_ifim", "comparisons", *IN_EVERY_VENV}
-    for module, owners in importlib.metadata.packages_distributions().items():
-        if any(canonicalize_name(owner) in distributions for owner in owners):
-            modules.add(module)
-    return frozenset(modules)
-
-
-def _stated_extras(text: str) -> tuple[str, ...] | None:
-    """The extras of the last ``pip install -e`` command in ``text``; None if it has none."""
-    found = INSTALL.findall(text)
-    if not found:
-        return None
-    return tuple(sorted(filter(None, found[-1].split(","))))
 
 
 def _readme_blocks() -> list[tuple[str, str, tuple[str, ...] | None]]:
@@ -139,36 +54,8 @@ def _readme_blocks() -> list[tuple[str, str, tuple[str, ...] | None]]:
         prose, prose_start = readme[prose_start : match.start()], match.end()
         if match.group(1) == "python":
             line = readme.count("\n", 0, match.start()) + 1
-            blocks.append((f"README.md:{line}", match.group(2), _stated_extras(prose)))
+            blocks.append((f"README.md:{line}", match.group(2), stated_extras(prose)))
     return blocks
-
-
-def _gallery_scripts() -> list[Path]:
-    return sorted(GALLERY.glob("plot_*.py"))
-
-
-def _docstring_extras(script: Path) -> tuple[str, ...] | None:
-    docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
-    return _stated_extras(docstring)
-
-
-def _run_alone(
-    code: str, extras: tuple[str, ...], folder: Path, name: str = "snippet.py"
-) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` as ``python name`` from ``folder``, which holds nothing else."""
-    assert not any(folder.iterdir()), f"expected an empty folder, got {list(folder.iterdir())}"
-    (folder / name).write_text(code, encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env |= {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "CAPTUM_IFIM_GALLERY_QUICK": "1"}
-    allowed = json.dumps(sorted(_installed_by(extras)))
-    return subprocess.run(
-        [sys.executable, "-c", _PRELUDE, allowed, name],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SCRIPT_TIMEOUT_S,
-    )
 
 
 def _assert_ran(completed: subprocess.CompletedProcess[str], what: str) -> None:
@@ -192,11 +79,11 @@ def test_each_readme_snippet_runs_alone(
     where: str, code: str, extras: tuple[str, ...] | None, tmp_path: Path
 ) -> None:
     assert extras is not None, f"{where}: say which install it needs (pip install -e ...)"
-    _assert_ran(_run_alone(code, extras, tmp_path), where)
+    _assert_ran(run_alone(code, extras, tmp_path), where)
 
 
 def test_each_gallery_script_states_its_extra() -> None:
-    scripts = _gallery_scripts()
+    scripts = gallery_scripts()
     assert len(scripts) >= 6
     assert not list(GALLERY.glob("_*.py")), "expected no module beside the examples"
     # The compare extra, and beside it only extras that the docs build installs (it runs
@@ -208,7 +95,7 @@ def test_each_gallery_script_states_its_extra() -> None:
         if canonicalize_name(Requirement(line).name) == canonicalize_name(project["name"])
         for extra in Requirement(line).extras
     }
-    stated = {script.name: _docstring_extras(script) for script in scripts}
+    stated = {script.name: docstring_extras(script) for script in scripts}
     unfit = {
         name: extras
         for name, extras in stated.items()
@@ -218,12 +105,11 @@ def test_each_gallery_script_states_its_extra() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", _gallery_scripts(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("script", gallery_scripts(), ids=lambda path: path.stem)
 def test_each_gallery_script_runs_alone(script: Path, tmp_path: Path) -> None:
-    """The script as the gallery page offers it for download, alone in an empty folder."""
-    extras = _docstring_extras(script) or ()
-    code = script.read_text(encoding="utf-8")
-    _assert_ran(_run_alone(code, extras, tmp_path, script.name), script.name)
+    """The script as the gallery page offers it for download, alone in an empty folder
+    (run once per session: the docs build, when it runs first, has it run beside it)."""
+    _assert_ran(gallery_script_alone(script, tmp_path), script.name)
 
 
 def _page_imports(page: Path) -> set[str]:
@@ -245,8 +131,8 @@ def test_the_docs_pages_import_only_what_the_compare_extra_installs() -> None:
     ``huggingface`` extra for a page with a Hugging Face example)."""
     missing = {}
     for page in sorted((ROOT / "docs").glob("*.md")):
-        stated = set(_stated_extras(page.read_text(encoding="utf-8")) or ())
-        available = _installed_by(tuple(sorted({"compare"} | stated))) | sys.stdlib_module_names
+        stated = set(stated_extras(page.read_text(encoding="utf-8")) or ())
+        available = installed_by(tuple(sorted({"compare"} | stated))) | sys.stdlib_module_names
         missing[page.name] = sorted(_page_imports(page) - available)
     assert not any(missing.values()), missing
 
@@ -254,10 +140,10 @@ def test_the_docs_pages_import_only_what_the_compare_extra_installs() -> None:
 # The runner itself: it must refuse what a fresh environment would not have.
 
 
-def test_stated_extras_are_read_from_the_last_install_command() -> None:
-    assert _stated_extras("no command") is None
-    assert _stated_extras("`pip install -e .` alone") == ()
-    assert _stated_extras('first `pip install -e .`, then pip install -e ".[metrics,compare]"') == (
+def teststated_extras_are_read_from_the_last_install_command() -> None:
+    assert stated_extras("no command") is None
+    assert stated_extras("`pip install -e .` alone") == ()
+    assert stated_extras('first `pip install -e .`, then pip install -e ".[metrics,compare]"') == (
         "compare",
         "metrics",
     )
@@ -266,8 +152,8 @@ def test_stated_extras_are_read_from_the_last_install_command() -> None:
 def test_the_runner_hides_what_the_extra_does_not_install(tmp_path: Path) -> None:
     """The library alone has torch and captum, not shap (compare) nor pytest (dev); a module
     beside the repository's files is not importable from the empty folder."""
-    assert "shap" not in _installed_by(()) and "shap" in _installed_by(("compare",))
-    assert "pytest" not in _installed_by(("compare",)) and "pytest" in _installed_by(("dev",))
+    assert "shap" not in installed_by(()) and "shap" in installed_by(("compare",))
+    assert "pytest" not in installed_by(("compare",)) and "pytest" in installed_by(("dev",))
     probe = (
         "import importlib.util, captum, torch, captum_ifim\n"
         "missing = [m for m in ('shap', 'pytest', 'tests', '_example_setup', 'conftest')\n"
@@ -275,6 +161,6 @@ def test_the_runner_hides_what_the_extra_does_not_install(tmp_path: Path) -> Non
         "assert not missing, missing\n"
         "import shap\n"
     )
-    completed = _run_alone(probe, (), tmp_path)
+    completed = run_alone(probe, (), tmp_path)
     assert completed.returncode == 1
     assert completed.stderr.rstrip().endswith("ModuleNotFoundError: No module named 'shap'")
