@@ -4,6 +4,7 @@ voxel is perturbed in every channel, the RISE blur runs over D, H and W."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -14,6 +15,7 @@ from captum.attr import Saliency
 from captum.metrics import infidelity, sensitivity_max
 from torch import Tensor, nn
 
+from captum_ifim import build_method
 from captum_ifim.metrics import (
     adversarial_correlation,
     contrastive_perturbation,
@@ -32,6 +34,7 @@ from captum_ifim.metrics import (
 )
 from comparisons.datasets import ImageDataset, ImageSplit
 from comparisons.metrics import HARNESS_METRICS, CellData, run_metric
+from comparisons.run._spectrum_maps import spectrum_maps
 
 from ._metrics_models import LinearLogit
 
@@ -311,6 +314,15 @@ def test_every_harness_metric_runs_on_a_3d_cell() -> None:
         "insertion-auc": {"steps": 4},
     }
     produced = {name: run_metric(name, cell, options.get(name, {})) for name in HARNESS_METRICS}
+    # the metrics of the iFIM's own spectrum run on a cell that has one (the iFIM's)
+    explainer = build_method("ifim-sensitive", cell.model)
+    ifim = dataclasses.replace(
+        cell, method="ifim-sensitive", spectrum=spectrum_maps(explainer, cell.inputs, 2)
+    )
+    for name, entry in HARNESS_METRICS.items():
+        if entry.info.needs_spectrum:
+            assert produced[name] == [], name  # saliency has no spectrum
+            produced[name] = run_metric(name, ifim, options.get(name, {}))
     for name, values in produced.items():
         if name == "kl-fidelity":
             continue
