@@ -85,6 +85,16 @@ def test_eigenvector_energy_is_the_brute_force_share_in_every_layout():
     assert flat.dtype == torch.float64 and flat.shape == (3, 2)
 
 
+def test_eigenvector_energy_on_volumes_sums_each_voxel_over_the_channels():
+    generator = torch.Generator().manual_seed(1)
+    vectors = torch.randn(2, 3, 2, 2, 3, 4, generator=generator)  # (N, R, C, D, H, W)
+    masks = torch.rand(2, 2, 3, 4, generator=generator) > 0.3
+    per_voxel = vectors.double().square().sum(dim=2)  # (N, R, D, H, W)
+    expected = (per_voxel * masks[:, None]).flatten(2).sum(2) / per_voxel.flatten(2).sum(2)
+    torch.testing.assert_close(eigenvector_energy(vectors, masks), expected)
+    torch.testing.assert_close(eigenvector_energy(vectors.flatten(2), masks), expected)
+
+
 def test_eigenvector_energy_of_one_hot_and_half_vectors():
     vectors = torch.zeros(1, 3, 1, 2, 2)
     vectors[0, 0, 0, 0, 0] = 1.0  # one-hot inside the mask

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from comparisons._exit_codes import DeviceUnavailableError
 from comparisons.config import ConfigCheck, HarnessConfig
-from comparisons.metrics import runs_on_method
+from comparisons.metrics import get_harness_metric, runs_on_method
 from comparisons.run._inputs import RunInputs, prepare_inputs
 from comparisons.run._plan import cells_of, plan_run
 from comparisons.run_folder import FolderState, RunFolder, describe_holder, is_locked, lock_holder
@@ -55,9 +55,13 @@ def _folder_state(config: HarnessConfig, output: Path) -> str:
 
 def _metric_runs(config: HarnessConfig, method: str) -> int:
     """How many of the config's metrics run on a cell of ``method`` (as the run decides;
-    one that needs masks is counted, whether or not the data have them)."""
+    one that needs masks is counted, whether or not the data have them; one that needs an
+    iFIM spectrum only for a method with one)."""
+    spectrum = config.method_spec(method).has_spectrum
     return sum(
-        runs_on_method(name, method, config.metric_options.get(name, {})) for name in config.metrics
+        runs_on_method(name, method, config.metric_options.get(name, {}))
+        and (spectrum or not get_harness_metric(name).info.needs_spectrum)
+        for name in config.metrics
     )
 
 
