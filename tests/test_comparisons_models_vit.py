@@ -32,7 +32,7 @@ GRID = {"vit": (4, 4), "hybrid-vit": (8, 8)}
 
 
 @functools.cache
-def _tiny(name: str, num_classes: int = 2, pool: str = "token") -> nn.Module:
+def _tiny(name: str, num_classes: int = 2, pool: str = "max") -> nn.Module:
     """A tiny model in eval mode with a Standardize layer (shared: never modify it)."""
     options = {**TINY[name], "pool": pool, "input_mean": 0.2, "input_std": 0.5}
     return build_model(name, 1, num_classes, (32, 32), seed=0, **options).eval()
@@ -48,7 +48,7 @@ def test_default_size_gives_an_eight_by_eight_token_grid(name: str) -> None:
     model = build_model(name, 1, 3, (64, 64), seed=0, depth=1)
     assert isinstance(model, SmallViT)
     assert model.patch_embed.grid_size == (8, 8) and model.standardize is None
-    assert model.num_prefix_tokens == 1  # the class token (pool = "token")
+    assert model.num_prefix_tokens == 0 and model.global_pool == "max"  # the default pool
     with torch.no_grad():
         assert model.eval()(torch.randn(2, 1, 64, 64)).shape == (2, 3)
     spec = get_model_spec(name)
@@ -105,7 +105,7 @@ def test_bad_options_are_refused(name: str, options: dict, message: str) -> None
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("pool", ["token", "avg"])
+@pytest.mark.parametrize("pool", ["token", "max"])
 def test_cams_read_the_last_blocks_tokens_on_the_patch_grid(name: str, pool: str) -> None:
     """The default CAM layer is ``blocks[-1].norm1``; its reshape drops exactly the prefix
     tokens and lays the patch tokens row by row on the patch grid."""

@@ -65,7 +65,7 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
             ),
             ModelSpec(
                 "vit",
-                "Small ViT from scratch (timm): 8 x 8 px patches, pre-norm blocks, class token",
+                "Small ViT from scratch (timm): 8 x 8 px patches, pre-norm blocks, max over tokens",
                 vit,
             ),
             ModelSpec(

@@ -5,8 +5,13 @@ built from arguments, never a download), so ``captum_ifim.default_target_layer``
 last block's ``norm1`` tokens and reshapes them to the patch grid, the prefix tokens dropped
 (the "timm ViT" family rule). :func:`vit` embeds ``patch_size`` patches; :func:`hybrid_vit`
 embeds the cells of a small CNN's feature map (timm's ``HybridEmbed``). Both are pre-norm,
-with a learned position embedding, and read the class token (``"token"``) or pool the patch
-tokens (``"avg"``, ``"max"``; no class token then).
+with a learned position embedding; the head reads the elementwise maximum of the patch tokens
+(``"max"``, the default), their mean (``"avg"``) or a class token (``"token"``).
+
+Defaults (**Decision**, measured on ``mni-sks`` at 64 px, 1000 training images, 20 epochs of
+AdamW, docs/harness.md): with the max pool both learn the task (test accuracy 0.90 for the
+ViT, 0.98 for the hybrid); with a class token both stay near chance (0.54, 0.60). A
+maximum over tokens is the detector the shallow CNN's ``"max"`` head is.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def vit(
     num_heads: int = 4,
     mlp_ratio: float = 2.0,
     dropout: float = 0.0,
-    pool: ViTPool = "token",
+    pool: ViTPool = "max",
     input_mean: float | None = None,
     input_std: float | None = None,
 ) -> SmallViT:
@@ -74,9 +79,10 @@ def vit(
         mlp_ratio: Hidden width of each block's MLP over ``embed_dim``.
         dropout: Dropout after the position embedding, in the MLPs and projections, and
             before the head.
-        pool: ``"token"``: a class token, read by the head; ``"avg"``, ``"max"``: no class
-            token, the head reads the mean, or the elementwise maximum, of the patch tokens
-            (the maximum is the shallow CNN's ``"max"`` head over tokens: a detector).
+        pool: ``"max"``: the head reads the elementwise maximum of the patch tokens (a
+            detector of a signal anywhere, as the shallow CNN's ``"max"`` head); ``"avg"``:
+            their mean; ``"token"``: a class token, read by the head. Only ``"token"`` adds a
+            prefix token.
         input_mean, input_std: When given, a :class:`Standardize` layer runs first.
 
     Shapes:
@@ -106,7 +112,7 @@ def hybrid_vit(
     num_heads: int = 4,
     mlp_ratio: float = 2.0,
     dropout: float = 0.0,
-    pool: ViTPool = "token",
+    pool: ViTPool = "max",
     input_mean: float | None = None,
     input_std: float | None = None,
 ) -> SmallViT:
