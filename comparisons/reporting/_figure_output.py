@@ -51,11 +51,20 @@ def save_figure(figure: Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, dpi=DPI, format="png", metadata={"Software": None})
     write_bytes(path, buffer.getvalue())
-    for extension, metadata in VECTOR_FORMATS.items():
-        buffer = io.BytesIO()
-        with rc_context({"svg.hashsalt": "captum-ifim", "svg.fonttype": "path"}):
-            figure.savefig(buffer, format=extension, metadata=metadata)
-        write_bytes(path.with_suffix(f".{extension}"), buffer.getvalue())
+    # The PNG's draw placed the axes (constrained layout); the PDF and SVG keep that placement
+    # instead of laying the figure out twice more (a fifth of a report's time).
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        figure.set_layout_engine("none")
+    try:
+        for extension, metadata in VECTOR_FORMATS.items():
+            buffer = io.BytesIO()
+            with rc_context({"svg.hashsalt": "captum-ifim", "svg.fonttype": "path"}):
+                figure.savefig(buffer, format=extension, metadata=metadata)
+            write_bytes(path.with_suffix(f".{extension}"), buffer.getvalue())
+    finally:
+        if engine is not None:
+            figure.set_layout_engine(engine)
     return path
 
 
