@@ -271,15 +271,21 @@ def failing_run(tmp_path_factory) -> RunFolder:
     return folder
 
 
-def test_failed_cells_are_listed_with_their_reason(failing_run) -> None:
-    report = write_report(failing_run.path).read_text()
+@pytest.fixture(scope="module")
+def failing_report(failing_run) -> str:
+    """The failing run's report, written once for the two tests that read it."""
+    return write_report(failing_run.path).read_text()
+
+
+def test_failed_cells_are_listed_with_their_reason(failing_report) -> None:
+    report = failing_report
     failed = _section(report, "Failed cells")
     assert "gradcam" in failed and BREAKS in failed and "seeds 0, 1" in failed
     assert "6 of 8 cells (2 failed)" in _head(report)
 
 
-def test_a_verdict_names_the_method_that_failed_as_not_compared(failing_run) -> None:
-    report = write_report(failing_run.path).read_text()
+def test_a_verdict_names_the_method_that_failed_as_not_compared(failing_report) -> None:
+    report = failing_report
     sentences = [line for line in _verdict_lines(report) if line.startswith("    - ")]
     assert sentences and all(
         f"not compared: gradcam (failed in seeds 0, 1: {BREAKS})" in line for line in sentences
