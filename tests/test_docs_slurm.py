@@ -113,7 +113,38 @@ def _written(folder: Path) -> dict[str, tuple[int, int]]:
 def test_the_array_tasks_then_the_merge_equal_the_unsharded_run(tmp_path: Path) -> None:
     (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
     runs = tmp_path / "runs"
+    # The unsharded run shares nothing with the tasks (its own folder and cache): it runs
+    # beside them, one thread each (the two cores of a CI machine), and is compared last.
+    tiny, whole_dir = str(tmp_path / "tiny.toml"), str(tmp_path / "whole")
+    unsharded = [sys.executable, "-m", "comparisons", "run", "--config", tiny, "--output"]
+    unsharded += [whole_dir, "--cache-dir", str(tmp_path / "whole-cache"), "--device", "cpu"]
+    whole_log = (tmp_path / "whole.log").open("w+", encoding="utf-8")
+    whole = subprocess.Popen(
+        [*unsharded, "--no-progress"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=whole_log,
+        text=True,
+    )
+    try:
+        _tasks_then_merge(tmp_path, runs)
+        returncode = whole.wait(timeout=300)
+    finally:
+        if whole.poll() is None:
+            whole.kill()
+            whole.wait()
+        whole_log.close()
+    assert returncode == 0, (tmp_path / "whole.log").read_text(encoding="utf-8")
+    expected = _rows(tmp_path / "whole")
+    assert {row[2] for row in expected} == {0, 1}
+    assert {row[3] for row in expected} >= {"ifim-sensitive", "saliency"}
+    assert _rows(runs / "merged") == expected
+    assert (runs / "merged" / "report.md").is_file()
 
+
+def _tasks_then_merge(tmp_path: Path, runs: Path) -> None:
+    """The array's tasks as the test's story has them, then the merge."""
     # Task 0 of an array of 2 succeeds; task 1 fails before finishing anything.
     _task(tmp_path, 0, 2)
     assert (runs / "shard-1" / "config.json").is_file()
@@ -132,24 +163,6 @@ def test_the_array_tasks_then_the_merge_equal_the_unsharded_run(tmp_path: Path) 
     _task(tmp_path, 1, 1, NUM_SHARDS="2")
     merged = _job("merge.sbatch", tmp_path)
     assert merged.returncode == 0, merged.stderr
-
-    tiny, whole_dir = str(tmp_path / "tiny.toml"), str(tmp_path / "whole")
-    unsharded = [sys.executable, "-m", "comparisons", "run", "--config", tiny, "--output"]
-    unsharded += [whole_dir, "--cache-dir", str(tmp_path / "whole-cache"), "--device", "cpu"]
-    whole = subprocess.run(
-        [*unsharded, "--no-progress"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert whole.returncode == 0, whole.stderr
-    expected = _rows(tmp_path / "whole")
-    assert {row[2] for row in expected} == {0, 1}
-    assert {row[3] for row in expected} >= {"ifim-sensitive", "saliency"}
-    assert _rows(runs / "merged") == expected
-    assert (runs / "merged" / "report.md").is_file()
 
 
 def test_submit_queues_the_merge_after_the_whole_array(tmp_path: Path) -> None:
