@@ -2,10 +2,10 @@
 only what ``pip install -e ".[extras]"`` would make importable (the runner of
 ``tests/test_docs_snippets_run_alone.py``).
 
-The gallery scripts are also run here while the documentation builds
-(``tests/_docs_build.py``): both are single-threaded processes, so on two cores the scripts'
-runs alone take no extra time beside the build. Each result is kept for the script's test,
-which runs the script itself when the build did not (it was not part of the session, or it
+The README's blocks and the gallery scripts are also run here while the documentation
+builds (``tests/_docs_build.py``): all are single-threaded processes, so on two cores their
+runs alone take no extra time beside the build. Each result is kept for the snippet's test,
+which runs the snippet itself when the build did not (it was not part of the session, or it
 finished first).
 """
 
@@ -35,6 +35,7 @@ INSTALL = re.compile(r'pip install -e (?:\.(?=[\s`])|"\.\[([\w,]+)\]")')
 IN_EVERY_VENV = ("pip", "setuptools", "pkg_resources", "_distutils_hack")
 #: A gallery script at its reduced size runs in well under this on two CPU cores.
 SCRIPT_TIMEOUT_S = 300
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 #: Run in the child before the snippet: a top-level module that would come from the
 #: environment's site-packages is found only if it is in ``allowed`` (argv[1], JSON); the
@@ -149,34 +150,68 @@ def run_alone(
     )
 
 
-#: Each gallery script's run alone, or what stopped it, by file name (one run per session).
-_gallery_runs: dict[str, subprocess.CompletedProcess[str] | Exception] = {}
+def readme_blocks() -> list[tuple[str, str, tuple[str, ...] | None]]:
+    """(id, code, extras stated in the prose since the previous fenced block) per Python
+    block of the README."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks, prose_start = [], 0
+    for match in FENCE.finditer(readme):
+        prose, prose_start = readme[prose_start : match.start()], match.end()
+        if match.group(1) == "python":
+            line = readme.count("\n", 0, match.start()) + 1
+            blocks.append((f"README.md:{line}", match.group(2), stated_extras(prose)))
+    return blocks
 
 
-def gallery_script_alone(script: Path, folder: Path) -> subprocess.CompletedProcess[str]:
-    """``script`` run alone at its reduced size from the empty ``folder``, once per session:
-    a later call returns the first run's result (or raises what stopped it)."""
-    if script.name not in _gallery_runs:
-        extras = docstring_extras(script) or ()
-        code = script.read_text(encoding="utf-8")
+#: Each snippet's run alone, or what stopped it: a README block by its id
+#: (``README.md:line``), a gallery script by its file name. One run per session.
+_runs: dict[str, subprocess.CompletedProcess[str] | Exception] = {}
+
+
+def run_alone_once(
+    key: str, code: str, extras: tuple[str, ...], folder: Path, name: str = "snippet.py"
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_alone` once per session and ``key``: a later call returns the first run's
+    result (or raises what stopped it)."""
+    if key not in _runs:
         try:
-            _gallery_runs[script.name] = run_alone(code, extras, folder, script.name)
+            _runs[key] = run_alone(code, extras, folder, name)
         except (OSError, subprocess.SubprocessError) as error:  # a timeout, say
-            _gallery_runs[script.name] = error
-    found = _gallery_runs[script.name]
+            _runs[key] = error
+    found = _runs[key]
     if isinstance(found, Exception):
         raise found
     return found
 
 
-def run_gallery_alone_while(busy: Callable[[], bool], new_folder: Callable[[str], Path]) -> None:
-    """Run the gallery scripts alone one after another while ``busy()`` holds (the docs
-    build runs); the rest are left to their tests. ``new_folder(name)`` gives an empty
-    folder."""
-    for script in gallery_scripts():
+def gallery_script_alone(script: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` run alone at its reduced size from the empty ``folder``, once per session."""
+    code = script.read_text(encoding="utf-8")
+    return run_alone_once(script.name, code, docstring_extras(script) or (), folder, script.name)
+
+
+def run_alone_while(
+    busy: Callable[[], bool], new_folder: Callable[[str], Path], readme: bool, gallery: bool
+) -> None:
+    """Run the README's blocks (if ``readme``), then the gallery scripts (if ``gallery``),
+    alone one after another while ``busy()`` holds (the docs build runs); the rest are left
+    to their tests. ``new_folder(name)`` gives an empty folder."""
+    jobs: list[Callable[[], object]] = []
+    if readme:
+        jobs += [
+            lambda block=block: run_alone_once(block[0], block[1], block[2], new_folder("readme"))
+            for block in readme_blocks()
+            if block[2] is not None  # no stated extras: its test says so
+        ]
+    if gallery:
+        jobs += [
+            lambda script=script: gallery_script_alone(script, new_folder(script.stem))
+            for script in gallery_scripts()
+        ]
+    for job in jobs:
         if not busy():
             return
         try:
-            gallery_script_alone(script, new_folder(script.stem))
+            job()
         except (OSError, subprocess.SubprocessError):
-            pass  # kept: the script's test raises it
+            pass  # kept: the test of that snippet raises it

@@ -58,14 +58,18 @@ def make_net():
 def built_docs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """The HTML documentation, built once per session (tests/test_docs*.py share it).
 
-    While it builds, the gallery scripts whose runs alone this session tests run beside it
-    (tests/_run_alone.py): two single-threaded processes on two cores.
+    While it builds, the README blocks and gallery scripts whose runs alone this session
+    tests run beside it (tests/_run_alone.py): single-threaded processes on two cores.
     """
     from tests._docs_build import build_docs
-    from tests._run_alone import run_gallery_alone_while
+    from tests._run_alone import run_alone_while
+
+    selected = [item.nodeid for item in request.session.items]
+    readme = any("test_each_readme_snippet_runs_alone" in i for i in selected)
+    gallery = any("test_each_gallery_script_runs_alone" in i for i in selected)
 
     def meanwhile(building: Callable[[], bool]) -> None:
-        run_gallery_alone_while(building, tmp_path_factory.mktemp)
+        run_alone_while(building, tmp_path_factory.mktemp, readme, gallery)
 
-    wanted = any("test_each_gallery_script_runs_alone" in i.nodeid for i in request.session.items)
+    wanted = readme or gallery
     return build_docs(tmp_path_factory.mktemp("docs_html"), meanwhile if wanted else None)

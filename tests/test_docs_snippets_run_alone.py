@@ -33,29 +33,18 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests._run_alone import (
+    FENCE,
     GALLERY,
     ROOT,
     docstring_extras,
     gallery_script_alone,
     gallery_scripts,
     installed_by,
+    readme_blocks,
     run_alone,
+    run_alone_once,
     stated_extras,
 )
-
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-
-
-def _readme_blocks() -> list[tuple[str, str, tuple[str, ...] | None]]:
-    """(id, code, extras stated in the prose since the previous fenced block) per block."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks, prose_start = [], 0
-    for match in FENCE.finditer(readme):
-        prose, prose_start = readme[prose_start : match.start()], match.end()
-        if match.group(1) == "python":
-            line = readme.count("\n", 0, match.start()) + 1
-            blocks.append((f"README.md:{line}", match.group(2), stated_extras(prose)))
-    return blocks
 
 
 def _assert_ran(completed: subprocess.CompletedProcess[str], what: str) -> None:
@@ -66,20 +55,20 @@ def _assert_ran(completed: subprocess.CompletedProcess[str], what: str) -> None:
 
 
 def test_the_readme_has_snippets_and_each_states_its_extra() -> None:
-    blocks = _readme_blocks()
+    blocks = readme_blocks()
     assert len(blocks) >= 2
     unstated = [where for where, _, extras in blocks if extras is None]
     assert not unstated, f"expected the text before each block to name its install, {unstated}"
 
 
 @pytest.mark.parametrize(
-    ("where", "code", "extras"), [pytest.param(*block, id=block[0]) for block in _readme_blocks()]
+    ("where", "code", "extras"), [pytest.param(*block, id=block[0]) for block in readme_blocks()]
 )
 def test_each_readme_snippet_runs_alone(
     where: str, code: str, extras: tuple[str, ...] | None, tmp_path: Path
 ) -> None:
     assert extras is not None, f"{where}: say which install it needs (pip install -e ...)"
-    _assert_ran(run_alone(code, extras, tmp_path), where)
+    _assert_ran(run_alone_once(where, code, extras, tmp_path), where)
 
 
 def test_each_gallery_script_states_its_extra() -> None:
