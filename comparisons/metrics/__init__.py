@@ -34,6 +34,7 @@ from comparisons.metrics._entry import (
     RowRole,
     RowSpec,
 )
+from comparisons.metrics._localization import CUE_SETTING, ENERGY_IN_MASK_ROW, POINTING_GAME_ROW
 from comparisons.metrics._registration import register_harness_metric
 from comparisons.metrics._registry import (
     HARNESS_METRICS,
@@ -72,6 +73,13 @@ from comparisons.metrics._row_statistic import (
     StatisticKind,
     mean_of,
 )
+from comparisons.metrics._spectrum_metrics import (
+    EFFECTIVE_RANK_ROW,
+    EIGENVECTOR_ENERGY_ROW,
+    LAMBDA_1_ROW,
+    NUM_COMPONENTS_ROW,
+    TRACE_ROW,
+)
 
 __all__ = [
     "ADVERSARIAL_CORRELATION_ROW",
@@ -80,16 +88,23 @@ __all__ = [
     "BEST_EPOCH_ROW",
     "CELL_ROWS",
     "COMMON_DEFAULTS",
+    "CUE_SETTING",
+    "EFFECTIVE_RANK_ROW",
+    "EIGENVECTOR_ENERGY_ROW",
+    "ENERGY_IN_MASK_ROW",
     "F1_CLEAN_ROW",
     "F1_DIFFERENCE_ROW",
     "F1_HIGH_PERTURBED_ROW",
     "F1_LOW_PERTURBED_ROW",
     "F1_RATIO_ROW",
     "HARNESS_METRICS",
+    "LAMBDA_1_ROW",
     "MAP_CORRELATION_ROW",
     "METRIC_SECONDS_ROW",
     "MODEL_ROWS",
+    "NUM_COMPONENTS_ROW",
     "PAIR_ROWS",
+    "POINTING_GAME_ROW",
     "PREDICTION_CLEAN",
     "PREDICTION_HIGH",
     "PREDICTION_LOW",
@@ -103,6 +118,7 @@ __all__ = [
     "TEST_ACCURACY_ROW",
     "TEST_PRECISION_ROW",
     "TEST_RECALL_ROW",
+    "TRACE_ROW",
     "TRAIN_SECONDS_ROW",
     "CellData",
     "Direction",

@@ -24,6 +24,19 @@ _CUE_REASON = (
     "so the cue's rows are described, never ranked"
 )
 
+ENERGY_IN_MASK_ROW = RowSpec(
+    "energy-in-mask",
+    statistic=mean_of("energy-in-mask"),
+    descriptive_settings=(CUE_SETTING,),
+    reason=_CUE_REASON,
+)
+POINTING_GAME_ROW = RowSpec(
+    "pointing-game",
+    statistic=mean_of("pointing-game"),
+    descriptive_settings=(CUE_SETTING,),
+    reason=_CUE_REASON,
+)
+
 
 def signal_present(cell: CellData) -> tuple[Tensor, Tensor, Tensor] | None:
     """The maps and masks of the examples with a signal and their rows in the cell's
@@ -51,7 +64,7 @@ def _regions(cell: CellData, options: dict[str, Any]) -> list[tuple[str, Tensor,
 def _energy(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     return [
         mean_value(
-            "energy-in-mask",
+            ENERGY_IN_MASK_ROW.name,
             energy_in_mask(maps, masks, magnitude=options["magnitude"]),
             region_setting(region),
             positions,
@@ -64,7 +77,7 @@ def _pointing(cell: CellData, options: dict[str, Any]) -> list[MetricValue]:
     tolerance = f"tolerance={options['tolerance']}"
     return [
         mean_value(
-            "pointing-game",
+            POINTING_GAME_ROW.name,
             pointing_game(maps, masks, tolerance=options["tolerance"]),
             region_setting(region, tolerance),
             positions,
@@ -83,14 +96,7 @@ ENERGY_IN_MASK = HarnessMetric(
     check=_check_energy,
     runner=_energy,
     defaults={"magnitude": "abs", "regions": ["signal"]},
-    rows=(
-        RowSpec(
-            "energy-in-mask",
-            statistic=mean_of("energy-in-mask"),
-            descriptive_settings=(CUE_SETTING,),
-            reason=_CUE_REASON,
-        ),
-    ),
+    rows=(ENERGY_IN_MASK_ROW,),
 )
 
 
@@ -104,12 +110,5 @@ POINTING_GAME = HarnessMetric(
     check=_check_pointing,
     runner=_pointing,
     defaults={"tolerance": 0, "regions": ["signal"]},
-    rows=(
-        RowSpec(
-            "pointing-game",
-            statistic=mean_of("pointing-game"),
-            descriptive_settings=(CUE_SETTING,),
-            reason=_CUE_REASON,
-        ),
-    ),
+    rows=(POINTING_GAME_ROW,),
 )
