@@ -20,6 +20,8 @@ from comparisons.reporting._statistics_tables import (
     ranks_table,
     verdicts_table,
 )
+from comparisons.run_folder import CellKey
+from comparisons.run_folder._contents import NOT_APPLICABLE
 from comparisons.statistics import (
     CONFIDENCE,
     MIN_SEEDS,
@@ -68,27 +70,49 @@ def coverage_line(coverage: RunCoverage) -> str:
 
 
 def failed_section(coverage: RunCoverage) -> list[str]:
-    """The cells whose last attempt failed, with the reason (the traceback's last line), per
-    (dataset, model, method) and reason; nothing when none failed."""
-    if not coverage.failed:
-        return []
+    """The cells whose last attempt failed, with the reason (the traceback's last line), and
+    the cells whose method does not apply to their model, per (dataset, model, method) and
+    reason; nothing when there are none."""
+    refused = {c: r for c, r in coverage.failed.items() if r.startswith(NOT_APPLICABLE)}
+    failed = {c: r for c, r in coverage.failed.items() if c not in refused}
+    lines: list[str] = []
+    if failed:
+        lines += [
+            "## Failed cells",
+            "",
+            f"{len(failed)} cell(s) failed in their last attempt: they have no results, "
+            "the verdicts count their methods as not compared, and running the same config "
+            "again retries them. Each with the last line of its traceback (the whole one in "
+            "`failed/<cell>.txt`):",
+            "",
+            *_grouped_cells(failed),
+            "",
+        ]
+    if refused:
+        lines += [
+            "## Methods that do not apply to a model",
+            "",
+            f"{len(refused)} cell(s) have no results because the method refuses the model "
+            "(e.g. DeepSHAP's rules have none for a transformer's LayerNorm): they are done, "
+            "a rerun does not retry them, and the verdicts count the method as not compared "
+            "on that model. Each with the method's reason (`not_applicable/<cell>.txt`):",
+            "",
+            *_grouped_cells({c: r.removeprefix(NOT_APPLICABLE + ": ") for c, r in refused.items()}),
+            "",
+        ]
+    return lines
+
+
+def _grouped_cells(reasons: dict[CellKey, str]) -> list[str]:
     grouped: dict[tuple[str, str, str, str], list[int]] = {}
-    for cell, reason in sorted(coverage.failed.items()):
+    for cell, reason in sorted(reasons.items()):
         key = (cell.group.dataset, cell.group.model, cell.method, reason)
         grouped.setdefault(key, []).append(cell.group.seed)
-    lines = [
-        "## Failed cells",
-        "",
-        f"{len(coverage.failed)} cell(s) failed in their last attempt: they have no results, "
-        "the verdicts count their methods as not compared, and running the same config again "
-        "retries them. Each with the last line of its traceback (the whole one in "
-        "`failed/<cell>.txt`):",
-        "",
-    ]
+    lines = []
     for (dataset, model, method, reason), seeds in grouped.items():
         which = ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(s) for s in seeds)
         lines.append(f"- {dataset} / {model}, `{method}`, {which}: `{reason}`")
-    return [*lines, ""]
+    return lines
 
 
 def verdicts_section(statistics: RunStatistics) -> list[str]:

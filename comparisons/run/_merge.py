@@ -42,11 +42,12 @@ def merge(output: Path, shards: list[Path]) -> tuple[RunFolder, list[str]]:
         for folder in folders:
             if folder.path.resolve() != merged.path.resolve():
                 merged.copy_finished_from(folder)
+        not_applicable = merged.not_applicable()
         missing = [
             cell.key
             for group in groups_of(config)
             for cell in cells_of(config, group)
-            if not merged.has_cell(cell.key)
+            if not merged.has_cell(cell.key) and cell.key not in not_applicable
         ]
         compare_model_pairs(merged, config)  # pairs across shards: only the merge has both
         merged.write_tables()

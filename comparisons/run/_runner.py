@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from captum_ifim import UnsupportedModelError
 from comparisons._exit_codes import one_line
 from comparisons.config import HarnessConfig, check_config, resolve_device
 from comparisons.datasets import ImageDataset
@@ -150,6 +151,11 @@ def _run_and_write_cell(
     partial = PartialCell(folder.layout.partial(cell.key), config.fingerprint(), data.test_indices)
     try:
         record = run_cell(config, cell, data, device, on_stage, partial)
+    except UnsupportedModelError as error:  # the method refuses this model: not a failure
+        logger.warning("%s: not applicable, %s", cell.key, one_line(error))
+        folder.write_not_applicable(cell.key, str(error))
+        partial.remove()
+        return
     except Exception as error:  # a failed cell must not lose the others
         logger.exception("cell %s failed", cell.key)
         folder.record_failure(cell.key, error)

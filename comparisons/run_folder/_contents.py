@@ -209,9 +209,22 @@ def read_run_contents(run_dir: Path) -> RunContents:
     )
 
 
+#: How a cell whose method refuses its model (``not_applicable/<cell>.txt``) is reported
+#: among the cells without results.
+NOT_APPLICABLE = "not applicable"
+
+
 def _failed_cells(layout: RunLayout) -> dict[CellKey, str]:
-    """The cells of ``failed/*.txt``, each with the last line of its traceback."""
+    """The cells of ``failed/*.txt``, each with the last line of its traceback, and those of
+    ``not_applicable/*.txt``, each with ``"not applicable: <the method's reason>"``."""
     failed = {}
+    for path in sorted(layout.not_applicable_dir.glob("*.txt")):
+        try:
+            cell = CellKey.parse(path.stem)
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+        except (OSError, ValueError):
+            continue
+        failed[cell] = f"{NOT_APPLICABLE}: {text.splitlines()[0] if text else ''}".rstrip(": ")
     for path in sorted(layout.failed_dir.glob("*.txt")):
         try:
             cell = CellKey.parse(path.stem)

@@ -410,11 +410,33 @@ class RunFolder:
         return found
 
     def finished(self) -> tuple[set[str], set[str]]:
-        """The keys of the usable finished cells and models (read only: nothing is moved)."""
+        """The keys of the usable finished cells (with the cells whose method does not apply
+        to their model, :meth:`not_applicable`) and models (read only: nothing is moved)."""
         unusable = {path for path, _ in self.unusable_files()}
         cells = {p.stem for p in self.layout.cells_dir.glob("*.json") if p not in unusable}
         models = {p.stem for p in self.layout.models_dir.glob("*.json") if p not in unusable}
-        return cells, models
+        return cells | set(self.not_applicable()), models
+
+    def not_applicable(self) -> dict[str, str]:
+        """The cells whose method refused their model (:meth:`write_not_applicable`), each
+        with the method's reason."""
+        found = {}
+        for path in sorted(self.layout.not_applicable_dir.glob("*.txt")):
+            if _is_cell_key(path.stem):
+                try:
+                    found[path.stem] = path.read_text(encoding="utf-8").strip()
+                except OSError:  # unreadable: the cell is not done, the next run asks again
+                    continue
+        return found
+
+    def write_not_applicable(self, key: str, reason: str) -> None:
+        """Cell ``key`` is done without rows: its method refuses its model (an
+        ``UnsupportedModelError``, e.g. DeepSHAP's rules on a transformer's LayerNorm). A
+        rerun does not retry it, and the model-pair stage compares the methods both models
+        have."""
+        write_text(self.layout.not_applicable(key), reason.rstrip() + "\n")
+        self.layout.failure(key).unlink(missing_ok=True)
+        self._unrecorded_failures.discard(key)
 
     def recover(self) -> list[QuarantinedFile]:
         """Move every unusable finished file (:meth:`unusable_files`) to the quarantine, so
@@ -513,6 +535,9 @@ class RunFolder:
         for source_path in sorted(source.layout.pairs_dir.glob("*.json")):
             if _usable(source_path, read_rows_file):
                 _copy_atomically(source_path, self.layout.pair(source_path.stem))
+        for key, reason in source.not_applicable().items():
+            if not self.has_cell(key) and key not in self.not_applicable():
+                self.write_not_applicable(key, reason)
 
     def rows(self) -> list[ResultRow]:
         """Every row of every finished model, cell and compared pair of models, sorted.

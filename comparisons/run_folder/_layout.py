@@ -77,6 +77,10 @@ class RunLayout:
         return self.root / "failed"
 
     @property
+    def not_applicable_dir(self) -> Path:
+        return self.root / "not_applicable"
+
+    @property
     def per_example_dir(self) -> Path:
         return self.root / "per_example"
 
@@ -147,3 +151,8 @@ class RunLayout:
     def failure(self, key: str) -> Path:
         """``failed/<key>.txt``: the traceback of a cell's last failed attempt."""
         return self.failed_dir / f"{key}.txt"
+
+    def not_applicable(self, key: str) -> Path:
+        """``not_applicable/<key>.txt``: why a cell's method refuses its model (DeepSHAP on
+        a transformer); the cell is done, with no rows."""
+        return self.not_applicable_dir / f"{key}.txt"

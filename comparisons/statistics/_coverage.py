@@ -143,7 +143,12 @@ class RunCoverage:
                 reasons.setdefault(self.failed[cell], []).append(cell.group.seed)
             else:
                 waiting.append(cell.group.seed)
-        parts = [f"failed in {_seeds(seeds)}: {reason}" for reason, seeds in reasons.items()]
+        parts = [
+            f"{_NOT_APPLICABLE} in {_seeds(seeds)}: {reason.removeprefix(_NOT_APPLICABLE + ': ')}"
+            if reason.startswith(_NOT_APPLICABLE)
+            else f"failed in {_seeds(seeds)}: {reason}"
+            for reason, seeds in reasons.items()
+        ]
         return "; ".join([*parts, *([f"{_seeds(waiting)} not run yet"] if waiting else [])])
 
     def failed_in_plan(self) -> dict[CellKey, str]:
@@ -192,6 +197,11 @@ class RunCoverage:
                     + ", ".join(f"`{s.value}` ({s.done} of {s.expected} cells)" for s in incomplete)
                 )
         return "; ".join(parts)
+
+
+#: The reason's prefix of a cell whose method refuses its model (the run folder's
+#: ``not_applicable/``): reported as such, not as a failure.
+_NOT_APPLICABLE = "not applicable"
 
 
 def _seeds(seeds: list[int]) -> str:
