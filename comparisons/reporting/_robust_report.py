@@ -39,6 +39,13 @@ import torch
 from matplotlib.figure import Figure
 
 from comparisons.config import HarnessConfig
+from comparisons.metrics import (
+    EFFECTIVE_RANK_ROW,
+    ENERGY_IN_MASK_ROW,
+    LAMBDA_1_ROW,
+    NUM_COMPONENTS_ROW,
+    TRACE_ROW,
+)
 from comparisons.paper import RANKED_METRICS, REFERENCE
 from comparisons.reporting._cell_values import (
     CellValues,
@@ -70,13 +77,13 @@ from comparisons.statistics import (
 
 #: The iFIM spectrum rows (metric ``ifim-spectrum``) and the S(x) energy row, in table order.
 SPECTRUM_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("ifim-lambda-1", "", "lambda_1"),
-    ("ifim-trace", "", "trace"),
-    ("ifim-effective-rank", "", "effective rank"),
-    ("ifim-num-components", "", "K"),
-    ("energy-in-mask", "", "S(x) energy on the signal"),
+    (LAMBDA_1_ROW.name, "", "lambda_1"),
+    (TRACE_ROW.name, "", "trace"),
+    (EFFECTIVE_RANK_ROW.name, "", "effective rank"),
+    (NUM_COMPONENTS_ROW.name, "", "K"),
+    (ENERGY_IN_MASK_ROW.name, "", "S(x) energy on the signal"),
 )
-EFFECTIVE_RANK = "ifim-effective-rank"
+EFFECTIVE_RANK = EFFECTIVE_RANK_ROW.name
 #: Test images per regime in the map pairs figure.
 MAP_PAIR_IMAGES = 3
 
@@ -218,7 +225,7 @@ def spectrum_comparison(
     body, differences = [], {}
     constant = False
     for metric, setting, label in SPECTRUM_ROWS:
-        method = REFERENCE if metric == "energy-in-mask" else None
+        method = REFERENCE if metric == ENERGY_IN_MASK_ROW.name else None
         method = method or _spectrum_method(summary, dataset, regimes.standard)
         if method is None:
             continue
@@ -252,8 +259,8 @@ def spectrum_comparison(
     verdict = subspace_verdict(rank, constant) if rank is not None else NOT_JUDGED
     said = []
     for metric, label in (
-        ("ifim-lambda-1", "lambda_1"),
-        ("energy-in-mask", "the S(x) energy on the signal"),
+        (LAMBDA_1_ROW.name, "lambda_1"),
+        (ENERGY_IN_MASK_ROW.name, "the S(x) energy on the signal"),
     ):
         if metric in differences:
             said.append(f"{label} {change_words(differences[metric])}")

@@ -38,6 +38,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from comparisons.metrics import (
+    CUE_ACCURACY_CONGRUENT_ROW,
+    CUE_ACCURACY_INCONGRUENT_ROW,
+    CUE_RELIANCE_ROW,
+    CUE_SETTING,
+    EIGENVECTOR_ENERGY_ROW,
+    ENERGY_IN_MASK_ROW,
+    POINTING_GAME_ROW,
+)
 from comparisons.reporting._cell_values import (
     NO_ESTIMATE,
     CellValues,
@@ -62,15 +71,15 @@ from comparisons.statistics import (
 )
 
 #: The model rows of a cue dataset (method ``""``).
-RELIANCE = "cue-reliance"
-CONGRUENT = "cue-accuracy-congruent"
-INCONGRUENT = "cue-accuracy-incongruent"
+RELIANCE = CUE_RELIANCE_ROW.name
+CONGRUENT = CUE_ACCURACY_CONGRUENT_ROW.name
+INCONGRUENT = CUE_ACCURACY_INCONGRUENT_ROW.name
 #: The method rows the section reads, and their settings on the signal and on the cue.
-ENERGY = "energy-in-mask"
-POINTING = "pointing-game"
-EIGENVECTOR_ENERGY = "eigenvector-energy"
+ENERGY = ENERGY_IN_MASK_ROW.name
+POINTING = POINTING_GAME_ROW.name
+EIGENVECTOR_ENERGY = EIGENVECTOR_ENERGY_ROW.name
 SIGNAL_ENERGY_SETTING = ""
-CUE_ENERGY_SETTING = "region=cue"
+CUE_ENERGY_SETTING = CUE_SETTING
 
 #: A model is reliant when its cue-reliance interval's lower bound is above this.
 RELIANT_LOW = 0.2
@@ -214,7 +223,7 @@ def reliance_estimate(rows: Sequence[ResultRow], dataset: str, model: str) -> Es
             break
         outcomes, group = np.r_[c, i], np.r_[np.ones(c.size), np.zeros(i.size)]
         samples.append((outcomes.size, _difference_statistic(outcomes, group.astype(bool))))
-    rng = seeded_rng("cue-reliance", dataset, model)
+    rng = seeded_rng(RELIANCE, dataset, model)
     if samples:
         interval = two_level_interval(samples, rng)
     else:
