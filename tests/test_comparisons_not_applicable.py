@@ -95,3 +95,14 @@ def test_the_report_says_not_applicable_not_failed(tiny_run):
     assert "## Methods that do not apply to a model" in text
     assert "- lumpy-sks / vit, `deepshap`, seed 0: `expected a model that DeepSHAP" in text
     assert "## Failed cells" not in text
+
+
+def test_coverage_takes_the_refused_cell_out_of_the_plan(tiny_run):
+    from comparisons.run_folder._contents import read_run_contents
+    from comparisons.statistics._coverage import run_coverage
+
+    folder, _ = tiny_run
+    contents = read_run_contents(folder.path)
+    coverage = run_coverage(parse_config(TINY), folder.rows(), contents.failed)
+    assert coverage.complete and len(coverage.expected) == 3  # 4 planned, 1 refused
+    assert coverage.failed_in_plan() == {}

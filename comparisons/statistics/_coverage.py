@@ -221,12 +221,16 @@ def run_coverage(
     Args:
         config: The run's config, or ``None`` (an old folder): then the plan is inferred.
         rows: The result rows.
-        failed: The cells whose last attempt failed, with the reason.
+        failed: The cells whose last attempt failed, with the reason; a reason starting
+            with "not applicable" (the method refuses the model) takes the cell out of the
+            plan: the report says why, and the verdicts are final without it.
     """
     failed = dict(failed or {})
+    refused = {c for c, reason in failed.items() if reason.startswith(_NOT_APPLICABLE)}
     found = {CellKey(GroupKey(r.dataset, r.model, r.seed), r.method) for r in rows if r.method}
     if config is not None:
-        expected = planned_cells(config)
+        # A cell whose method refuses its model is not part of what the run can cover.
+        expected = [c for c in planned_cells(config) if c not in refused]
         return RunCoverage(tuple(expected), frozenset(found & set(expected)), failed, True)
     seen = [*found, *failed]
     pairs = list(dict.fromkeys((c.group.dataset, c.group.model) for c in sorted(seen)))
@@ -237,5 +241,6 @@ def run_coverage(
         for dataset, model in pairs
         for seed in seeds
         for method in methods
+        if CellKey(GroupKey(dataset, model, seed), method) not in refused
     ]
     return RunCoverage(tuple(expected), frozenset(found), failed, False)
