@@ -51,6 +51,8 @@ root_doc = "index"
 exclude_patterns = [
     "_build",
     "results/default/*.md",
+    "results/robust/*.md",
+    "results/shortcut/*.md",
     "performance_figures/*.md",
     "gallery",
     "slurm",
