@@ -573,6 +573,7 @@ def test_speedup_cells_time_variants_interleaved_and_compare_outputs(tmp_path: P
         ("ifim", "ifim-batched"),
         ("scorecam", "pytorch-grad-cam"),
         ("scorecam", "ours"),
+        ("scorecam", "ours-bfloat16"),
         ("deepshap", "shap"),
         ("deepshap", "shap-top-output"),
         ("deepshap", "ours"),
@@ -586,6 +587,10 @@ def test_speedup_cells_time_variants_interleaved_and_compare_outputs(tmp_path: P
     assert variants[("deepshap", "shap")].backward_passes == 2 * 3  # every output
     assert variants[("deepshap", "ours")].backward_passes == 1
     assert 0 < variants[("scorecam", "ours")].rows_forwarded <= 2 * 64
+    # Opt-in and not exact: reported beside the exact path, with its rounding, no target.
+    bfloat16 = variants[("scorecam", "ours-bfloat16")]
+    assert bfloat16.rows_forwarded == variants[("scorecam", "ours")].rows_forwarded
+    assert bfloat16.difference is not None and bfloat16.difference < 0.1
     checks = {c.name: c for c in check_speedups(rows)}
     assert set(checks) == {
         "iFIM / floor C=3 shallow-cnn",

@@ -334,6 +334,7 @@ VALID_OPTIONS: dict[str, Any] = {
     "reshape_transform": None,
     "normalization": "none",
     "batch_size": 4,
+    "precision": "bfloat16",
     "check_additivity": True,
     "additivity_tolerance": 1e-2,
     "abs": False,
@@ -378,6 +379,7 @@ BAD_OPTIONS = [
     ("eigencam", {"reshape_transform": "flatten"}, TypeError, "reshape_transform"),
     ("scorecam", {"batch_size": 0}, ValueError, "batch_size to be a positive int"),
     ("scorecam", {"batch_size": True}, ValueError, "batch_size to be a positive int"),
+    ("scorecam", {"precision": "float16"}, ValueError, "expected precision in"),
     ("deepshap", {"additivity_tolerance": 0.0}, ValueError, "additivity_tolerance > 0"),
     ("deepshap", {"additivity_tolerance": -1.0}, ValueError, "additivity_tolerance > 0"),
     ("deepshap", {"check_additivity": "yes"}, TypeError, "check_additivity to be a bool"),
@@ -403,7 +405,8 @@ def test_every_option_is_declared_once_and_has_a_valid_test_value() -> None:
         assert spec.options == spec.constructor_options | spec.attribute_options
         assert spec.options <= VALID_OPTIONS.keys(), (name, spec.options - VALID_OPTIONS.keys())
     assert get_method_spec("scorecam").options == get_method_spec("gradcam").options | {
-        "batch_size"
+        "batch_size",
+        "precision",
     }
     with pytest.raises(ValueError, match="in both"):
         MethodSpec("x", "x", get_method_spec("saliency").factory, frozenset("a"), frozenset("a"))
