@@ -153,7 +153,12 @@ def _run_and_write_cell(
         record = run_cell(config, cell, data, device, on_stage, partial)
     except UnsupportedModelError as error:  # the method refuses this model: not a failure
         logger.warning("%s: not applicable, %s", cell.key, one_line(error))
-        folder.write_not_applicable(cell.key, str(error))
+        try:
+            folder.write_not_applicable(cell.key, str(error))
+        except OSError as write_error:  # a full disk: as for a cell, retried on the next run
+            logger.error("cell %s not recorded, retried on the next run: %s", cell.key, write_error)
+            folder.record_failure(cell.key, write_error)
+            return
         partial.remove()
         return
     except Exception as error:  # a failed cell must not lose the others

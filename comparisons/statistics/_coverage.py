@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from comparisons.config import HarnessConfig
 from comparisons.run_folder import CellKey, GroupKey, ResultRow
+from comparisons.run_folder._contents import NOT_APPLICABLE as _NOT_APPLICABLE
 from comparisons.statistics._order import order_methods, unique
 
 #: The dimensions of a cell, in the order of its key, with their plural in words.
@@ -197,11 +198,6 @@ class RunCoverage:
                     + ", ".join(f"`{s.value}` ({s.done} of {s.expected} cells)" for s in incomplete)
                 )
         return "; ".join(parts)
-
-
-#: The reason's prefix of a cell whose method refuses its model (the run folder's
-#: ``not_applicable/``): reported as such, not as a failure.
-_NOT_APPLICABLE = "not applicable"
 
 
 def _seeds(seeds: list[int]) -> str:
