@@ -284,36 +284,55 @@ def _hooks(model: nn.Module) -> int:
     )
 
 
-def test_a_deepshap_call_failing_inside_shap_leaves_the_model_as_found(monkeypatch) -> None:
+@pytest.mark.parametrize("rows", ["paired", "shap's layout"])
+def test_a_deepshap_call_failing_inside_a_rule_leaves_the_model_as_found(monkeypatch, rows):
     """The issue's failure: shap's own explainer left hundreds of hooks on DenseNet121 after
-    an error. Here shap fails inside its gradient call, after hooking every leaf of the
-    copy (DenseNet121's 700-odd), and the model has none, its weights and flags as found."""
+    an error. Here a rule fails inside the gradient call, after every rule module of the
+    copy was swapped for its twin (the paired rows) or every leaf of the copy was hooked
+    (shap's layout, DenseNet121's 700-odd hooks), and the model has no hook and no twin,
+    its weights and flags as found."""
     torchvision = pytest.importorskip("torchvision")
     deep_pytorch = importlib.import_module("shap.explainers._deep.deep_pytorch")
-    from captum_ifim._baselines import _deepshap_attribution
+    from captum_ifim._baselines import _deepshap_attribution, _paired_rules
 
     torch.manual_seed(0)
     model = torchvision.models.densenet121(weights=None, num_classes=3).eval()
+    modules = list(model.modules())
     x, background = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
     seen: list[int] = []
-    add_hooks = _deepshap_attribution._add_shap_hooks
 
-    def counted_hooks(copy: nn.Module, rules: Any) -> list[Any]:
-        handles = add_hooks(copy, rules)
-        seen.append(len(handles))
-        return handles
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a rule failed midway")
 
-    def failing_rule(module: nn.Module, grad_input: Any, grad_output: Any) -> Any:
-        raise RuntimeError("shap failed midway")
+    if rows == "paired":
+        enter = _paired_rules.PairedRules.__enter__
 
-    monkeypatch.setattr(_deepshap_attribution, "_add_shap_hooks", counted_hooks)
-    monkeypatch.setattr(deep_pytorch, "deeplift_grad", failing_rule)
+        def counted(self: Any) -> Any:
+            entered = enter(self)
+            seen.append(len(self._twins))
+            return entered
+
+        monkeypatch.setattr(_paired_rules.PairedRules, "__enter__", counted)
+        monkeypatch.setattr(_paired_rules, "rescale", failing)
+    else:
+        enter = _deepshap_attribution._ShapHooks.__enter__
+
+        def counted(self: Any) -> Any:
+            entered = enter(self)
+            seen.append(len(self._handles))
+            return entered
+
+        monkeypatch.setattr(_deepshap_attribution, "_pairs_rows", lambda *args: False)
+        monkeypatch.setattr(_deepshap_attribution._ShapHooks, "__enter__", counted)
+        monkeypatch.setattr(deep_pytorch, "deeplift_grad", failing)
     method = build_method("deepshap", model, background=background)
     before = model_state(model)
-    with pytest.raises(RuntimeError, match="shap failed midway"):
+    with pytest.raises(RuntimeError, match="a rule failed midway"):
         method.attribute(x, target=1)
-    assert seen and seen[0] > 700  # shap's two hooks on each of the copy's 374 leaves
+    # ReLUs and pools swapped (DenseNet121 has 121), or shap's two hooks on 374 leaves.
+    assert seen and seen[0] > (100 if rows == "paired" else 700)
     assert _hooks(model) == 0
+    assert list(model.modules()) == modules
     assert_same_state(before, model_state(model, copy_tensors=False))
 
 

@@ -391,6 +391,185 @@ def test_batched_deepshap_makes_one_backward_pass_per_chunk():
         DeepSHAP(model, background, batch_size=0)
 
 
+class _EveryRule(nn.Module):
+    """Each rule the paired path computes, in 1-D, 2-D or 3-D: ReLU, tanh, SiLU (an
+    ``ElementwiseRescale`` on the copy), a sigmoid head, non-overlapping max pools (one
+    with ``ceil_mode``) and a residual addition."""
+
+    def __init__(self, dims: int, channels: int = 3) -> None:
+        super().__init__()
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+        pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims]
+        self.conv1 = conv(1, channels, 3, padding=1)
+        self.pool1 = pool(2)
+        self.conv2 = conv(channels, channels, 3, padding=1)
+        self.pool2 = pool(2, ceil_mode=True)
+        self.head = nn.Sequential(nn.Flatten(), nn.LazyLinear(3), nn.Sigmoid())
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.pool1(torch.relu(self.conv1(x)))
+        h = h + torch.tanh(self.conv2(h))
+        return self.head(self.pool2(nn.functional.silu(h)))
+
+
+def _every_rule(dims: int, dtype: torch.dtype) -> tuple[nn.Module, Tensor, Tensor]:
+    """The model (seeded), 4 inputs and 3 background samples of side 10 (odd after the
+    first pool, so ``ceil_mode`` adds windows), with a zero border shared by inputs and
+    background, so that differences below shap's thresholds occur at every layer."""
+    torch.manual_seed(dims)
+    shape = (1,) + (10,) * dims
+    model = _EveryRule(dims).to(dtype)
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randn(4, *shape, generator=generator, dtype=dtype)
+    background = torch.randn(3, *shape, generator=generator, dtype=dtype)
+    border = torch.ones(shape, dtype=dtype)
+    border[(slice(None),) + (slice(3, 10),) * dims] = 0
+    x[:, border.bool()] = 0
+    background[:, border.bool()] = 0
+    model(x)  # materialize the lazy layer
+    return model.eval(), x, background
+
+
+@pytest.mark.parametrize(
+    "dims, dtype", [(1, torch.float32), (2, torch.float32), (2, torch.float64), (3, torch.float32)]
+)
+def test_paired_rules_give_shaps_values_in_every_dimension(dims, dtype):
+    from captum_ifim import DeepSHAP
+
+    model, x, background = _every_rule(dims, dtype)
+    targets = torch.tensor([0, 1, 2, 0])
+    expected = _shap_per_sample(model, background, x, targets).to(dtype)
+    scale = float(expected.abs().max())
+    for batch_size in (None, 3):
+        got = DeepSHAP(model, background, batch_size=batch_size).attribute(x, target=targets)
+        assert got.dtype == dtype
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_paired_rules_forward_the_inputs_once_and_the_background_once_per_input():
+    from captum_ifim import DeepSHAP
+
+    model, x, background = _every_rule(2, torch.float32)
+    rows: list[int] = []
+    handle = model.conv1.register_forward_pre_hook(lambda _, args: rows.append(len(args[0])))
+    try:
+        DeepSHAP(model, background, check_additivity=False).attribute(x, target=0)
+    finally:
+        handle.remove()
+    # The hook is copied with the model onto DeepSHAP's copy. Last come the inputs once
+    # and the background once per input: 4 and 4 x 3 rows, where shap forwards 2 x 4 x 3.
+    assert rows[-2:] == [len(x), len(x) * len(background)]
+
+
+def _shap_rule_on_both_halves(rule, module: nn.Module, zx: Tensor, zb: Tensor, grad: Tensor):
+    """shap's rule as its hooks call it, on shap's layout (each input tiled against its
+    background rows, then the background rows), both halves given ``grad``; returns the
+    gradient of the background half."""
+    per_input = zb.shape[0] // zx.shape[0]
+    joint = torch.cat((zx.repeat_interleave(per_input, dim=0), zb)).requires_grad_(True)
+    output = module(joint)
+    grad_output = torch.cat((grad, grad))
+    (grad_input,) = torch.autograd.grad(output, joint, grad_output)
+    module.x, module.y = joint.detach(), output.detach()
+    try:
+        result = rule(module, (grad_input,), (grad_output,))[0]
+    finally:
+        del module.x, module.y
+    return result[zb.shape[0] :]
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "silu"])
+def test_rescale_rule_is_shaps_nonlinear_1d_term_for_term(name):
+    from shap.explainers._deep import deep_pytorch
+
+    from captum_ifim._baselines._paired_rules import rescale
+    from captum_ifim._baselines._rescale_modules import ElementwiseRescale
+
+    module = {
+        "relu": nn.ReLU(),
+        "sigmoid": nn.Sigmoid(),
+        "tanh": nn.Tanh(),
+        "silu": ElementwiseRescale(nn.functional.silu, "silu"),
+    }[name]
+    generator = torch.Generator().manual_seed(4)
+    zx = torch.randn(2, 50, generator=generator, dtype=torch.float64)
+    zb = torch.randn(6, 50, generator=generator, dtype=torch.float64)
+    paired = zx.repeat_interleave(3, dim=0)
+    zb[:, :10] = paired[:, :10]  # equal: shap's fallback to the module's own gradient
+    zb[:, 10:20] = paired[:, 10:20] + 4e-7  # below its threshold but not equal
+    zx[:, 20:22] = zx[:, 20:22].abs() + 1e-3  # on both sides of a ReLU's kink
+    zb[:, 20:22] = -zx.repeat_interleave(3, dim=0)[:, 20:22]
+    grad = torch.randn(6, 50, generator=generator, dtype=torch.float64)
+    expected = _shap_rule_on_both_halves(deep_pytorch.nonlinear_1d, module, zx, zb, grad)
+    z = zb.clone().requires_grad_(True)
+    with torch.no_grad():
+        yx = module(zx)
+    out = rescale(module, z, module(z), zx, yx)
+    torch.testing.assert_close(out, module(zb), rtol=0, atol=0)
+    (got,) = torch.autograd.grad(out, z, grad)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_max_pool_rule_is_shaps_maxpool_term_for_term(dims):
+    from shap.explainers._deep import deep_pytorch
+
+    from captum_ifim._baselines._paired_rules import _MaxPoolRule, _pool_with_indices
+
+    module = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims](2, ceil_mode=True)
+    generator = torch.Generator().manual_seed(dims)
+    spatial = (5,) * dims
+    zx = torch.randn(2, 3, *spatial, generator=generator, dtype=torch.float64).relu()
+    zb = torch.randn(4, 3, *spatial, generator=generator, dtype=torch.float64).relu()
+    paired = zx.repeat_interleave(2, dim=0)
+    zb[:, 0] = paired[:, 0]  # a channel equal to the input: every difference 0
+    zb[:, 1] = paired[:, 1] + 5e-8 * (zb[:, 1] > 0)  # below shap's threshold
+    zb[0] = 0  # windows of ties
+    yb_shape = _pool_with_indices(module, zb)[0].shape
+    grad = torch.randn(yb_shape, generator=generator, dtype=torch.float64)
+    expected = _shap_rule_on_both_halves(deep_pytorch.maxpool, module, zx, zb, grad)
+    z = zb.clone().requires_grad_(True)
+    y, indices = _pool_with_indices(module, z)
+    yx, indices_x = _pool_with_indices(module, zx)
+    out = _MaxPoolRule.apply(z, y, indices, zx, yx, indices_x)
+    (got,) = torch.autograd.grad(out, z, grad)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_channels_last_pooling_gives_the_same_maxima_and_indices(dims):
+    from captum_ifim._baselines._paired_rules import _pool_with_indices
+
+    pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims](2, ceil_mode=True)
+    z = torch.randn(3, 4, *(7,) * dims).relu()  # ties: windows of zeros
+    z[0] = 0
+    expected = pool.__class__(2, ceil_mode=True, return_indices=True)(z)
+    got = _pool_with_indices(pool, z)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_additional_arguments_pair_each_input_with_its_own():
+    from captum_ifim import DeepSHAP
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _small_resnet()
+
+        def forward(self, x: Tensor, scale: Tensor) -> Tensor:
+            return self.net(x * scale[:, None, None, None])
+
+    model = Scaled().eval()
+    x, background = torch.randn(3, 1, 16, 16), torch.randn(4, 1, 16, 16)
+    scale = torch.tensor([0.5, 1.0, 2.0])
+    got = DeepSHAP(model, background).attribute(x, target=1, additional_forward_args=(scale,))
+    for n in range(3):
+        alone = DeepSHAP(model, background).attribute(
+            x[n : n + 1], target=1, additional_forward_args=(scale[n : n + 1],)
+        )
+        torch.testing.assert_close(got[n : n + 1], alone, rtol=1e-5, atol=1e-7)
+
+
 def test_score_cam_bfloat16_is_opt_in_and_close_to_float32():
     from captum_ifim import ScoreCAM, build_method
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any, ClassVar
 
 import torch
 from captum.attr import Attribution
-from torch import Tensor, nn
+from torch import Tensor, fx, nn
 
 from captum_ifim._baselines._deepshap_support import (
     UnsupportedModelError,
@@ -17,6 +18,7 @@ from captum_ifim._baselines._deepshap_support import (
     inexact_operations,
 )
 from captum_ifim._baselines._model_preparation import prepare_model_for_deepshap
+from captum_ifim._baselines._paired_rules import PairedRules
 from captum_ifim._baselines._rescale_modules import register_rescale_rule
 from captum_ifim._baselines._sample_forward import (
     bind_forward,
@@ -37,10 +39,11 @@ from captum_ifim._targets import resolve_targets
 from captum_ifim._validation import check_bool, check_inputs, check_positive_int
 
 #: Input values per backward pass (rows x values per input) that ``batch_size=None`` keeps
-#: a pass within: 2 x B rows per input, as many inputs as fit, at least one. shap's rules
-#: are elementwise and memory-bound, so small passes are faster (the shallow CNN, 8 inputs,
-#: B = 16, one thread on the 2-core AMD EPYC: 32 px 200 / 176 / 215 ms with 2 / 4 / 8
-#: inputs per pass; 64 px 823 / 1037 / 1391 ms with 1 / 4 / 8).
+#: a pass within: B rows per input (2 x B where shap's hooks run), as many inputs as fit,
+#: at least one. The rules are elementwise and memory-bound, so small passes are faster
+#: (measured with shap's hooks: the shallow CNN, 8 inputs, B = 16, one thread on the 2-core
+#: AMD EPYC: 32 px 200 / 176 / 215 ms with 2 / 4 / 8 inputs per pass; 64 px 823 / 1037 /
+#: 1391 ms with 1 / 4 / 8).
 PASS_VALUES = 2**17
 
 
@@ -80,10 +83,15 @@ class DeepSHAP(Attribution):
     Images, volumes and any other input shape are taken.
 
     Only the target class is explained. shap's DeepExplainer runs one backward pass per
-    input (and per output) on the input tiled against the background (2 x B rows); here the
-    rows of ``batch_size`` inputs go through one forward and one backward pass, with
-    shap's hooks and rules unchanged (they pair row k of the first half with row k of
-    the second), so the values are shap's (``tests/test_speedups_exact.py``).
+    input (and per output) on the input tiled against the background (2 x B rows) and
+    reads the multipliers of the background half. Here, on a model fx traces and shap
+    attributes exactly, the inputs go through one forward pass (their activations) and the
+    background once per input (B rows each) through one forward and one backward pass with
+    shap's rules applied against those activations
+    (:class:`~captum_ifim._baselines._paired_rules.PairedRules`): half the rows, the same
+    multipliers. Elsewhere shap's own hooks run on its 2 x B rows per input. Either way
+    ``batch_size`` inputs share a pass and the values are shap's
+    (``tests/test_speedups_exact.py``).
 
     Args:
         model: A classifier returning (N, C) outputs.
@@ -93,8 +101,8 @@ class DeepSHAP(Attribution):
             ``f_t(x) - mean_b f_t(b)`` within ``additivity_tolerance`` (shap's own check
             and tolerance, made here so that it also runs under ``python -O``).
         additivity_tolerance: Absolute tolerance of the check.
-        batch_size: Inputs per pass (2 x B rows each); ``None`` takes as many as keep a
-            pass within :data:`PASS_VALUES` input values (at least one).
+        batch_size: Inputs per pass; ``None`` takes as many as keep a pass within
+            :data:`PASS_VALUES` input values (at least one).
 
     Example:
         >>> import torch
@@ -183,19 +191,57 @@ class DeepSHAP(Attribution):
         def forward(rows: Tensor, owner: Tensor) -> Tensor:
             return logits_of(prepared(rows, *rows_arguments(extra, owner, len(x))), output_key)
 
-        step = self.batch_size or max(1, PASS_VALUES // (2 * len(background) * x[0].numel()))
-        handles = _add_shap_hooks(prepared, rules)
-        try:
-            with torch.enable_grad():
-                parts = [
-                    self._values(forward, x, background, targets, start, step)
-                    for start in range(0, x.shape[0], step)
-                ]
-        finally:
-            for handle in handles:
-                handle.remove()
+        values: Callable[..., Tensor]
+        if _pairs_rows(prepared, inexact):
+            hooks: PairedRules | _ShapHooks = PairedRules(prepared, rules)
+            rows_per_input = len(background)
+            values = functools.partial(self._paired_values, rules=hooks)
+        else:  # shap's hooks on both halves, as shap runs them
+            hooks = _ShapHooks(prepared, rules)
+            rows_per_input, values = 2 * len(background), self._values
+        step = self.batch_size or max(1, PASS_VALUES // (rows_per_input * x[0].numel()))
+        with hooks, torch.enable_grad():
+            parts = [
+                values(forward, x, background, targets, start, step)
+                for start in range(0, x.shape[0], step)
+            ]
         attributions = torch.cat(parts).to(device=x.device, dtype=x.dtype)
         return _format_output(is_tuple, (attributions,))
+
+    def _paired_values(
+        self,
+        forward: Callable[[Tensor, Tensor], Tensor],
+        x: Tensor,
+        background: Tensor,
+        targets: Tensor,
+        start: int,
+        step: int,
+        rules: PairedRules,
+    ) -> Tensor:
+        """SHAP values of inputs ``start:start + step``: one forward pass on them (their
+        activations), then one forward and one backward pass on the background once per
+        input, with shap's rules applied against the inputs' activations (the second
+        half of shap's rows, which is where shap reads its multipliers)."""
+        samples = x[start : start + step]
+        count, size = samples.shape[0], background.shape[0]
+        owner = torch.arange(start, start + count, device=x.device)
+        at_inputs = rules.record(lambda: forward(samples, owner))
+        references = background.repeat(count, *([1] * (background.dim() - 1)))
+        references.requires_grad_(True)
+        owner_rows = owner.repeat_interleave(size)
+        scores = forward(references, owner_rows)
+        chosen = targets.to(scores.device)
+        selected = scores.gather(1, chosen[owner_rows][:, None])
+        (gradient,) = torch.autograd.grad(selected.sum(), references)
+        multipliers = gradient.view(count, size, *samples.shape[1:])
+        values = (multipliers * (samples[:, None] - background[None])).mean(dim=1)
+        if self.check_additivity:
+            at_x = at_inputs.gather(1, chosen[owner][:, None])[:, 0]
+            at_b = selected.detach()[:, 0].view(count, size)
+            for j in range(count):
+                difference = float(at_x[j]) - float(at_b[j].mean())
+                self._check_sum(values[j], difference, start + j)
+        return values.detach()
 
     def _values(
         self,
@@ -241,11 +287,28 @@ class DeepSHAP(Attribution):
             )
 
 
-def _add_shap_hooks(model: nn.Module, rules: Any) -> list[Any]:
-    """shap's DeepLIFT hooks on every leaf module (what its ``add_handles`` registers)."""
-    handles = []
-    for module in model.modules():
-        if next(module.children(), None) is None:
-            handles.append(module.register_forward_hook(rules.add_interim_values))
-            handles.append(module.register_full_backward_hook(rules.deeplift_grad))
-    return handles
+def _pairs_rows(prepared: nn.Module, inexact: list[Any]) -> bool:
+    """Whether the background rows alone are run (:class:`PairedRules`): on a traced copy
+    where every operation has an exact rule (elsewhere the two halves of shap's layout
+    may receive different gradients, and shap's own hooks run on both)."""
+    return isinstance(prepared, fx.GraphModule) and not inexact
+
+
+class _ShapHooks:
+    """shap's DeepLIFT hooks on every leaf module (what its ``add_handles`` registers),
+    removed on exit."""
+
+    def __init__(self, model: nn.Module, rules: Any) -> None:
+        self._model, self._rules, self._handles = model, rules, []
+
+    def __enter__(self) -> _ShapHooks:
+        for module in self._model.modules():
+            if next(module.children(), None) is None:
+                self._handles.append(module.register_forward_hook(self._rules.add_interim_values))
+                self._handles.append(module.register_full_backward_hook(self._rules.deeplift_grad))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
