@@ -41,10 +41,10 @@ from captum_ifim._validation import check_bool, check_inputs, check_positive_int
 #: Input values per backward pass (rows x values per input) that ``batch_size=None`` keeps
 #: a pass within: B rows per input (2 x B where shap's hooks run), as many inputs as fit,
 #: at least one. The rules are elementwise and memory-bound, so small passes are faster
-#: (measured with shap's hooks: the shallow CNN, 8 inputs, B = 16, one thread on the 2-core
-#: AMD EPYC: 32 px 200 / 176 / 215 ms with 2 / 4 / 8 inputs per pass; 64 px 823 / 1037 /
-#: 1391 ms with 1 / 4 / 8).
-PASS_VALUES = 2**17
+#: (the shallow CNN at 64 px, 16 inputs, B = 16, one thread on the 2-core AMD EPYC, best
+#: of 3: 0.57 / 0.64 / 0.67 / 0.79 / 1.27 s with 1 / 2 / 4 / 8 / 16 inputs per pass; the
+#: ResNet18 at 64 px within 8 % from 1 to 16).
+PASS_VALUES = 2**16
 
 
 def check_deepshap_settings(
