@@ -118,6 +118,26 @@ def test_the_progress_bar_moves_within_cells_and_ends_at_the_total():
         assert progress.bar.n == pytest.approx(estimate.total_seconds)
 
 
+def test_the_remaining_time_is_what_is_left_over_the_average_rate_so_far():
+    """tqdm's default rate weights the last updates: one quick stage after a slow one made
+    the default run's remaining time swing from 6 to 28 minutes within a cell."""
+    group = GroupKey("d", "m", 0)
+    cell = CellKey(group, "a")
+    estimate = RunEstimate({group: 4.0}, {cell: {MAPS: 1.0, "x": 15.0}}, 0.1)
+    clock = [0.0]
+    with RunProgress(1, estimate, enabled=True) as progress:
+        progress.bar._time = lambda: clock[0]
+        progress.bar.start_t = progress.bar.last_print_t = 0.0
+        clock[0] = 8.0
+        progress.trained(group)  # 4 estimated seconds in 8 real ones
+        progress.start_cell(cell)
+        clock[0] = 8.1
+        progress.stage(cell, MAPS)  # then 1 in 0.1: the recent rate is 20 x the average
+        shown = progress.bar.format_meter(**progress.bar.format_dict)
+        # (20 - 5) estimated seconds left at 5 per 8.1 real seconds: 24.3 s
+        assert "<00:24" in shown, shown
+
+
 def test_seconds_read_as_a_person_writes_them():
     assert format_seconds(12.34) == "12.3 s"
     assert format_seconds(200) == "3 min 20 s"
