@@ -541,9 +541,33 @@ def test_csvs_written_before_the_registry_names_read_with_them(name: str):
 # ---------------------------------------------------------------- speed-ups (issue 26)
 
 
+def test_the_floor_target_judges_passes_of_at_least_its_minimum_and_reports_smaller_ones():
+    from comparisons.speed._speedups import IFIM_TARGET_MIN_FLOOR_S, SpeedupRow, check_speedups
+
+    def cell(model: str, floor_s: float, ratio: float) -> list[SpeedupRow]:
+        common = ("ifim", model, 2, 32, 4, 0, "cpu", 1)
+        return [
+            SpeedupRow(*common, "floor", "floor", "ok", rounds=3, median_s=floor_s, ratio=1.0),
+            SpeedupRow(
+                *common, "ifim-auto", "floor", "ok", rounds=3, median_s=floor_s * ratio,
+                ratio=ratio,
+            ),
+        ]  # fmt: skip
+
+    large = 2 * IFIM_TARGET_MIN_FLOOR_S
+    rows = cell("big-pass", large, 1.04) + cell("bigger-cost", large, 1.06)
+    rows += cell("tiny-pass", 0.002, 1.6)
+    checks = {c.name: c for c in check_speedups(rows)}
+    assert checks["iFIM / floor C=2 big-pass"].status == "PASS"
+    assert checks["iFIM / floor C=2 bigger-cost"].status == "FAIL"
+    tiny = checks["iFIM / floor C=2 tiny-pass"]
+    assert tiny.status == "NO TARGET" and "a 2.0 ms floor, 1.20 ms a call over it" in tiny.measured
+
+
 def test_speedup_cells_time_variants_interleaved_and_compare_outputs(tmp_path: Path):
     from comparisons.speed._speedups import (
         DEFAULT_SPEEDUPS,
+        IFIM_TARGET_MIN_FLOOR_S,
         SpeedupCell,
         check_speedups,
         measure_speedup,
@@ -597,7 +621,12 @@ def test_speedup_cells_time_variants_interleaved_and_compare_outputs(tmp_path: P
         "Score-CAM / pytorch-grad-cam shallow-cnn 16px",
         "DeepSHAP / shap shallow-cnn C=3",
     }
-    assert all(c.status in ("PASS", "FAIL") for c in checks.values())
+    assert all(c.status in ("PASS", "FAIL", "NO TARGET") for c in checks.values())
+    # A floor of a few ms: the iFIM's fixed cost per call is reported, not judged.
+    floor = variants[("ifim", "floor")]
+    assert floor.median_s is not None and floor.median_s < IFIM_TARGET_MIN_FLOOR_S
+    assert checks["iFIM / floor C=3 shallow-cnn"].status == "NO TARGET"
+    assert "ms floor" in checks["iFIM / floor C=3 shallow-cnn"].measured
     text = "\n".join(speedup_table(rows))
     assert "| scorecam | shallow-cnn | 3 | 16 | 2 | ours |" in text
     header = write_speedup_rows(rows, tmp_path / "speedups.csv").read_text().splitlines()[0]

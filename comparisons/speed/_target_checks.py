@@ -1,4 +1,5 @@
-"""The issue's targets, checked against measured rows: PASS, FAIL or NOT MEASURED.
+"""The issue's targets, checked against measured rows: PASS, FAIL, NOT MEASURED, or NO
+TARGET for a measured cell outside where its target holds (reported, not judged).
 
 The iFIM is ``ifim-sensitive`` without ``class_mass`` (the exact iFIM) unless said.
 
@@ -31,7 +32,7 @@ from typing import Literal
 
 from comparisons.speed._timed_cell import IFIM, Row
 
-CheckStatus = Literal["PASS", "FAIL", "NOT MEASURED"]
+CheckStatus = Literal["PASS", "FAIL", "NOT MEASURED", "NO TARGET"]
 
 RATIO_C2 = 1.15
 RATIO_C3 = 1.6
@@ -51,7 +52,7 @@ class TargetCheck:
         name: Short name, e.g. ``"ifim-sensitive/saliency C=2"``.
         target: The requirement, in words.
         measured: The measured figure(s), in words (empty when not measured).
-        status: ``PASS``, ``FAIL`` or ``NOT MEASURED``.
+        status: ``PASS``, ``FAIL``, ``NOT MEASURED`` or ``NO TARGET``.
     """
 
     name: str
