@@ -315,3 +315,49 @@ def test_cuda_matches_cpu(make_net):
     assert on_gpu.sensitive.device.type == "cuda"
     torch.testing.assert_close(on_gpu.eigenvalues.cpu(), on_cpu.eigenvalues, **TIGHT)
     torch.testing.assert_close(on_gpu.sensitive.cpu(), on_cpu.sensitive, **TIGHT)
+
+
+class _HostReads(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the operations that read a tensor's values back to the host (``item()``,
+    ``bool(t)``, ``float(t)``; ``nonzero`` and ``masked_select``, whose output size does):
+    on a GPU each waits for the device."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.__name__
+        if name.startswith(("_local_scalar_dense", "nonzero", "masked_select")):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+_DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+    ),
+]
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+@pytest.mark.parametrize("num_classes", [2, 3, 10])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_the_hot_path_reads_the_device_three_times_whatever_c_and_n(device, num_classes, batch):
+    """The registry's iFIM reads values back three times a call, all input and output
+    checks (the inputs' finiteness in the registry's wrapper and in ``decompose``, the
+    outputs' finiteness); no read per class, per sample or per backward pass."""
+    from captum_ifim import build_method
+    from comparisons.models import build_model
+
+    model = build_model("shallow-cnn", 1, num_classes, (16, 16), seed=0).eval().to(device)
+    x = torch.randn(batch, 1, 16, 16, device=device)
+    for backward in ("sequential", "batched"):
+        method = build_method("ifim-sensitive", model, backward=backward)
+        method.attribute(x)  # first calls (lazy initialisation) apart
+        with _HostReads() as reads:
+            maps = method.attribute(x)
+        assert reads.count == 3, (backward, reads.count)
+        assert maps.device.type == device and maps.dtype == x.dtype

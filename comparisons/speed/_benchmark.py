@@ -112,6 +112,8 @@ def run_benchmark(options: PlanOptions, output: Path, progress: bool = True) -> 
         options.models,
         options.classes,
         options.sides,
+        gpu_side=options.gpu_side,
+        gpu_batch=options.gpu_batch,
         device=options.device,
         threads=options.threads,
         repeats=options.repeats,

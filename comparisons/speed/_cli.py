@@ -57,8 +57,9 @@ def parser() -> argparse.ArgumentParser:
         choices=(*SUITES, "all"),
         default="all",
         help="grid (cost vs size and C), targets (the issue's, with the speed-ups), zoo (per "
-        "architecture), speedups (only the speed-ups: iFIM vs its floor, Score-CAM vs "
-        "pytorch-grad-cam, DeepSHAP vs shap), or all",
+        "architecture), gpu (ResNet50 and ViT-B/16 at 224 px, batch 32, C = 2, 3, 10, 1000: "
+        "for --device cuda), speedups (only the speed-ups: iFIM vs its floor, Score-CAM vs "
+        "pytorch-grad-cam, DeepSHAP vs shap), or all (every suite but gpu)",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument(
@@ -84,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", nargs="+", choices=timed_methods(), help="methods to time")
     parser.add_argument("--batch", type=int, help="the grid's batch size (default 4)")
     parser.add_argument("--zoo-batch", type=int, help="the zoo suite's batch size (default 1)")
+    parser.add_argument("--gpu-batch", type=int, help="the gpu suite's batch size (default 32)")
+    parser.add_argument("--gpu-side", type=int, help="the gpu suite's image side (default 224)")
     parser.add_argument("--background", type=int, help="DeepSHAP background samples (default 4)")
     parser.add_argument(
         "--class-mass",
@@ -121,6 +124,8 @@ def options_from_args(args: argparse.Namespace) -> PlanOptions:
         "methods": tuple(args.methods) if args.methods else None,
         "batch": args.batch,
         "zoo_batch": args.zoo_batch,
+        "gpu_batch": args.gpu_batch,
+        "gpu_side": args.gpu_side,
         "background": args.background,
         "class_mass": args.class_mass,
         "many_class_scales": tuple(args.logit_scales) if args.logit_scales else None,
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             datefmt="%H:%M:%S",
         )
     options = options_from_args(args)
-    for name in ("threads", "repeats", "batch", "zoo_batch", "background"):
+    for name in ("threads", "repeats", "batch", "zoo_batch", "gpu_batch", "gpu_side", "background"):
         if getattr(options, name) < 1:
             flag = name.replace("_", "-")
             parser().error(f"expected --{flag} >= 1, got {getattr(options, name)}")

@@ -15,6 +15,13 @@
 * ``speedups``: only the speed-ups: the iFIM against its floor (auto, sequential and
   batched backward passes), Score-CAM against pytorch-grad-cam's, DeepSHAP against
   shap's, each variant interleaved with its reference in one worker.
+* ``gpu`` (for ``--device cuda``; not in ``all``): ResNet50 and ViT-B/16
+  (:data:`GPU_NETWORKS`) at 224 x 224, batch 32: Saliency and the iFIM at C = 2, 3, 10 and
+  1000 (at 1000 with ``class_mass``: the exact iFIM's 999 backward passes are the grid's
+  C-scaling, not a GPU question), Score-CAM and DeepSHAP at C = 10 (one target per image:
+  their cost does not depend on C; DeepSHAP has no exact rule on a ViT and is recorded as
+  skipped there), and the iFIM against its floor with the batched backward
+  (:data:`comparisons.speed._speedups.GPU_SPEEDUPS`).
 
 Saliency, the reference of every ratio, runs in every configuration that runs anything.
 Methods too slow for large images are capped (:data:`DEFAULT_MAX_SIDE`): a cell above its
@@ -29,7 +36,18 @@ from dataclasses import dataclass, field, replace
 from comparisons.speed._timed_cell import NAIVE, Row, TimedCell, timed_methods
 from comparisons.speed._zoo import ZOO_NETWORKS
 
-SUITES: tuple[str, ...] = ("grid", "targets", "zoo", "speedups")
+SUITES: tuple[str, ...] = ("grid", "targets", "zoo", "speedups", "gpu")
+#: ``--suite all``: every suite but ``gpu`` (minutes on one GPU, hours on a CPU).
+ALL_SUITES: tuple[str, ...] = ("grid", "targets", "zoo", "speedups")
+#: The ``gpu`` suite's networks, classes, image side and batch.
+GPU_NETWORKS: tuple[str, ...] = ("tv-resnet50", "tv-vit_b_16")
+GPU_CLASSES: tuple[int, ...] = (2, 3, 10, 1000)
+GPU_SIDE = 224
+GPU_BATCH = 32
+#: Above this many classes the gpu suite's iFIM keeps ``class_mass`` of the softmax.
+GPU_EXACT_MAX_CLASSES = 10
+#: The classes at which the gpu suite times the methods whose cost does not depend on C.
+GPU_MAP_CLASSES: tuple[int, ...] = (10,)
 GRID_MODELS: tuple[str, ...] = ("resnet18", "shallow-cnn")
 GRID_CLASSES: tuple[int, ...] = (2, 3, 10)
 GRID_SIDES: tuple[int, ...] = (64, 256, 1024)
@@ -74,6 +92,7 @@ class PlanOptions:
             own in the targets); Saliency is added wherever anything runs.
         batch: The grid's batch size (the target cells have the issue's batches).
         zoo_batch: The zoo suite's batch size.
+        gpu_side, gpu_batch: The gpu suite's image side and batch size.
         class_mass: The mass the restricted iFIM keeps (``ifim-sensitive`` with its
             ``class_mass`` option, in the C = 100 target cells).
         many_class_scales: The logit scales of the C = 100 target cells (see
@@ -84,13 +103,15 @@ class PlanOptions:
             :class:`comparisons.speed.TimedCell`.
     """
 
-    suites: tuple[str, ...] = SUITES
+    suites: tuple[str, ...] = ALL_SUITES
     models: tuple[str, ...] | None = None
     classes: tuple[int, ...] | None = None
     sides: tuple[int, ...] | None = None
     methods: tuple[str, ...] | None = None
     batch: int = 4
     zoo_batch: int = 1
+    gpu_side: int = GPU_SIDE
+    gpu_batch: int = GPU_BATCH
     class_mass: float = 0.99
     many_class_scales: tuple[float, ...] = (1.0, 4.0)
     max_side: Mapping[str, int] = field(default_factory=dict)
@@ -158,6 +179,19 @@ def _zoo_cells(options: PlanOptions) -> list[Planned]:
     ]
 
 
+def _gpu_cells(options: PlanOptions) -> list[Planned]:
+    cells: list[Planned] = []
+    for network in GPU_NETWORKS:
+        for c in options.classes or GPU_CLASSES:
+            mass = options.class_mass if c > GPU_EXACT_MAX_CLASSES else None
+            methods = [("saliency", None), ("ifim-sensitive", mass)]
+            if c in GPU_MAP_CLASSES:
+                methods += [("scorecam", None), ("deepshap", None)]
+            side, batch = options.gpu_side, options.gpu_batch
+            cells += [(network, c, side, batch, 1.0, m, m_mass) for m, m_mass in methods]
+    return cells
+
+
 def _selected(value: object, chosen: tuple[object, ...] | None) -> bool:
     return chosen is None or value in chosen
 
@@ -193,14 +227,17 @@ def plan_cells(options: PlanOptions) -> tuple[list[TimedCell], list[Row]]:
     for suite in options.suites:
         if suite == "speedups":
             continue  # planned by comparisons.speed._speedups.plan_speedups
-        candidates = {"grid": _grid_cells, "targets": _target_cells, "zoo": _zoo_cells}[suite](
-            options
-        )
+        candidates = {
+            "grid": _grid_cells,
+            "targets": _target_cells,
+            "zoo": _zoo_cells,
+            "gpu": _gpu_cells,
+        }[suite](options)
         for model, c, side, batch, scale, method, mass in candidates:
             if (
                 _selected(model, options.models)
                 and _selected(c, options.classes)
-                and (suite == "zoo" or _selected(side, options.sides))
+                and (suite in ("zoo", "gpu") or _selected(side, options.sides))
                 and _selected(method, options.methods)
             ):
                 wanted.setdefault((model, c, side, batch, scale, method, mass), []).append(suite)

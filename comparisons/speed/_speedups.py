@@ -57,6 +57,12 @@ DEFAULT_SPEEDUPS: tuple[tuple[str, str, int, int, int, int], ...] = (
     ("deepshap", "resnet18", 3, 64, 4, 16),
 )
 
+#: comparison, model, C of the gpu suite's speed-ups (at its side and batch): the iFIM
+#: against its floor, the batched backward among its variants.
+GPU_SPEEDUPS: tuple[tuple[str, str, int], ...] = tuple(
+    ("ifim", network, c) for network in ("tv-resnet50", "tv-vit_b_16") for c in (2, 3, 10)
+)
+
 #: Targets: the iFIM at most this many times its floor; Score-CAM at most pytorch-grad-cam's
 #: time; DeepSHAP at most this share of shap's; equal results within these tolerances.
 IFIM_FLOOR_RATIO = 1.05
@@ -171,26 +177,42 @@ def plan_speedups(
     models: Sequence[str] | None,
     classes: Sequence[int] | None,
     sides: Sequence[int] | None,
+    gpu_side: int = 224,
+    gpu_batch: int = 32,
     **settings: Any,
 ) -> list[SpeedupCell]:
     """The speed-up cells of a run: :data:`DEFAULT_SPEEDUPS` when ``targets`` or
-    ``speedups`` is among ``suites``, filtered by the models, classes and sides given."""
-    if not {"targets", "speedups"} & set(suites):
-        return []
-    return [
-        SpeedupCell(comparison, model, c, side, batch, background, **settings)
-        for comparison, model, c, side, batch, background in DEFAULT_SPEEDUPS
-        if (models is None or model in models)
-        and (classes is None or c in classes)
-        and (sides is None or side in sides)
-    ]
+    ``speedups`` is among ``suites``, filtered by the models, classes and sides given, and
+    :data:`GPU_SPEEDUPS` at ``gpu_side`` and ``gpu_batch`` when ``gpu`` is (filtered by
+    the models and classes: the gpu suite keeps its one size)."""
+    cells = []
+    if {"targets", "speedups"} & set(suites):
+        cells += [
+            SpeedupCell(comparison, model, c, side, batch, background, **settings)
+            for comparison, model, c, side, batch, background in DEFAULT_SPEEDUPS
+            if (models is None or model in models)
+            and (classes is None or c in classes)
+            and (sides is None or side in sides)
+        ]
+    if "gpu" in suites:
+        cells += [
+            SpeedupCell(comparison, model, c, gpu_side, gpu_batch, 0, **settings)
+            for comparison, model, c in GPU_SPEEDUPS
+            if (models is None or model in models) and (classes is None or c in classes)
+        ]
+    return cells
 
 
 def _network(cell: SpeedupCell) -> tuple[nn.Module, Tensor, Tensor, Tensor]:
     from comparisons.models import build_model
+    from comparisons.speed._zoo import ZOO_NETWORKS, build_zoo_network
 
-    shape = (1, cell.side, cell.side)
-    model = build_model(cell.model, 1, cell.num_classes, shape[1:], seed=cell.seed).eval()
+    if cell.model in ZOO_NETWORKS:
+        shape = ZOO_NETWORKS[cell.model].input_shape(1, cell.side)[1:]
+        model = build_zoo_network(cell.model, cell.num_classes, cell.side, cell.seed)
+    else:
+        shape = (1, cell.side, cell.side)
+        model = build_model(cell.model, 1, cell.num_classes, shape[1:], seed=cell.seed).eval()
     model = model.to(cell.device)
     generator = torch.Generator().manual_seed(cell.seed + 1)
     inputs = torch.randn(cell.batch, *shape, generator=generator).to(cell.device)
