@@ -536,6 +536,29 @@ def test_max_pool_rule_is_shaps_maxpool_term_for_term(dims):
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
 
 
+def test_a_max_pool_returning_its_indices_keeps_them_on_the_paired_rows():
+    from captum_ifim import DeepSHAP
+
+    class Unpacked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 3, 3, padding=1)
+            self.pool = nn.MaxPool2d(2, return_indices=True)
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 3))
+
+        def forward(self, x: Tensor) -> Tensor:
+            values, _ = self.pool(torch.relu(self.conv(x)))
+            return self.head(values)
+
+    torch.manual_seed(2)
+    model = Unpacked().eval()
+    x, background = torch.randn(3, 1, 16, 16), torch.randn(4, 1, 16, 16)
+    targets = torch.tensor([0, 1, 2])
+    expected = _shap_per_sample(model, background, x, targets)
+    got = DeepSHAP(model, background).attribute(x, target=targets)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_channels_last_pooling_gives_the_same_maxima_and_indices(dims):
     from captum_ifim._baselines._paired_rules import _pool_with_indices

@@ -171,7 +171,8 @@ def _pool_with_indices(module: nn.Module, z: Tensor) -> tuple[Tensor, Tensor]:
 
 class _Twin(nn.Module):
     """A rule module's stand-in: records its activations on the inputs, then applies the
-    rule to the background rows."""
+    rule to the background rows. A max pool with ``return_indices=True`` still returns
+    ``(values, indices)``."""
 
     def __init__(self, module: nn.Module, rule: str) -> None:
         super().__init__()
@@ -180,17 +181,16 @@ class _Twin(nn.Module):
         self.recording = False
         self.saved: tuple[Tensor, ...] = ()
 
-    def forward(self, z: Tensor) -> Tensor:
-        if self.rule == "maxpool":
-            y, indices = _pool_with_indices(self.module, z)
-        else:
-            y = self.module(z)
+    def forward(self, z: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if self.rule != "maxpool":
+            return self._apply(z, self.module(z), None)
+        y, indices = _pool_with_indices(self.module, z)
+        out = self._apply(z, y, indices)
+        return (out, indices) if self.module.return_indices else out
+
+    def _apply(self, z: Tensor, y: Tensor, indices: Tensor | None) -> Tensor:
         if self.recording:
-            self.saved = (
-                (z.detach(), y.detach(), indices)
-                if self.rule == "maxpool"
-                else (z.detach(), y.detach())
-            )
+            self.saved = (z.detach(), y.detach()) + (() if indices is None else (indices,))
             return y
         if not self.saved:
             raise RuntimeError(
@@ -203,7 +203,7 @@ class _Twin(nn.Module):
                 f"{self.module!r} saw inputs of shape {tuple(zx.shape)} and background rows "
                 f"of shape {tuple(z.shape)}; expected N and N x B rows of the same shape"
             )
-        if self.rule == "maxpool":
+        if indices is not None:
             return _MaxPoolRule.apply(z, y, indices, *self.saved)
         return rescale(self.module, z, y, *self.saved)
 
