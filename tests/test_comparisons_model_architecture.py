@@ -6,11 +6,9 @@ from __future__ import annotations
 import copy
 import functools
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from comparisons._cli import main
 from comparisons.config import dumps_toml, parse_config
@@ -54,12 +52,7 @@ TINY = {
 NAMES = ["shallow-cnn", "shallow-cnn-copy", "shallow-cnn-robust"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(**model_changes: object) -> dict:

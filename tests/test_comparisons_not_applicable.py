@@ -3,11 +3,9 @@ not a failure: the run succeeds, a rerun does not retry it, and the model pairs 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from comparisons.config import parse_config
 from comparisons.run import merge, run
@@ -44,12 +42,7 @@ TINY = {
 VIT_DEEPSHAP = "lumpy-sks__vit__seed0__deepshap"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

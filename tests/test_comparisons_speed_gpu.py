@@ -5,7 +5,6 @@ size (the suite itself is for ``--device cuda``; docs/performance.md says where 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from comparisons.speed import PlanOptions, TimedCell, measure_cell, plan_cells
 from comparisons.speed._cli import options_from_args, parser
@@ -19,13 +18,7 @@ from comparisons.speed._plan import (
 )
 from comparisons.speed._speedups import GPU_SPEEDUPS, SpeedupCell, measure_speedup, plan_speedups
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_gpu_suite_plans_every_method_on_both_networks_at_224_and_batch_32():

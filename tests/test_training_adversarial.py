@@ -7,7 +7,6 @@ import doctest
 import functools
 import math
 import tomllib
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -39,12 +38,7 @@ PGD = AdversarialTraining("pgd", 0.3, steps=2)
 SIDE = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- the config ---------------------------------------------------------------------------
