@@ -233,15 +233,8 @@ class DeepSHAP(Attribution):
         chosen = targets.to(scores.device)
         selected = scores.gather(1, chosen[owner_rows][:, None])
         (gradient,) = torch.autograd.grad(selected.sum(), references)
-        multipliers = gradient.view(count, size, *samples.shape[1:])
-        values = (multipliers * (samples[:, None] - background[None])).mean(dim=1)
-        if self.check_additivity:
-            at_x = at_inputs.gather(1, chosen[owner][:, None])[:, 0]
-            at_b = selected.detach()[:, 0].view(count, size)
-            for j in range(count):
-                difference = float(at_x[j]) - float(at_b[j].mean())
-                self._check_sum(values[j], difference, start + j)
-        return values.detach()
+        at_x = at_inputs.gather(1, chosen[owner][:, None])[:, 0]
+        return self._checked_values(gradient, samples, background, at_x, selected, start)
 
     def _values(
         self,
@@ -267,24 +260,41 @@ class DeepSHAP(Attribution):
         selected = scores.gather(1, targets.to(scores.device)[owner][:, None])
         (gradient,) = torch.autograd.grad(selected.sum(), joint)
         # shap takes the multipliers of the second half (the background rows).
-        multipliers = gradient[count * size :].view(count, size, *samples.shape[1:])
-        values = (multipliers * (samples[:, None] - background[None])).mean(dim=1)
-        if self.check_additivity:
-            flat = selected.detach()[:, 0].view(2, count, size)
-            for j in range(count):
-                difference = float(flat[0, j, 0]) - float(flat[1, j].mean())
-                self._check_sum(values[j], difference, start + j)
-        return values.detach()
+        at_x = selected.detach()[: count * size : size, 0]
+        return self._checked_values(
+            gradient[count * size :], samples, background, at_x, selected[count * size :], start
+        )
 
-    def _check_sum(self, row: Tensor, difference: float, index: int) -> None:
-        total = float(row.sum())
-        if abs(total - difference) >= self.additivity_tolerance:
-            raise RuntimeError(
-                f"expected the DeepSHAP values of input {index} to sum to f(x) - E[f(b)] = "
-                f"{difference:.6g}, got {total:.6g} (tolerance {self.additivity_tolerance}); "
-                "an operation in the model is not supported by shap's DeepExplainer. Pass "
-                "check_additivity=False to accept approximate values."
-            )
+    def _checked_values(
+        self,
+        gradient: Tensor,
+        samples: Tensor,
+        background: Tensor,
+        at_x: Tensor,
+        at_b: Tensor,
+        start: int,
+    ) -> Tensor:
+        """The SHAP values of ``samples`` from the multipliers of their background rows
+        (``gradient``, (count x B, ...)): the mean over the background of multiplier times
+        ``x - b``; each is checked to sum to ``f_t(x) - mean_b f_t(b)`` (``at_x``: (count,),
+        ``at_b``: (count x B, 1)) when ``check_additivity`` is set, with one read of the
+        sums to the host for the chunk."""
+        count, size = samples.shape[0], background.shape[0]
+        multipliers = gradient.view(count, size, *samples.shape[1:])
+        values = (multipliers * (samples[:, None] - background[None])).mean(dim=1).detach()
+        if self.check_additivity:
+            differences = at_x.detach() - at_b.detach()[:, 0].view(count, size).mean(dim=1)
+            sums = torch.stack((values.flatten(1).sum(dim=1), differences)).tolist()
+            for j, (total, difference) in enumerate(zip(*sums, strict=True)):
+                if abs(total - difference) >= self.additivity_tolerance:
+                    raise RuntimeError(
+                        f"expected the DeepSHAP values of input {start + j} to sum to f(x) - "
+                        f"E[f(b)] = {difference:.6g}, got {total:.6g} (tolerance "
+                        f"{self.additivity_tolerance}); an operation in the model is not "
+                        "supported by shap's DeepExplainer. Pass check_additivity=False to "
+                        "accept approximate values."
+                    )
+        return values
 
 
 def _pairs_rows(prepared: nn.Module, inexact: list[Any]) -> bool:
