@@ -15,9 +15,9 @@ built) is told apart from what it costs per step or per image:
   evaluated at the run's number of images.
 
 Seeds change the weights, not the work, so one calibration serves every seed of a
-(dataset, model). The figures hold for the load the machine had during the calibration:
-a run that shares the machine later takes longer, and the progress bar corrects its ETA as
-work ends.
+(dataset, model). It runs with the run's torch threads (``run.num_threads``). The figures
+hold for the load the machine had during the calibration: a run that shares the machine
+later takes longer, and the progress bar corrects its ETA as work ends.
 """
 
 from __future__ import annotations
@@ -194,7 +194,11 @@ def estimate_run(
     per_kind: dict[tuple[str, str], tuple[float, dict[str, dict[str, tuple[float, float]]]]] = {}
     training: dict[GroupKey, float] = {}
     stages: dict[CellKey, dict[str, float]] = {}
-    with _quiet(), tempfile.TemporaryDirectory(prefix="captum-ifim-calibration-") as cache:
+    with (
+        _quiet(),
+        _run_threads(config),
+        tempfile.TemporaryDirectory(prefix="captum-ifim-calibration-") as cache,
+    ):
         for group, cells in plan.todo.items():
             kind = (group.dataset, group.model)
             if kind not in per_kind:
@@ -220,6 +224,19 @@ def estimate_run(
                     }
     notes = ["a model already in the checkpoint cache is loaded, not trained"] if training else []
     return RunEstimate(training, stages, time.perf_counter() - started, load, notes)
+
+
+@contextlib.contextmanager
+def _run_threads(config: HarnessConfig) -> Iterator[None]:
+    """The run's torch threads (``run.num_threads``) while the calibration times its work,
+    as ``run --check`` calibrates before anything has set them; the caller's afterwards."""
+    threads = torch.get_num_threads()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
